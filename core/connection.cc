@@ -1,0 +1,160 @@
+#include "core/connection.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/log.h"
+
+namespace twincache {
+namespace {
+
+constexpr size_t kInitialInput = 4096;               // memcached's DATA_BUFFER_SIZE is 2048
+constexpr size_t kIdleInputMax = 64 * 1024;          // shrink back to kInitialInput above this when empty
+constexpr size_t kOutputHighWater = 1024 * 1024;     // stop parsing with this much unsent
+constexpr size_t kIdleOutputMax = 1024 * 1024;       // release larger send buffers after use
+
+std::string PeerName(const asio::ip::tcp::socket& socket) {
+  asio::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  if (ep.address().is_v6()) return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+Connection::Connection(asio::ip::tcp::socket socket, const ConnectionContext* context)
+    : socket_(std::move(socket)), context_(context), in_(kInitialInput) {
+  peer_ = PeerName(socket_);
+}
+
+Connection::~Connection() {
+  context_->state->curr_connections.fetch_sub(1, std::memory_order_relaxed);
+  if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, "connection_closed", {{"client", peer_}});
+}
+
+void Connection::Start() {
+  asio::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, "connection_opened", {{"client", peer_}});
+  Read();
+}
+
+// Makes free space after in_end_, compacting or growing the buffer. Returns
+// false when one request would need more than the limits allow.
+bool Connection::MakeReadRoom() {
+  if (in_start_ == in_end_) {
+    in_start_ = in_end_ = 0;
+    if (in_.size() > kIdleInputMax) std::vector<char>(kInitialInput).swap(in_);
+  }
+  if (in_end_ < in_.size()) return true;
+  if (in_start_ > 0) {
+    std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
+    in_end_ -= in_start_;
+    in_start_ = 0;
+    return true;
+  }
+  const ParserLimits& limits = context_->limits;
+  size_t max = limits.item_size_max + limits.max_get_line + 4096;
+  if (in_.size() >= max) return false;
+  in_.resize(std::min(max, in_.size() * 2));
+  return true;
+}
+
+void Connection::Read() {
+  if (reading_ || closing_ || paused_ || closed_) return;
+  if (!MakeReadRoom()) {
+    Close("request_too_large");
+    return;
+  }
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+                          [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+}
+
+void Connection::OnRead(const asio::error_code& ec, size_t n) {
+  reading_ = false;
+  if (ec) {
+    Close(ec == asio::error::eof ? "eof" : "read_error");
+    return;
+  }
+  context_->stats->Add(Stat::kBytesRead, n);
+  in_end_ += n;
+  ProcessInput();
+}
+
+// Parses and handles every complete request in the buffer, in order.
+void Connection::ProcessInput() {
+  while (!closing_) {
+    if (swallow_ > 0) {
+      size_t n = std::min(swallow_, in_end_ - in_start_);
+      in_start_ += n;
+      swallow_ -= n;
+      if (swallow_ > 0) break;
+    }
+    if (out_.size() >= kOutputHighWater) {
+      paused_ = true;
+      break;
+    }
+    paused_ = false;
+    std::string_view input(in_.data() + in_start_, in_end_ - in_start_);
+    ParseResult result = ParseRequest(input, context_->limits, &request_);
+    if (result.status == ParseStatus::kNeedMore) break;
+    if (result.status == ParseStatus::kError) {
+      out_.append(result.error).append("\r\n");
+      in_start_ += result.consumed;
+      swallow_ = result.swallow;
+      if (result.close) {
+        Log(LogLevel::kWarning, "client_error", {{"client", peer_}, {"reason", std::string(result.error)}});
+        closing_ = true;
+      }
+      continue;
+    }
+    HandleOutcome outcome = context_->handler->Handle(request_, context_->stats, &out_);
+    in_start_ += result.consumed;
+    swallow_ = result.swallow;
+    if (outcome == HandleOutcome::kClose) closing_ = true;
+  }
+  Flush();
+  if (closing_ && !writing_) {
+    Close("quit");
+    return;
+  }
+  Read();
+}
+
+void Connection::Flush() {
+  if (writing_ || out_.empty() || closed_) return;
+  std::swap(out_, sending_);
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(sending_),
+                    [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWritten(ec, n); });
+}
+
+void Connection::OnWritten(const asio::error_code& ec, size_t n) {
+  writing_ = false;
+  if (ec) {
+    Close("write_error");
+    return;
+  }
+  context_->stats->Add(Stat::kBytesWritten, n);
+  sending_.clear();
+  if (sending_.capacity() > kIdleOutputMax) std::string().swap(sending_);
+  if (paused_ && !reading_) {
+    ProcessInput();  // resumes parsing what was held back, then reads on
+    return;
+  }
+  Flush();
+  if (closing_ && !writing_) Close("quit");
+}
+
+void Connection::Close(const char* reason) {
+  if (closed_) return;
+  closed_ = true;
+  if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, "connection_closing", {{"client", peer_}, {"reason", reason}});
+  asio::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+}  // namespace twincache

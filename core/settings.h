@@ -1,0 +1,65 @@
+// Settings: twincached's configuration, from the command line and a config file.
+//
+// The flags are memcached's and repcached's (-p -l -m -c -t -u -d -P -v -vv -U
+// -I -M) with their long forms, so existing command lines and init scripts
+// keep working; `--config FILE` reads the same keys (long names, INI/TOML
+// "key = value" lines, via CLI11's config support). Parsing is here and not in
+// daemon/ so tests can exercise it without starting a process.
+#ifndef TWINCACHE_CORE_SETTINGS_H_
+#define TWINCACHE_CORE_SETTINGS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace twincache {
+
+/// Version of twincache itself (stats "twincache_version", --version).
+inline constexpr const char* kTwincacheVersion = "0.1.0";
+
+/// memcached protocol level reported by `version` and stats "version";
+/// clients use it to detect features (meta commands need 1.6).
+inline constexpr const char* kProtocolVersion = "1.6.21";
+
+/// Exit code for bad flags, as memcached uses (EX_USAGE from sysexits.h).
+constexpr int kExitUsage = 64;
+
+/// Everything that can be configured. Defaults are memcached's.
+struct Settings {
+  uint16_t port = 11211;                  ///< -p, --port: TCP client port
+  std::string listen = "";                ///< -l, --listen: address(es), comma separated; "" = all
+  size_t memory_limit_mb = 64;            ///< -m, --memory-limit: megabytes for items
+  size_t max_connections = 1024;          ///< -c, --conn-limit
+  size_t threads = 4;                     ///< -t, --threads: worker threads
+  std::string user;                       ///< -u, --user: drop privileges to this user when root
+  bool daemonize = false;                 ///< -d, --daemon
+  std::string pid_file;                   ///< -P, --pidfile
+  int verbosity = 0;                      ///< -v (1), -vv (2), -vvv (3)
+  int udp_port = 0;                       ///< -U, --udp-port: only 0 is accepted
+  size_t item_size_max = 1u << 20;        ///< -I, --max-item-size: bytes (accepts k/m suffixes)
+  bool no_evict = false;                  ///< -M, --disable-evictions: error instead of evicting
+  int backlog = 1024;                     ///< -b, --listen-backlog
+  std::string config_file;                ///< --config: file the other settings were read from
+};
+
+/// Result of ParseSettings.
+struct ParseOutcome {
+  bool ok = false;          ///< true: run with *settings
+  bool exit_now = false;    ///< true: --help or --version was printed; exit with exit_code
+  int exit_code = 0;        ///< kExitUsage on bad flags
+  std::string message;      ///< one line for stderr when !ok (or --help/--version text)
+};
+
+/// Parses argv (memcached/repcached flags, then --config FILE if given; flags on
+/// the command line win over the file). Validates like memcached: -U other than
+/// 0 → "UDP not supported"; -I between 1k and 1g and at most half of -m;
+/// -t ≥ 1; -c ≥ 1. Never exits or prints; the caller does.
+/// Thread safety: not thread safe (CLI11); call once at start.
+ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings);
+
+/// Parses a size like "1m", "512k", "1048576" into bytes; false if invalid.
+bool ParseSize(const std::string& text, size_t* bytes);
+
+}  // namespace twincache
+
+#endif  // TWINCACHE_CORE_SETTINGS_H_

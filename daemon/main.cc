@@ -1,0 +1,85 @@
+// twincached: the memcached-compatible cache daemon. Parses memcached's flags,
+// does the Unix chores in memcached's order and runs the server; everything
+// else lives in the core library.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/handler.h"
+#include "core/listener.h"
+#include "core/log.h"
+#include "core/server.h"
+#include "core/server_state.h"
+#include "core/settings.h"
+#include "core/store.h"
+#include "daemon/process.h"
+
+namespace twincache {
+namespace {
+
+constexpr int kExitFailure = 71;  // EX_OSERR, as memcached exits when it cannot bind
+
+int Fail(std::string_view event, const std::string& reason, int code) {
+  Log(LogLevel::kError, event, {{"reason", reason}});
+  return code;
+}
+
+int Main(int argc, char** argv) {
+  Settings settings;
+  ParseOutcome parsed = ParseSettings(argc, argv, &settings);
+  if (parsed.exit_now) {
+    std::fprintf(stdout, "%s\n", parsed.message.c_str());
+    return parsed.exit_code;
+  }
+  if (!parsed.ok) {
+    std::fprintf(stderr, "twincached: %s\n", parsed.message.c_str());
+    return parsed.exit_code;
+  }
+  SetLogLevel(settings.verbosity >= 2 ? LogLevel::kDebug : LogLevel::kInfo);
+
+  std::string error;
+  std::vector<ListenSocket> listeners;
+  if (!BindListeners(settings.listen, settings.port, settings.backlog, &listeners, &error)) {
+    return Fail("startup_failed", error, kExitFailure);
+  }
+  if (!RaiseFileLimit(settings.max_connections, &error)) return Fail("startup_failed", error, kExitFailure);
+  if (settings.daemonize && !Daemonize(settings.verbosity > 0, &error)) {
+    return Fail("startup_failed", error, kExitFailure);
+  }
+  if (!settings.pid_file.empty() && !WritePidFile(settings.pid_file, settings.user, &error)) {
+    return Fail("startup_failed", error, kExitFailure);
+  }
+  if (!DropPrivileges(settings.user, &error)) return Fail("startup_failed", error, 67);  // EX_NOUSER
+  if (geteuid() == 0) Log(LogLevel::kWarning, "running_as_root", {{"hint", "use -u USER"}});
+  std::signal(SIGPIPE, SIG_IGN);
+
+  StoreOptions store_options;
+  store_options.limit_bytes = settings.memory_limit_mb << 20;
+  store_options.item_size_max = settings.item_size_max;
+  store_options.evict_to_free = !settings.no_evict;
+  Store store(store_options);
+  ServerState state(settings, &store, SystemClock::Default());
+  state.verbosity = settings.verbosity;
+  Handler handler(&state);
+  Server server(&state, &handler, listeners);
+  Log(LogLevel::kInfo, "starting",
+      {{"version", kTwincacheVersion},
+       {"pid", std::to_string(getpid())},
+       {"memory_limit_mb", std::to_string(settings.memory_limit_mb)},
+       {"max_connections", std::to_string(settings.max_connections)},
+       {"item_size_max", std::to_string(settings.item_size_max)},
+       {"evictions", settings.no_evict ? "off" : "on"}});
+  server.Run();
+  if (!settings.pid_file.empty()) unlink(settings.pid_file.c_str());
+  Log(LogLevel::kInfo, "stopped", {{"pid", std::to_string(getpid())}});
+  return 0;
+}
+
+}  // namespace
+}  // namespace twincache
+
+int main(int argc, char** argv) { return twincache::Main(argc, argv); }

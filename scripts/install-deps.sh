@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything twincache needs to build, test and demo on Debian 12, as
+# root. Called by both README commands and by .ci/run; safe to run again.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake g++ make ccache pkg-config
+  libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest
+  # fuzzing and sanitizers (clang's libFuzzer and runtimes)
+  clang libclang-rt-14-dev
+  # real clients and the reference peer for tests and benchmarks
+  python3 python3-pymemcache libmemcached-tools memcached netcat-openbsd procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: run as root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # A policy-rc.d that says "no" keeps Debian's memcached package from starting
+  # its own service on port 11211 during the install.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all ${#packages[@]} packages present"
