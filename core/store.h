@@ -37,11 +37,11 @@ namespace twincache {
 
 /// Construction parameters. Values mirror memcached's flags.
 struct StoreOptions {
-  size_t limit_bytes = 64u << 20;     ///< -m, in bytes
-  size_t item_size_max = 1u << 20;    ///< -I, in bytes (see ItemFits in item.h)
-  bool evict_to_free = true;          ///< false with -M: fail with kOutOfMemory instead
-  int shard_bits = 6;                 ///< 2^shard_bits shards (64)
-  Clock* clock = nullptr;             ///< nullptr: SystemClock::Default()
+  size_t limit_bytes = 64u << 20;   ///< -m, in bytes
+  size_t item_size_max = 1u << 20;  ///< -I, in bytes (see ItemFits in item.h)
+  bool evict_to_free = true;        ///< false with -M: fail with kOutOfMemory instead
+  int shard_bits = 6;               ///< 2^shard_bits shards (64)
+  Clock* clock = nullptr;           ///< nullptr: SystemClock::Default()
 };
 
 /// How a storage command treats an existing item (memcached protocol.txt,
@@ -62,28 +62,28 @@ enum class DeleteStatus { kDeleted, kNotFound, kExists };
 
 /// Options for a lookup.
 struct ReadOptions {
-  bool bump_lru = true;       ///< move to the LRU head and update last_access (false: mg 'u')
-  bool touch = false;         ///< also set a new exptime (gat, gats, mg 'T')
-  int64_t exptime = 0;        ///< with touch: new absolute exptime (see AbsoluteExptime)
+  bool bump_lru = true;  ///< move to the LRU head and update last_access (false: mg 'u')
+  bool touch = false;    ///< also set a new exptime (gat, gats, mg 'T')
+  int64_t exptime = 0;   ///< with touch: new absolute exptime (see AbsoluteExptime)
 };
 
 /// Options for a write (Store()).
 struct WriteOptions {
-  uint64_t compare_cas = 0;   ///< kCas mode (and meta 'C'): must equal the item's cas unique
-  uint64_t new_cas = 0;       ///< nonzero: use this cas unique instead of the HLC (meta 'E')
+  uint64_t compare_cas = 0;  ///< kCas mode (and meta 'C'): must equal the item's cas unique
+  uint64_t new_cas = 0;      ///< nonzero: use this cas unique instead of the HLC (meta 'E')
 };
 
 /// Parameters of incr/decr and meta arithmetic (memcached protocol.txt,
 /// "Increment/Decrement" and "Meta Arithmetic").
 struct ArithOptions {
-  bool incr = true;           ///< incr wraps at 2^64; decr floors at 0
+  bool incr = true;  ///< incr wraps at 2^64; decr floors at 0
   uint64_t delta = 1;
-  uint64_t compare_cas = 0;   ///< nonzero: kExists unless the item's cas matches
-  bool autovivify = false;    ///< on miss, create the item with `initial` (ma 'N')
-  uint64_t initial = 0;       ///< value created on miss (ma 'J')
-  int64_t vivify_exptime = 0; ///< absolute exptime of a vivified item
-  bool update_exptime = false;///< set `exptime` on hit (ma 'T')
-  int64_t exptime = 0;        ///< absolute exptime for update_exptime
+  uint64_t compare_cas = 0;     ///< nonzero: kExists unless the item's cas matches
+  bool autovivify = false;      ///< on miss, create the item with `initial` (ma 'N')
+  uint64_t initial = 0;         ///< value created on miss (ma 'J')
+  int64_t vivify_exptime = 0;   ///< absolute exptime of a vivified item
+  bool update_exptime = false;  ///< set `exptime` on hit (ma 'T')
+  int64_t exptime = 0;          ///< absolute exptime for update_exptime
 };
 
 /// Counters the store keeps, named as memcached's `stats` names them.
@@ -95,9 +95,9 @@ struct StoreStats {
   uint64_t evictions = 0;
   uint64_t evicted_unfetched = 0;
   uint64_t expired_unfetched = 0;
-  uint64_t reclaimed = 0;        ///< expired items whose memory was reused or freed
-  uint64_t get_expired = 0;      ///< lookups that found an expired item
-  uint64_t get_flushed = 0;      ///< lookups that found an item invalidated by flush_all
+  uint64_t reclaimed = 0;    ///< expired items whose memory was reused or freed
+  uint64_t get_expired = 0;  ///< lookups that found an expired item
+  uint64_t get_flushed = 0;  ///< lookups that found an item invalidated by flush_all
 };
 
 /// Opaque position of an incremental dump (Scan). Start with a default one;
@@ -128,14 +128,14 @@ class Store {
   /// missing, expired or flushed item returns false (expired/flushed ones are
   /// freed and counted in get_expired/get_flushed). With options.touch the new
   /// exptime is applied before `fn` runs.
-  bool Get(std::string_view key, const ReadOptions& options,
-           const std::function<void(const ItemView&)>& fn);
+  bool Get(std::string_view key, const ReadOptions& options, const std::function<void(const ItemView&)>& fn);
 
   /// Stores `value` under `key` according to `mode` (memcached protocol.txt,
   /// "Storage commands"). `exptime` is absolute (AbsoluteExptime()); append and
   /// prepend keep the existing flags and exptime. kCas compares
   /// options.compare_cas. On kStored, *cas_out (if not null) receives the new
-  /// cas unique. kTooLarge when !ItemFits(); kOutOfMemory when the limit cannot
+  /// cas unique. kTooLarge when !ItemFits() or the key is longer than
+  /// kKeyMaxLength; kOutOfMemory when the limit cannot
   /// be met by eviction (or -M). A failed set because of kTooLarge does not
   /// touch the existing item (the protocol layer deletes it, as memcached does).
   /// options.compare_cas != 0 turns kSet and kReplace into kCas and makes
@@ -158,7 +158,9 @@ class Store {
   /// Deletes `key`; with compare_cas != 0 only if the cas matches (else kExists).
   DeleteStatus Delete(std::string_view key, uint64_t compare_cas = 0);
 
-  /// Sets a new absolute exptime on a live item. Returns false on a miss.
+  /// Sets a new absolute exptime on a live item, keeping its cas unique, and
+  /// bumps it in the LRU like a fetch (memcached do_item_touch). Returns false
+  /// on a miss.
   bool Touch(std::string_view key, int64_t exptime);
 
   /// flush_all: invalidates every item stored before unix time `at_ms`
@@ -228,8 +230,8 @@ class Store {
   std::atomic<uint64_t> bytes_{0};
   std::atomic<size_t> limit_bytes_;
   std::atomic<uint64_t> hlc_{0};
-  std::atomic<uint64_t> flush_version_{0};   // items with cas <= this are flushed ...
-  std::atomic<int64_t> flush_at_ms_{0};      // ... once the clock reaches this time
+  std::atomic<uint64_t> flush_version_{0};  // items with cas <= this are flushed ...
+  std::atomic<int64_t> flush_at_ms_{0};     // ... once the clock reaches this time
   std::atomic<size_t> reclaim_shard_{0};
   std::mutex flush_mu_;  // serialises FlushAll() calls
 };
