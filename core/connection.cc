@@ -101,7 +101,7 @@ void Connection::ProcessInput() {
     ParseResult result = ParseRequest(input, context_->limits, &request_);
     if (result.status == ParseStatus::kNeedMore) break;
     if (result.status == ParseStatus::kError) {
-      out_.append(result.error).append("\r\n");
+      if (!result.noreply) out_.append(result.error).append("\r\n");
       in_start_ += result.consumed;
       swallow_ = result.swallow;
       if (result.close) {

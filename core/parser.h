@@ -31,18 +31,25 @@ enum class ParseStatus {
 
 struct ParseResult {
   ParseStatus status = ParseStatus::kNeedMore;
-  size_t consumed = 0;      ///< bytes of input this result accounts for
-  size_t swallow = 0;       ///< then discard this many further bytes (may not have arrived yet)
-  std::string_view error;   ///< kError: the error line without "\r\n", e.g. "CLIENT_ERROR bad data chunk"
-  bool close = false;       ///< kError: close the connection after sending `error`
-  bool noreply = false;     ///< kError: the line ended in "noreply", so memcached sends nothing
-                            ///< (proto_text.c out_string skips the reply); do not send `error`
+  size_t consumed = 0;     ///< bytes of input this result accounts for
+  size_t swallow = 0;      ///< then discard this many further bytes (may not have arrived yet)
+  std::string_view error;  ///< kError: the error line without "\r\n", e.g. "CLIENT_ERROR bad data chunk"
+  bool close = false;      ///< kError: close the connection after sending `error`
+  bool noreply = false;    ///< kError: the line ended in "noreply", so memcached sends nothing
+                           ///< (proto_text.c out_string skips the reply); do not send `error`
 };
 
-/// Parses the first command in `input`. On kRequest, `*request` is cleared and
-/// filled with views into `input`. A storage command whose value is over
-/// limits.item_size_max returns kRequest with request->too_large set, consumed
-/// = its line and swallow = bytes + 2. Never reads past `input`; never throws.
+/// Parses the first command in `input`: a line ending in "\n" (one "\r" before
+/// it is dropped) split on ' ' only, plus the data block ("\r\n"-terminated)
+/// of set/add/replace/append/prepend/cas and ms. On kRequest, `*request` is
+/// cleared and filled with views into `input`. A storage command whose value is
+/// over limits.item_size_max returns kRequest with request->too_large set,
+/// consumed = its line and swallow = bytes + 2. A line with no "\n" within
+/// limits.max_line bytes (max_get_line for get/gets/gat/gats) is kError
+/// "CLIENT_ERROR line too long" with close. "gat <exptime>" with no key is a
+/// request with empty `keys` (memcached answers "END"). Meta commands leave
+/// request->noreply false; their q flag is in meta_flags. Never reads past
+/// `input`; never throws; allocates only when the Request's vectors must grow.
 /// Thread safety: pure function of its arguments.
 ParseResult ParseRequest(std::string_view input, const ParserLimits& limits, Request* request);
 
