@@ -8,10 +8,12 @@
 // cut off again, which keeps every path the same.
 #include "core/handler.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 
 #include "core/item.h"
+#include "core/log.h"
 #include "core/meta_commands.h"
 #include "core/settings.h"
 #include "core/stats_report.h"
@@ -24,11 +26,6 @@ namespace {
 constexpr uint32_t kMaxVerbosity = 2;   // memcached MAX_VERBOSITY_LEVEL
 constexpr uint32_t kMinMemlimitMb = 8;  // process_memlimit_command's bounds
 constexpr uint32_t kMaxMemlimitMb = 1000000000;
-
-void AppendLine(std::string_view line, std::string* out) {
-  out->append(line);
-  out->append("\r\n");
-}
 
 // "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n" (make_ascii_get_suffix).
 struct ValueReply {
@@ -52,10 +49,12 @@ struct ValueReply {
   }
 };
 
-// get/gets/gat/gats: a VALUE block per hit, then END. gat/gats count as
-// touches only (cmd_touch, touch_hits/misses), plain gets as gets.
-void Retrieve(const Request& request, bool with_cas, bool touch, ServerState* state, ThreadStats* stats,
-              std::string* out) {
+// get/gets/gat/gats: a VALUE block per hit (with the cas unique for gets and
+// gats), then END. gat/gats count as touches only (cmd_touch,
+// touch_hits/misses), plain gets as gets.
+void Retrieve(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
+  const bool with_cas = request.command == Command::kGets || request.command == Command::kGats;
+  const bool touch = request.command == Command::kGat || request.command == Command::kGats;
   ReadOptions options;
   options.touch = touch;
   if (touch) {
@@ -76,11 +75,30 @@ void Retrieve(const Request& request, bool with_cas, bool touch, ServerState* st
   out->append("END\r\n");
 }
 
+// The store mode of a text storage command (process_update_command's comm):
+// kSet for set.
+StoreMode ModeOf(Command command) {
+  switch (command) {
+    case Command::kAdd:
+      return StoreMode::kAdd;
+    case Command::kReplace:
+      return StoreMode::kReplace;
+    case Command::kAppend:
+      return StoreMode::kAppend;
+    case Command::kPrepend:
+      return StoreMode::kPrepend;
+    case Command::kCas:
+      return StoreMode::kCas;
+    default:
+      return StoreMode::kSet;
+  }
+}
+
 // set/add/replace/append/prepend/cas (process_update_command and
 // complete_nread_ascii). A set that fails for lack of room deletes the old
 // value, so a reader never sees data older than what was last written.
-void StoreValue(const Request& request, StoreMode mode, ServerState* state, ThreadStats* stats,
-                std::string* out) {
+void StoreValue(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
+  const StoreMode mode = ModeOf(request.command);
   const std::string_view key = request.keys[0];
   StoreStatus status = StoreStatus::kTooLarge;
   if (!request.too_large) {
@@ -115,34 +133,31 @@ void StoreValue(const Request& request, StoreMode mode, ServerState* state, Thre
       if (mode == StoreMode::kSet) {
         state->store->Delete(key);
       }
-      AppendLine(status == StoreStatus::kTooLarge ? "SERVER_ERROR object too large for cache"
-                                                  : "SERVER_ERROR out of memory storing object",
-                 out);
+      AppendLine(StoreFailureLine(status), out);
       return;
   }
 }
 
 // incr/decr (process_arithmetic_command, do_add_delta).
-void Arithmetic(const Request& request, bool incr, ServerState* state, ThreadStats* stats, std::string* out) {
+void Arithmetic(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
+  const bool incr = request.command == Command::kIncr;
   ArithOptions options;
   options.incr = incr;
   options.delta = request.delta;
   uint64_t value = 0;
-  switch (state->store->Arithmetic(request.keys[0], options, &value, nullptr)) {
+  const ArithStatus status = state->store->Arithmetic(request.keys[0], options, &value, nullptr);
+  CountArithmeticOutcome(incr, status, stats);
+  switch (status) {
     case ArithStatus::kOk:
-      stats->Add(incr ? Stat::kIncrHits : Stat::kDecrHits);
       AppendUint(out, value);
       out->append("\r\n");
       return;
     case ArithStatus::kNotFound:
-      stats->Add(incr ? Stat::kIncrMisses : Stat::kDecrMisses);
       AppendLine("NOT_FOUND", out);
       return;
     case ArithStatus::kNonNumeric:
-      AppendLine("CLIENT_ERROR cannot increment or decrement non-numeric value", out);
-      return;
     case ArithStatus::kOutOfMemory:
-      AppendLine("SERVER_ERROR out of memory", out);
+      AppendLine(ArithmeticFailureLine(status), out);
       return;
     case ArithStatus::kExists:  // needs compare_cas, which incr/decr never set
       AppendLine("EXISTS", out);
@@ -187,14 +202,17 @@ void FlushAll(const Request& request, ServerState* state, ThreadStats* stats, st
 }
 
 // verbosity <level> (process_verbosity_command): levels above 2 count as 2.
+// Level 2 also turns on debug logging and a lower level turns it off again,
+// as -vv does at start (daemon/main.cc).
 void Verbosity(const Request& request, ServerState* state, std::string* out) {
   uint32_t level = 0;
   if (request.args.empty() || !ParseUint32(request.args[0], &level)) {
     AppendLine("CLIENT_ERROR bad command line format", out);
     return;
   }
-  state->verbosity.store(static_cast<int>(level > kMaxVerbosity ? kMaxVerbosity : level),
-                         std::memory_order_relaxed);
+  level = std::min(level, kMaxVerbosity);
+  state->verbosity.store(static_cast<int>(level), std::memory_order_relaxed);
+  SetLogLevel(level >= 2 ? LogLevel::kDebug : LogLevel::kInfo);
   AppendLine("OK", out);
 }
 
@@ -219,40 +237,22 @@ HandleOutcome Handler::Handle(const Request& request, ThreadStats* stats, std::s
   const size_t reply_start = out->size();
   switch (request.command) {
     case Command::kGet:
-      Retrieve(request, false, false, state_, stats, out);
-      break;
     case Command::kGets:
-      Retrieve(request, true, false, state_, stats, out);
-      break;
     case Command::kGat:
-      Retrieve(request, false, true, state_, stats, out);
-      break;
     case Command::kGats:
-      Retrieve(request, true, true, state_, stats, out);
+      Retrieve(request, state_, stats, out);
       break;
     case Command::kSet:
-      StoreValue(request, StoreMode::kSet, state_, stats, out);
-      break;
     case Command::kAdd:
-      StoreValue(request, StoreMode::kAdd, state_, stats, out);
-      break;
     case Command::kReplace:
-      StoreValue(request, StoreMode::kReplace, state_, stats, out);
-      break;
     case Command::kAppend:
-      StoreValue(request, StoreMode::kAppend, state_, stats, out);
-      break;
     case Command::kPrepend:
-      StoreValue(request, StoreMode::kPrepend, state_, stats, out);
-      break;
     case Command::kCas:
-      StoreValue(request, StoreMode::kCas, state_, stats, out);
+      StoreValue(request, state_, stats, out);
       break;
     case Command::kIncr:
-      Arithmetic(request, true, state_, stats, out);
-      break;
     case Command::kDecr:
-      Arithmetic(request, false, state_, stats, out);
+      Arithmetic(request, state_, stats, out);
       break;
     case Command::kDelete:
       Delete(request, state_, stats, out);

@@ -20,9 +20,12 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 /// A field of a log line: key and already formatted value.
 using LogField = std::pair<std::string_view, std::string>;
 
-/// Sets the lowest level written (default kInfo) and the program name that
-/// starts each line. Thread safety: call before other threads log.
+/// Sets the lowest level written (default kInfo). Thread safety: safe from any
+/// thread (the level is an atomic; `verbosity N` changes it at run time).
 void SetLogLevel(LogLevel level);
+
+/// Sets the program name that starts each line. Thread safety: call before
+/// other threads log.
 void SetLogProgram(std::string_view program);
 
 /// True when a line at `level` would be written.

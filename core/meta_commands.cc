@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <functional>
 
 #include "core/item.h"
 #include "core/text_tokens.h"
@@ -14,6 +15,7 @@ constexpr size_t kMaxOpaqueLength = 32;  // MFLAG_MAX_OPAQUE_LENGTH, counting th
 
 constexpr std::string_view kBadFormat = "CLIENT_ERROR bad command line format";
 constexpr std::string_view kBadToken = "CLIENT_ERROR bad token in command line format";
+constexpr std::string_view kInvalidOrDuplicateFlag = "CLIENT_ERROR invalid or duplicate flag";
 
 // What a meta command's flags ask for (memcached's struct _meta_flags).
 struct MetaFlags {
@@ -39,11 +41,6 @@ struct MetaFlags {
   char key_buffer[kKeyMaxLength];
 };
 
-void AppendLine(std::string_view line, std::string* out) {
-  out->append(line);
-  out->append("\r\n");
-}
-
 // The key as sent (before base64 decoding) must be there and fit, as
 // memcached checks before parsing flags. The parser already rejects such lines
 // (and lines with too many flags); this keeps the handler safe on its own.
@@ -52,6 +49,16 @@ std::string_view CheckKey(const Request& request) {
     return kBadFormat;
   }
   return {};
+}
+
+// Records `message` as the error of a flag whose token did not parse, and
+// returns `parsed`. memcached's _meta_flag_preparse goes on after a bad token,
+// so the message of the last one is the one sent.
+bool CheckToken(bool parsed, std::string_view message, std::string_view* error) {
+  if (!parsed) {
+    *error = message;
+  }
+  return parsed;
 }
 
 // Reads the flags as memcached's _meta_flag_preparse: returns an empty view on
@@ -81,21 +88,14 @@ std::string_view ParseMetaFlags(const Request& request, MetaFlags* f) {
       }
       case 'N':
         f->vivify = true;
-        if (!ParseInt32(flag.token, &f->vivify_ttl)) {
-          error = kBadToken;
-        }
+        CheckToken(ParseInt32(flag.token, &f->vivify_ttl), kBadToken, &error);
         break;
       case 'T':
-        f->has_ttl = ParseInt32(flag.token, &f->ttl);
-        if (!f->has_ttl) {
-          error = kBadToken;
-        }
+        f->has_ttl = CheckToken(ParseInt32(flag.token, &f->ttl), kBadToken, &error);
         break;
       case 'R':
         f->recache = true;
-        if (!ParseInt32(flag.token, &f->recache_ttl)) {
-          error = kBadToken;
-        }
+        CheckToken(ParseInt32(flag.token, &f->recache_ttl), kBadToken, &error);
         break;
       case 'v':
         f->value = true;
@@ -116,15 +116,10 @@ std::string_view ParseMetaFlags(const Request& request, MetaFlags* f) {
         }
         break;
       case 'C':
-        f->has_compare_cas = ParseUint64(flag.token, &f->compare_cas);
-        if (!f->has_compare_cas) {
-          error = kBadToken;
-        }
+        f->has_compare_cas = CheckToken(ParseUint64(flag.token, &f->compare_cas), kBadToken, &error);
         break;
       case 'E':
-        if (!ParseUint64(flag.token, &f->new_cas)) {
-          error = kBadToken;
-        }
+        CheckToken(ParseUint64(flag.token, &f->new_cas), kBadToken, &error);
         break;
       case 'M':
         if (flag.token.size() == 1) {
@@ -134,14 +129,11 @@ std::string_view ParseMetaFlags(const Request& request, MetaFlags* f) {
         }
         break;
       case 'J':
-        if (!ParseUint64(flag.token, &f->initial)) {
-          error = "CLIENT_ERROR invalid numeric initial value";
-        }
+        CheckToken(ParseUint64(flag.token, &f->initial), "CLIENT_ERROR invalid numeric initial value",
+                   &error);
         break;
       case 'D':
-        if (!ParseUint64(flag.token, &f->delta)) {
-          error = "CLIENT_ERROR invalid numeric delta value";
-        }
+        CheckToken(ParseUint64(flag.token, &f->delta), "CLIENT_ERROR invalid numeric delta value", &error);
         break;
       case 'O':  // opaque: checked by CheckOpaque
       case 'P':  // proxy hints, ignored
@@ -169,6 +161,30 @@ std::string_view CheckOpaque(const Request& request) {
     }
   }
   return {};
+}
+
+// Checks the key, reads the flags into *f and checks the opaque, in
+// memcached's order; returns the first error line, or an empty view.
+// process_mdelete_command and process_marithmetic_command answer every flag
+// error with one message, which md and ma pass as `flags_error`; mg and ms
+// pass an empty view to keep _meta_flag_preparse's own.
+std::string_view ReadMetaRequest(const Request& request, std::string_view flags_error, MetaFlags* f) {
+  std::string_view error = CheckKey(request);
+  if (!error.empty()) {
+    return error;
+  }
+  error = ParseMetaFlags(request, f);
+  if (!error.empty()) {
+    return flags_error.empty() ? error : flags_error;
+  }
+  return CheckOpaque(request);
+}
+
+// Reads `key` without bumping it in the LRU; calls `fn` on a hit.
+bool Peek(Store* store, std::string_view key, const std::function<void(const ItemView&)>& fn) {
+  ReadOptions read;
+  read.bump_lru = false;
+  return store->Get(key, read, fn);
 }
 
 int64_t RemainingTtl(int64_t exptime, int64_t now_s) { return exptime == 0 ? -1 : exptime - now_s; }
@@ -299,13 +315,7 @@ bool VivifyForGet(const MetaGetReply& reply, const ReadOptions& options, Store* 
 
 void MetaGet(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
   MetaFlags f;
-  std::string_view error = CheckKey(request);
-  if (error.empty()) {
-    error = ParseMetaFlags(request, &f);
-  }
-  if (error.empty()) {
-    error = CheckOpaque(request);
-  }
+  const std::string_view error = ReadMetaRequest(request, {}, &f);
   if (!error.empty()) {
     AppendLine(error, out);
     return;
@@ -366,9 +376,7 @@ uint64_t StoredSize(const Request& request, StoreMode mode, StoreStatus status, 
                     Store* store) {
   uint64_t size = request.data.size();
   if (status == StoreStatus::kStored && (mode == StoreMode::kAppend || mode == StoreMode::kPrepend)) {
-    ReadOptions options;
-    options.bump_lru = false;
-    store->Get(f.key, options, [&size](const ItemView& item) { size = item.value.size(); });
+    Peek(store, f.key, [&size](const ItemView& item) { size = item.value.size(); });
   }
   return size;
 }
@@ -376,13 +384,7 @@ uint64_t StoredSize(const Request& request, StoreMode mode, StoreStatus status, 
 void MetaSet(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
   MetaFlags f;
   StoreMode mode = StoreMode::kSet;
-  std::string_view error = CheckKey(request);
-  if (error.empty()) {
-    error = ParseMetaFlags(request, &f);
-  }
-  if (error.empty()) {
-    error = CheckOpaque(request);
-  }
+  std::string_view error = ReadMetaRequest(request, {}, &f);
   if (error.empty() && !ModeForSet(f.mode, &mode)) {
     error = "CLIENT_ERROR invalid mode for ms M token";
   }
@@ -442,9 +444,7 @@ void MetaSet(const Request& request, ServerState* state, ThreadStats* stats, std
     case StoreStatus::kOutOfMemory:
       // As memcached, do not leave the old value readable after a failed set.
       store->Delete(f.key);
-      AppendLine(status == StoreStatus::kTooLarge ? "SERVER_ERROR object too large for cache"
-                                                  : "SERVER_ERROR out of memory storing object",
-                 out);
+      AppendLine(StoreFailureLine(status), out);
       return;
   }
   out->append(code);
@@ -474,10 +474,8 @@ void MetaSet(const Request& request, ServerState* state, ThreadStats* stats, std
 // md 'x': replaces the value with an empty one and keeps the item, with the F
 // flags and T TTL (memcached stores a fresh 0-byte item over it).
 StoreStatus ClearValue(const MetaFlags& f, int64_t now_s, Store* store) {
-  ReadOptions read;
-  read.bump_lru = false;
   uint64_t cas = 0;
-  if (!store->Get(f.key, read, [&cas](const ItemView& item) { cas = item.cas; })) {
+  if (!Peek(store, f.key, [&cas](const ItemView& item) { cas = item.cas; })) {
     return StoreStatus::kNotFound;
   }
   if (f.has_compare_cas && f.compare_cas != cas) {
@@ -497,9 +495,7 @@ StoreStatus DeleteForMeta(const MetaFlags& f, int64_t now_s, Store* store) {
   if (f.has_compare_cas && f.compare_cas == 0) {
     // "C0" never matches (memcached compares it; no item has cas 0), while
     // Delete() reads 0 as "no comparison".
-    ReadOptions read;
-    read.bump_lru = false;
-    return store->Get(f.key, read, [](const ItemView&) {}) ? StoreStatus::kExists : StoreStatus::kNotFound;
+    return Peek(store, f.key, [](const ItemView&) {}) ? StoreStatus::kExists : StoreStatus::kNotFound;
   }
   switch (store->Delete(f.key, f.compare_cas)) {
     case DeleteStatus::kDeleted:
@@ -514,13 +510,7 @@ StoreStatus DeleteForMeta(const MetaFlags& f, int64_t now_s, Store* store) {
 
 void MetaDelete(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
   MetaFlags f;
-  std::string_view error = CheckKey(request);
-  if (error.empty() && !ParseMetaFlags(request, &f).empty()) {
-    error = "CLIENT_ERROR invalid or duplicate flag";
-  }
-  if (error.empty()) {
-    error = CheckOpaque(request);
-  }
+  const std::string_view error = ReadMetaRequest(request, kInvalidOrDuplicateFlag, &f);
   if (!error.empty()) {
     AppendLine(error, out);
     return;
@@ -555,22 +545,14 @@ int64_t TtlAfterArithmetic(const MetaFlags& f, int64_t now_s, Store* store) {
   if (f.has_ttl) {
     exptime = AbsoluteExptime(f.ttl, now_s);
   } else {
-    ReadOptions read;
-    read.bump_lru = false;
-    store->Get(f.key, read, [&exptime](const ItemView& item) { exptime = item.exptime; });
+    Peek(store, f.key, [&exptime](const ItemView& item) { exptime = item.exptime; });
   }
   return RemainingTtl(exptime, now_s);
 }
 
 void MetaArithmetic(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
   MetaFlags f;
-  std::string_view error = CheckKey(request);
-  if (error.empty() && !ParseMetaFlags(request, &f).empty()) {
-    error = "CLIENT_ERROR invalid or duplicate flag";
-  }
-  if (error.empty()) {
-    error = CheckOpaque(request);
-  }
+  std::string_view error = ReadMetaRequest(request, kInvalidOrDuplicateFlag, &f);
   ArithOptions options;
   switch (f.mode) {
     case 0:
@@ -602,22 +584,19 @@ void MetaArithmetic(const Request& request, ServerState* state, ThreadStats* sta
   uint64_t cas = 0;
   const ArithStatus status = state->store->Arithmetic(f.key, options, &value, &cas);
   stats->Add(Stat::kCmdMeta);
+  CountArithmeticOutcome(options.incr, status, stats);
   switch (status) {
     case ArithStatus::kOk:
-      stats->Add(options.incr ? Stat::kIncrHits : Stat::kDecrHits);
       break;
     case ArithStatus::kNotFound:
-      stats->Add(options.incr ? Stat::kIncrMisses : Stat::kDecrMisses);
       AppendStatusLine("NF", request, f, out);
       return;
     case ArithStatus::kExists:
       AppendStatusLine("EX", request, f, out);
       return;
     case ArithStatus::kNonNumeric:
-      AppendLine("CLIENT_ERROR cannot increment or decrement non-numeric value", out);
-      return;
     case ArithStatus::kOutOfMemory:
-      AppendLine("SERVER_ERROR out of memory", out);
+      AppendLine(ArithmeticFailureLine(status), out);
       return;
   }
   if (f.no_reply) {
@@ -679,9 +658,7 @@ void MetaDebug(const Request& request, ServerState* state, ThreadStats* stats, s
     key = std::string_view(key_buffer, length);
   }
   const int64_t now_s = state->clock->NowSeconds();
-  ReadOptions read;
-  read.bump_lru = false;
-  const bool hit = state->store->Get(key, read, [&](const ItemView& item) {
+  const bool hit = Peek(state->store, key, [&](const ItemView& item) {
     out->append("ME ");
     if (base64) {
       AppendBase64(item.key, out);
@@ -748,6 +725,24 @@ void CountStoreOutcome(StoreMode mode, StoreStatus status, ThreadStats* stats) {
     default:
       break;
   }
+}
+
+std::string_view StoreFailureLine(StoreStatus status) {
+  return status == StoreStatus::kTooLarge ? "SERVER_ERROR object too large for cache"
+                                          : "SERVER_ERROR out of memory storing object";
+}
+
+void CountArithmeticOutcome(bool incr, ArithStatus status, ThreadStats* stats) {
+  if (status == ArithStatus::kOk) {
+    stats->Add(incr ? Stat::kIncrHits : Stat::kDecrHits);
+  } else if (status == ArithStatus::kNotFound) {
+    stats->Add(incr ? Stat::kIncrMisses : Stat::kDecrMisses);
+  }
+}
+
+std::string_view ArithmeticFailureLine(ArithStatus status) {
+  return status == ArithStatus::kNonNumeric ? "CLIENT_ERROR cannot increment or decrement non-numeric value"
+                                            : "SERVER_ERROR out of memory";
 }
 
 void HandleMetaCommand(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {

@@ -8,7 +8,8 @@
 // return flags in the order the client sent them. The semantics map onto
 // Store calls; what memcached keeps per item and our Store does not (the
 // "stale" and "win token sent" bits) is approximated as documented on
-// HandleMetaCommand.
+// HandleMetaCommand. The counting and failure lines that text and meta
+// storage and arithmetic commands share live here too, for handler.cc.
 #ifndef TWINCACHE_CORE_META_COMMANDS_H_
 #define TWINCACHE_CORE_META_COMMANDS_H_
 
@@ -43,6 +44,23 @@ void HandleMetaCommand(const Request& request, ServerState* state, ThreadStats* 
 /// plus cas_hits / cas_badval / cas_misses in kCas mode (memcached items.c
 /// do_store_item). Shared by the text storage commands in handler.cc.
 void CountStoreOutcome(StoreMode mode, StoreStatus status, ThreadStats* stats);
+
+/// The SERVER_ERROR line (without "\r\n") of a storage command, text or meta,
+/// whose item could not be allocated: "object too large for cache" for
+/// kTooLarge, "out of memory storing object" for kOutOfMemory (memcached
+/// process_update_command, process_mset_command). `status` must be one of those.
+std::string_view StoreFailureLine(StoreStatus status);
+
+/// Counts one incr/decr, text or meta, as memcached's do_add_delta and
+/// process_arithmetic_command do: incr_hits/decr_hits on kOk,
+/// incr_misses/decr_misses on kNotFound, nothing for other outcomes.
+void CountArithmeticOutcome(bool incr, ArithStatus status, ThreadStats* stats);
+
+/// The error line (without "\r\n") of an incr/decr, text or meta, that failed
+/// with kNonNumeric ("CLIENT_ERROR cannot increment or decrement non-numeric
+/// value") or kOutOfMemory ("SERVER_ERROR out of memory"), as memcached's
+/// process_arithmetic_command. `status` must be one of those.
+std::string_view ArithmeticFailureLine(ArithStatus status);
 
 /// Decodes standard base64 (RFC 4648 alphabet, '=' padding, length a multiple
 /// of 4) into `out[0..capacity)`. Returns false, leaving *out_len unspecified,

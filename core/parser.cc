@@ -13,10 +13,10 @@
 //   - a bad line never swallows the data block that may follow it: memcached
 //     only swallows when the value is too large (process_update_command).
 // Stricter than memcached, as protocol.txt asks: keys with control characters
-// are rejected, numbers must be plain decimals (memcached's strtol also skips
-// whitespace and truncates to 32 bits), flags must fit 32 bits, and a line with
-// no "\n" within the limit is answered with an error before closing (memcached
-// closes silently).
+// are rejected, numbers must be plain decimals (text_tokens.h; memcached's
+// strtol also skips whitespace and truncates to 32 bits), flags must fit 32
+// bits, and a line with no "\n" within the limit is answered with an error
+// before closing (memcached closes silently).
 //
 // Parsing allocates nothing beyond the capacity Request keeps between calls.
 #include "core/parser.h"
@@ -27,6 +27,7 @@
 #include <limits>
 
 #include "core/item.h"
+#include "core/text_tokens.h"
 
 namespace twincache {
 namespace {
@@ -87,52 +88,6 @@ class Tokens {
   std::string_view tokens_[kMax];
   size_t size_ = 0;
 };
-
-// Parses one or more decimal digits into *value; false on anything else or on
-// overflow of uint64_t.
-bool ParseDigits(std::string_view digits, uint64_t* value) {
-  if (digits.empty()) return false;
-  uint64_t v = 0;
-  for (char c : digits) {
-    const unsigned d = static_cast<unsigned char>(c) - static_cast<unsigned>('0');
-    if (d > 9) return false;
-    if (v > (std::numeric_limits<uint64_t>::max() - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *value = v;
-  return true;
-}
-
-// Removes a leading '+' or '-' from *token; returns true if it was '-'.
-bool StripSign(std::string_view* token) {
-  if (token->empty() || ((*token)[0] != '+' && (*token)[0] != '-')) return false;
-  const bool negative = (*token)[0] == '-';
-  token->remove_prefix(1);
-  return negative;
-}
-
-// An unsigned decimal up to `max`, as memcached's safe_strtoul/safe_strtoull:
-// a '+' is allowed, and a '-' only on zero.
-bool ParseUnsigned(std::string_view token, uint64_t max, uint64_t* out) {
-  const bool negative = StripSign(&token);
-  uint64_t v;
-  if (!ParseDigits(token, &v) || (negative && v != 0) || v > max) return false;
-  *out = v;
-  return true;
-}
-
-// A signed 64-bit decimal, as memcached's safe_strtol before its truncation to
-// 32 bits.
-bool ParseSigned(std::string_view token, int64_t* out) {
-  const bool negative = StripSign(&token);
-  uint64_t v;
-  if (!ParseDigits(token, &v)) return false;
-  const uint64_t max_magnitude =
-      static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + (negative ? 1 : 0);
-  if (v > max_magnitude) return false;
-  *out = negative ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
-  return true;
-}
 
 // A key of at most 250 bytes without control characters or spaces
 // (protocol.txt "Keys"). Branch-free over the bytes so it vectorises.
@@ -208,17 +163,17 @@ class LineParser {
         break;
       case 'c':
         if (command == "cas") return Storage(Command::kCas);
-        if (command == "cache_memlimit") return CacheMemlimit();
+        if (command == "cache_memlimit") return NumberArgument(Command::kCacheMemlimit, kErrorLine);
         break;
       case 'i':
-        if (command == "incr") return Arithmetic(Command::kIncr);
+        if (command == "incr") return KeyAndNumber(Command::kIncr);
         break;
       case 'd':
         if (command == "delete") return Delete();
-        if (command == "decr") return Arithmetic(Command::kDecr);
+        if (command == "decr") return KeyAndNumber(Command::kDecr);
         break;
       case 't':
-        if (command == "touch") return Touch();
+        if (command == "touch") return KeyAndNumber(Command::kTouch);
         break;
       case 'b':
         // memcached keeps the undocumented "bget" as a plain get.
@@ -229,7 +184,7 @@ class LineParser {
         break;
       case 'v':
         if (command == "version") return Done(Command::kVersion);
-        if (command == "verbosity") return Verbosity();
+        if (command == "verbosity") return NumberArgument(Command::kVerbosity, kBadFormat);
         break;
       case 'q':
         if (command == "quit") return Done(Command::kQuit);
@@ -279,7 +234,7 @@ class LineParser {
     request_->command = command;
     size_t first_key = 1;
     if (touch) {
-      if (!ParseSigned(tokens_[1], &request_->exptime)) return Error(kBadExptime);
+      if (!ParseInt64(tokens_[1], &request_->exptime)) return Error(kBadExptime);
       first_key = 2;
     }
     std::vector<std::string_view>& keys = request_->keys;
@@ -302,15 +257,12 @@ class LineParser {
     request_->noreply = LastIsNoreply();
     const std::string_view key = tokens_[1];
     if (!IsValidKey(key)) return Error(kBadFormat, request_->noreply);
-    uint64_t flags;
     int64_t bytes;
-    if (!ParseUnsigned(tokens_[2], std::numeric_limits<uint32_t>::max(), &flags) ||
-        !ParseSigned(tokens_[3], &request_->exptime) || !ParseSigned(tokens_[4], &bytes) ||
-        (is_cas && !ParseUnsigned(tokens_[5], std::numeric_limits<uint64_t>::max(), &request_->cas_unique)) ||
+    if (!ParseUint32(tokens_[2], &request_->flags) || !ParseInt64(tokens_[3], &request_->exptime) ||
+        !ParseInt64(tokens_[4], &bytes) || (is_cas && !ParseUint64(tokens_[5], &request_->cas_unique)) ||
         bytes < 0 || bytes > kMaxValueBytes) {
       return Error(kBadFormat, request_->noreply);
     }
-    request_->flags = static_cast<uint32_t>(flags);
     request_->keys.push_back(key);
     return DataBlock(static_cast<size_t>(bytes), request_->noreply);
   }
@@ -335,13 +287,17 @@ class LineParser {
     return Accepted(end);
   }
 
-  // incr|decr <key> <value> [noreply]: process_arithmetic_command.
-  ParseResult Arithmetic(Command command) {
+  // incr|decr <key> <delta> [noreply] (process_arithmetic_command) and
+  // touch <key> <exptime> [noreply] (process_touch_command): the same checks
+  // in the same order, only the number and its error line differ.
+  ParseResult KeyAndNumber(Command command) {
     if (tokens_.size() != 3 && tokens_.size() != 4) return Error(kErrorLine);
     request_->command = command;
     request_->noreply = LastIsNoreply();
     if (!IsValidKey(tokens_[1])) return Error(kBadFormat, request_->noreply);
-    if (!ParseUnsigned(tokens_[2], std::numeric_limits<uint64_t>::max(), &request_->delta)) {
+    if (command == Command::kTouch) {
+      if (!ParseInt64(tokens_[2], &request_->exptime)) return Error(kBadExptime, request_->noreply);
+    } else if (!ParseUint64(tokens_[2], &request_->delta)) {
       return Error(kBadDelta, request_->noreply);
     }
     request_->keys.push_back(tokens_[1]);
@@ -365,53 +321,28 @@ class LineParser {
     return Accepted(line_consumed_);
   }
 
-  // touch <key> <exptime> [noreply]: process_touch_command.
-  ParseResult Touch() {
-    if (tokens_.size() != 3 && tokens_.size() != 4) return Error(kErrorLine);
-    request_->command = Command::kTouch;
-    request_->noreply = LastIsNoreply();
-    if (!IsValidKey(tokens_[1])) return Error(kBadFormat, request_->noreply);
-    if (!ParseSigned(tokens_[2], &request_->exptime)) return Error(kBadExptime, request_->noreply);
-    request_->keys.push_back(tokens_[1]);
-    return Accepted(line_consumed_);
-  }
-
   // flush_all [delay] [noreply]: process_flush_all_command reads the delay
   // whenever the line has more than the command and "noreply".
   ParseResult FlushAll() {
     if (tokens_.size() > 3) return Error(kErrorLine);
     request_->command = Command::kFlushAll;
     request_->noreply = LastIsNoreply();
-    if (tokens_.size() != (request_->noreply ? 2u : 1u) && !ParseSigned(tokens_[1], &request_->delay)) {
+    if (tokens_.size() != (request_->noreply ? 2u : 1u) && !ParseInt64(tokens_[1], &request_->delay)) {
       return Error(kBadExptime, request_->noreply);
     }
     return Accepted(line_consumed_);
   }
 
-  // verbosity <level> [noreply]: process_verbosity_command; args[0] is the
-  // level, checked to be a 32-bit unsigned decimal.
-  ParseResult Verbosity() {
+  // verbosity <level> [noreply] (process_verbosity_command, a bad level is
+  // "bad command line format") and cache_memlimit <megabytes> [noreply]
+  // (process_memlimit_command, a bad number is a bare "ERROR"): args[0] is the
+  // number, checked to be a 32-bit unsigned decimal.
+  ParseResult NumberArgument(Command command, std::string_view bad_number) {
     if (tokens_.size() != 2 && tokens_.size() != 3) return Error(kErrorLine);
-    request_->command = Command::kVerbosity;
+    request_->command = command;
     request_->noreply = LastIsNoreply();
-    uint64_t level;
-    if (!ParseUnsigned(tokens_[1], std::numeric_limits<uint32_t>::max(), &level)) {
-      return Error(kBadFormat, request_->noreply);
-    }
-    request_->args.push_back(tokens_[1]);
-    return Accepted(line_consumed_);
-  }
-
-  // cache_memlimit <megabytes> [noreply]: process_memlimit_command answers a
-  // bad number with a bare "ERROR"; args[0] is the checked number.
-  ParseResult CacheMemlimit() {
-    if (tokens_.size() != 2 && tokens_.size() != 3) return Error(kErrorLine);
-    request_->command = Command::kCacheMemlimit;
-    request_->noreply = LastIsNoreply();
-    uint64_t megabytes;
-    if (!ParseUnsigned(tokens_[1], std::numeric_limits<uint32_t>::max(), &megabytes)) {
-      return Error(kErrorLine, request_->noreply);
-    }
+    uint32_t number;
+    if (!ParseUint32(tokens_[1], &number)) return Error(bad_number, request_->noreply);
     request_->args.push_back(tokens_[1]);
     return Accepted(line_consumed_);
   }
@@ -467,7 +398,7 @@ class LineParser {
     request_->keys.push_back(key);
     if (!is_set) return Accepted(line_consumed_);
     int64_t bytes;
-    if (!ParseSigned(tokens_[2], &bytes) || bytes < 0 || bytes > kMaxValueBytes) return Error(kBadFormat);
+    if (!ParseInt64(tokens_[2], &bytes) || bytes < 0 || bytes > kMaxValueBytes) return Error(kBadFormat);
     return DataBlock(static_cast<size_t>(bytes), false);
   }
 

@@ -21,32 +21,27 @@ constexpr uint32_t kMaxSlabClasses = 64;                        // memcached MAX
 constexpr uint32_t kItemClass = 1;                              // the class every item is reported in
 constexpr uint32_t kMaxCrawlerSleepUs = 1000000;
 
-void AppendLine(std::string_view line, std::string* out) {
-  out->append(line);
-  out->append("\r\n");
+// "STAT <name> ", the start of every stats line (memcached APPEND_STAT).
+void AppendStatName(std::string_view name, std::string* out) {
+  out->append("STAT ");
+  out->append(name);
+  out->push_back(' ');
 }
 
 void AppendStat(std::string_view name, std::string_view value, std::string* out) {
-  out->append("STAT ");
-  out->append(name);
-  out->push_back(' ');
-  out->append(value);
-  out->append("\r\n");
+  AppendStatName(name, out);
+  AppendLine(value, out);
 }
 
 void AppendStat(std::string_view name, uint64_t value, std::string* out) {
-  out->append("STAT ");
-  out->append(name);
-  out->push_back(' ');
+  AppendStatName(name, out);
   AppendUint(out, value);
   out->append("\r\n");
 }
 
 // "seconds.micros" with six digits, as memcached's "%ld.%06ld".
 void AppendRusage(std::string_view name, const timeval& time, std::string* out) {
-  out->append("STAT ");
-  out->append(name);
-  out->push_back(' ');
+  AppendStatName(name, out);
   AppendInt(out, time.tv_sec);
   out->push_back('.');
   char digits[20];

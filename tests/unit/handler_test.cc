@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/log.h"
 #include "core/meta_commands.h"
 #include "core/parser.h"
 #include "core/server_state.h"
@@ -355,6 +356,36 @@ TEST_F(HandlerTest, VerbosityAndCacheMemlimit) {
             "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n");
   EXPECT_EQ(Run("cache_memlimit x\r\n"), "ERROR\r\n");
   EXPECT_EQ(Stats("stats settings\r\n").at("verbosity"), "2");
+}
+
+// `verbosity N` switches debug logging as -v/-vv do at start.
+TEST_F(HandlerTest, VerbositySetsTheLogLevel) {
+  EXPECT_EQ(Run("verbosity 2\r\n"), "OK\r\n");
+  EXPECT_TRUE(LogEnabled(LogLevel::kDebug));
+  EXPECT_EQ(Run("verbosity 1\r\n"), "OK\r\n");
+  EXPECT_FALSE(LogEnabled(LogLevel::kDebug));
+  EXPECT_TRUE(LogEnabled(LogLevel::kInfo));
+  EXPECT_EQ(Run("verbosity 9 noreply\r\n"), "");
+  EXPECT_TRUE(LogEnabled(LogLevel::kDebug));
+  EXPECT_EQ(Run("verbosity 0\r\n"), "OK\r\n");
+  EXPECT_FALSE(LogEnabled(LogLevel::kDebug));
+  SetLogLevel(LogLevel::kInfo);  // the default, whatever failed above
+}
+
+// The parser and the handler read numbers alike (core/text_tokens.h): "-0" is
+// 0, as memcached's safe_strtoul/safe_strtoull read it.
+TEST_F(HandlerTest, MinusZeroIsZeroAsInMemcached) {
+  EXPECT_EQ(Run("verbosity 1\r\n"), "OK\r\n");
+  EXPECT_EQ(Run("verbosity -0\r\n"), "OK\r\n");
+  EXPECT_EQ(state_.verbosity.load(), 0);
+  EXPECT_EQ(Run("cache_memlimit -0\r\n"), "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n");
+  EXPECT_EQ(Run("ms k 1 F-0\r\nx\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("mg k v f\r\n"), "VA 1 f0\r\nx\r\n");
+  EXPECT_EQ(Run("set n 0 0 1\r\n5\r\n"), "STORED\r\n");
+  EXPECT_EQ(Run("ma n D-0 v\r\n"), "VA 1\r\n5\r\n");
+  EXPECT_EQ(Run("ma n D-1\r\n"), "CLIENT_ERROR invalid or duplicate flag\r\n");
+  EXPECT_EQ(Run("stats cachedump -0 -0\r\n"), "END\r\n");
+  SetLogLevel(LogLevel::kInfo);
 }
 
 TEST_F(HandlerTest, CountersAfterASequence) {

@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "core/item.h"
+#include "core/text_tokens.h"
 
 namespace twincache {
 namespace {
@@ -324,6 +326,73 @@ TEST_F(ParserTest, StorageSignsAsStrtol) {
   EXPECT_EQ(r.flags, 7u);
   EXPECT_EQ(r.exptime, 10);
   EXPECT_EQ(Ok("set k -0 0 1\r\nx\r\n").flags, 0u);
+}
+
+// ---- Decimal tokens (core/text_tokens.h), shared with the handler ---------
+
+TEST(TextTokensTest, UnsignedFollowsSafeStrtoull) {
+  uint64_t u64 = 7;
+  EXPECT_TRUE(ParseUint64("0", &u64));
+  EXPECT_EQ(u64, 0u);
+  EXPECT_TRUE(ParseUint64("+42", &u64));
+  EXPECT_EQ(u64, 42u);
+  EXPECT_TRUE(ParseUint64("18446744073709551615", &u64));
+  EXPECT_EQ(u64, UINT64_MAX);
+  // strtoull reads "-0" as 0 and safe_strtoull lets it through; every other
+  // negative number wraps to a value it refuses.
+  u64 = 7;
+  EXPECT_TRUE(ParseUint64("-0", &u64));
+  EXPECT_EQ(u64, 0u);
+  for (const char* bad : {"", "+", "-", "-1", "-00001", "+-1", "-+0", "--0", "18446744073709551616",
+                          "99999999999999999999", "1x", " 1", "1 ", "\t1", "0x10", "1.0"}) {
+    u64 = 7;
+    EXPECT_FALSE(ParseUint64(bad, &u64)) << bad;
+    EXPECT_EQ(u64, 7u) << bad;  // untouched on failure
+  }
+  uint32_t u32 = 7;
+  EXPECT_TRUE(ParseUint32("4294967295", &u32));
+  EXPECT_EQ(u32, UINT32_MAX);
+  EXPECT_TRUE(ParseUint32("-0", &u32));
+  EXPECT_EQ(u32, 0u);
+  EXPECT_FALSE(ParseUint32("4294967296", &u32));
+  EXPECT_FALSE(ParseUint32("-1", &u32));
+  EXPECT_EQ(u32, 0u);
+}
+
+TEST(TextTokensTest, SignedFollowsSafeStrtol) {
+  int64_t i64 = 7;
+  EXPECT_TRUE(ParseInt64("-0", &i64));
+  EXPECT_EQ(i64, 0);
+  EXPECT_TRUE(ParseInt64("+5", &i64));
+  EXPECT_EQ(i64, 5);
+  EXPECT_TRUE(ParseInt64("-9223372036854775808", &i64));
+  EXPECT_EQ(i64, INT64_MIN);
+  EXPECT_TRUE(ParseInt64("9223372036854775807", &i64));
+  EXPECT_EQ(i64, INT64_MAX);
+  for (const char* bad : {"", "+", "-", "+-5", "-+5", "5-", "1x", "9223372036854775808",
+                          "-9223372036854775809", "-18446744073709551616"}) {
+    i64 = 7;
+    EXPECT_FALSE(ParseInt64(bad, &i64)) << bad;
+    EXPECT_EQ(i64, 7) << bad;
+  }
+  int32_t i32 = 7;
+  EXPECT_TRUE(ParseInt32("-2147483648", &i32));
+  EXPECT_EQ(i32, INT32_MIN);
+  EXPECT_TRUE(ParseInt32("2147483647", &i32));
+  EXPECT_EQ(i32, INT32_MAX);
+  EXPECT_FALSE(ParseInt32("2147483648", &i32));
+  EXPECT_FALSE(ParseInt32("-2147483649", &i32));
+  EXPECT_EQ(i32, INT32_MAX);
+}
+
+TEST_F(ParserTest, MinusZeroIsZeroForEveryUnsignedNumber) {
+  EXPECT_EQ(Ok("incr k -0\r\n").delta, 0u);
+  EXPECT_EQ(Ok("cas k 0 0 1 -0\r\nx\r\n").cas_unique, 0u);
+  EXPECT_EQ(Args(Ok("verbosity -0\r\n")), std::vector<std::string>{"-0"});
+  EXPECT_EQ(Args(Ok("cache_memlimit -0\r\n")), std::vector<std::string>{"-0"});
+  Fails("incr k -1\r\n", "CLIENT_ERROR invalid numeric delta argument");
+  Fails("verbosity -1\r\n", kBadFormat);
+  Fails("cache_memlimit -1\r\n", "ERROR");
 }
 
 TEST_F(ParserTest, StorageErrorWithNoreplyIsSilent) {
