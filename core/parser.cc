@@ -90,9 +90,12 @@ class Tokens {
 };
 
 // A key of at most 250 bytes without control characters or spaces
-// (protocol.txt "Keys"). Branch-free over the bytes so it vectorises.
-bool IsValidKey(std::string_view key) {
+// (protocol.txt "Keys"). Branch-free over the bytes so it vectorises. With
+// `lenient`, only the length is checked, as memcached does: the tokenizer
+// already ends a key at a space.
+bool IsValidKey(std::string_view key, bool lenient) {
   if (key.empty() || key.size() > kKeyMaxLength) return false;
+  if (lenient) return true;
   bool bad = false;
   for (char c : key) {
     const unsigned char b = static_cast<unsigned char>(c);
@@ -242,7 +245,7 @@ class LineParser {
     std::string_view key;
     while (tokens_.Next(&key)) keys.push_back(key);
     for (std::string_view k : keys) {
-      if (!IsValidKey(k)) return Error(kBadFormat);
+      if (!IsValidKey(k, limits_.lenient_keys)) return Error(kBadFormat);
     }
     return Accepted(line_consumed_);
   }
@@ -256,7 +259,7 @@ class LineParser {
     request_->command = command;
     request_->noreply = LastIsNoreply();
     const std::string_view key = tokens_[1];
-    if (!IsValidKey(key)) return Error(kBadFormat, request_->noreply);
+    if (!IsValidKey(key, limits_.lenient_keys)) return Error(kBadFormat, request_->noreply);
     int64_t bytes;
     if (!ParseUint32(tokens_[2], &request_->flags) || !ParseInt64(tokens_[3], &request_->exptime) ||
         !ParseInt64(tokens_[4], &bytes) || (is_cas && !ParseUint64(tokens_[5], &request_->cas_unique)) ||
@@ -294,7 +297,7 @@ class LineParser {
     if (tokens_.size() != 3 && tokens_.size() != 4) return Error(kErrorLine);
     request_->command = command;
     request_->noreply = LastIsNoreply();
-    if (!IsValidKey(tokens_[1])) return Error(kBadFormat, request_->noreply);
+    if (!IsValidKey(tokens_[1], limits_.lenient_keys)) return Error(kBadFormat, request_->noreply);
     if (command == Command::kTouch) {
       if (!ParseInt64(tokens_[2], &request_->exptime)) return Error(kBadExptime, request_->noreply);
     } else if (!ParseUint64(tokens_[2], &request_->delta)) {
@@ -316,7 +319,7 @@ class LineParser {
                          (tokens_.size() == 4 && hold_is_zero && request_->noreply);
       if (!valid) return Error(kBadDelete, request_->noreply);
     }
-    if (!IsValidKey(tokens_[1])) return Error(kBadFormat, request_->noreply);
+    if (!IsValidKey(tokens_[1], limits_.lenient_keys)) return Error(kBadFormat, request_->noreply);
     request_->keys.push_back(tokens_[1]);
     return Accepted(line_consumed_);
   }
@@ -388,7 +391,7 @@ class LineParser {
     if (tokens_.size() < 2) return Error(kErrorLine);
     request_->command = command;
     const std::string_view key = tokens_[1];
-    if (!IsValidKey(key)) return Error(kBadFormat);
+    if (!IsValidKey(key, limits_.lenient_keys)) return Error(kBadFormat);
     const bool is_set = command == Command::kMetaSet;
     if (is_set && tokens_.size() == 2) return Error(kBadFormat);
     const size_t first_flag = is_set ? 3 : 2;
@@ -405,7 +408,7 @@ class LineParser {
   // me <key> [b]: process_meta_command wants a key and ignores other tokens
   // except the base64 flag; its only errors are "bad command line format".
   ParseResult MetaDebug() {
-    if (tokens_.size() < 2 || !IsValidKey(tokens_[1])) return Error(kBadFormat);
+    if (tokens_.size() < 2 || !IsValidKey(tokens_[1], limits_.lenient_keys)) return Error(kBadFormat);
     request_->command = Command::kMetaDebug;
     request_->keys.push_back(tokens_[1]);
     ReadMetaFlags(2, std::numeric_limits<size_t>::max());

@@ -21,6 +21,7 @@ struct ParserLimits {
   size_t item_size_max = 1u << 20;  ///< -I in bytes: larger values are swallowed, not buffered
   size_t max_line = 2048;           ///< a line longer than this without "\n" is an error...
   size_t max_get_line = 1u << 20;   ///< ...except get/gets/gat/gats (long multi-gets), up to this
+  bool lenient_keys = false;        ///< accept control characters in keys, as memcached does
 };
 
 enum class ParseStatus {

@@ -71,6 +71,8 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   app.add_option("-I,--max-item-size", item_size, "max item size, with k/m suffix (default 1m)");
   app.add_flag("-M,--disable-evictions", settings->no_evict, "return an error when memory is exhausted");
   app.add_option("-b,--listen-backlog", settings->backlog, "listen backlog (default 1024)");
+  app.add_flag("--lenient-keys", settings->lenient_keys,
+               "accept keys with control characters, as memcached does (e.g. memcaslap's binary key prefix)");
 
   try {
     app.parse(argc, argv);

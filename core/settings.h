@@ -39,6 +39,7 @@ struct Settings {
   size_t item_size_max = 1u << 20;        ///< -I, --max-item-size: bytes (accepts k/m suffixes)
   bool no_evict = false;                  ///< -M, --disable-evictions: error instead of evicting
   int backlog = 1024;                     ///< -b, --listen-backlog
+  bool lenient_keys = false;              ///< --lenient-keys: accept control characters in keys
   std::string config_file;                ///< --config: file the other settings were read from
 };
 

@@ -71,6 +71,8 @@ start_server() {
   if [[ $(basename "$binary") == memcached ]]; then
     extra=(-U 0)
     [[ $EUID -eq 0 ]] && extra+=(-u root)  # memcached refuses root without -u
+  else
+    extra=(--lenient-keys)  # memcaslap's keys start with eight 0x10 bytes, which memcached accepts
   fi
   "$binary" -p "$port" -l 127.0.0.1 -t 4 -m 1024 -c 4096 "${extra[@]}" \
     2>"$workdir/$name.stderr" &
@@ -92,16 +94,24 @@ start_server() {
   exit 1
 }
 
-# tps PORT NAME [memcaslap args...]: runs memcaslap, prints its TPS (or "n/a").
+cpu_ticks() {  # cpu_ticks PID: user + system CPU time of the process, in clock ticks
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# tps PORT PID NAME [memcaslap args...]: runs memcaslap, prints its TPS (or
+# "n/a"), and appends "CPU-ticks ops" of the server to $workdir/NAME.cpu.
 tps() {
-  local port=$1 name=$2 out value
-  shift 2
+  local port=$1 pid=$2 name=$3 out value ticks_before
+  shift 3
   out=$workdir/$name.memcaslap
+  ticks_before=$(cpu_ticks "$pid")
   timeout $((seconds + 30)) memcaslap -s "127.0.0.1:$port" -F "$workdir/mix.cfg" \
     -t "${seconds}s" -T "$threads" -c "$concurrency" "$@" >"$out" 2>&1 || true
   # The summary line: "Run time: 10.0s Ops: 1234567 TPS: 123456 Net_rate: 17.9M/s".
   value=$(awk '/^Run time:/ { for (i = 1; i < NF; i++) if ($i == "TPS:") tps = $(i + 1) }
                END { if (tps ~ /^[0-9]+$/) print tps }' "$out")
+  awk -v t="$(($(cpu_ticks "$pid") - ticks_before))" '/^Run time:/ {
+         for (i = 1; i < NF; i++) if ($i == "Ops:") print t, $(i + 1) }' "$out" >>"$workdir/$name.cpu"
   if [[ -z $value ]]; then
     echo "run.sh: no TPS in memcaslap output for $name:" >&2
     tail -n 5 "$out" >&2
@@ -109,7 +119,8 @@ tps() {
   fi
   # Error replies count as operations in memcaslap's TPS; such a run is void.
   # (memcaslap's keys start with eight 0x10 bytes, so a server that rejects
-  # control characters in keys answers every set with CLIENT_ERROR.)
+  # control characters in keys answers every set with CLIENT_ERROR: twincached
+  # runs with --lenient-keys here.)
   if grep -q -E 'ERROR' "$out"; then
     echo "run.sh: $name answered memcaslap with errors ($(grep -c -E 'ERROR' "$out") lines), e.g.:" >&2
     grep -m 1 -E 'ERROR' "$out" >&2
@@ -141,10 +152,10 @@ echo
 run_mix() {  # run_mix LABEL [memcaslap args...]
   local label=$1 a1 b1 a2 b2
   shift
-  a1=$(tps "$mc_port" memcached "$@")
-  b1=$(tps "$tc_port" twincached "$@")
-  a2=$(tps "$mc_port" memcached "$@")
-  b2=$(tps "$tc_port" twincached "$@")
+  a1=$(tps "$mc_port" "$mc_pid" memcached "$@")
+  b1=$(tps "$tc_port" "$tc_pid" twincached "$@")
+  a2=$(tps "$mc_port" "$mc_pid" memcached "$@")
+  b2=$(tps "$tc_port" "$tc_pid" twincached "$@")
   printf '%-28s memcached %8s %8s  twincached %8s %8s  ratio twincached/memcached %s\n' \
     "$label" "$a1" "$a2" "$b1" "$b2" "$(ratio "$b1" "$b2" "$a1" "$a2")"
 }
@@ -157,3 +168,13 @@ printf 'peak RSS (VmHWM): memcached %s KiB, twincached %s KiB\n' \
   "$(rss_kb "$mc_pid" VmHWM)" "$(rss_kb "$tc_pid" VmHWM)"
 printf 'current RSS (VmRSS): memcached %s KiB, twincached %s KiB\n' \
   "$(rss_kb "$mc_pid" VmRSS)" "$(rss_kb "$tc_pid" VmRSS)"
+# Server CPU per operation over all runs: on a small machine where memcaslap
+# competes for the same cores, this shows efficiency better than ops/s.
+us_per_op() {  # us_per_op NAME
+  awk -v hz="$(getconf CLK_TCK)" '{ t += $1; o += $2 } END { if (o > 0) printf "%.2f", t / hz * 1e6 / o; else print "n/a" }' \
+    "$workdir/$1.cpu"
+}
+mc_us=$(us_per_op memcached)
+tc_us=$(us_per_op twincached)
+printf 'server CPU per op: memcached %s us, twincached %s us, ratio memcached/twincached %s\n' "$mc_us" "$tc_us" \
+  "$(awk -v a="$mc_us" -v b="$tc_us" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }')"

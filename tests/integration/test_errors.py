@@ -102,6 +102,13 @@ class ProtocolErrorsTest(ServerTestCase):
         self.assertTrue(reply.startswith(b"CLIENT_ERROR"), reply)
         self.assert_then_usable(c)
 
+    @twincache_only
+    def test_lenient_keys_accepts_control_characters(self):
+        with Server(["--lenient-keys"]) as srv, srv.connect() as c:
+            self.assertEqual(c.request(b"set \x10\x10k 0 0 1\r\nv\r\n"), b"STORED\r\n")
+            self.assertEqual(c.request(b"get \x10\x10k\r\n", b"END\r\n"),
+                             b"VALUE \x10\x10k 0 1\r\nv\r\nEND\r\n")
+
     def test_line_too_long_closes(self):
         c = self.conn()
         c.send(b"set " + b"a" * 3000)

@@ -219,6 +219,26 @@ TEST_F(ParserTest, KeyControlCharacters) {
   EXPECT_EQ(Keys(Ok("get caf\xc3\xa9 ~!\r\n")), (std::vector<std::string>{"caf\xc3\xa9", "~!"}));
 }
 
+TEST(ParserLenientKeysTest, ControlCharactersPassLengthStillChecked) {
+  // --lenient-keys: memcached's own rule (length only), for clients such as
+  // memcaslap whose keys start with 0x10 bytes.
+  ParserLimits limits;
+  limits.lenient_keys = true;
+  Request request;
+  std::string set = "set \x10\x10k\x01 0 0 1\r\nv\r\n";
+  ParseResult result = ParseRequest(set, limits, &request);
+  ASSERT_EQ(result.status, ParseStatus::kRequest);
+  EXPECT_EQ(request.keys[0], "\x10\x10k\x01");
+  EXPECT_EQ(result.consumed, set.size());
+  std::string get = "get a\tb\r\n";
+  ASSERT_EQ(ParseRequest(get, limits, &request).status, ParseStatus::kRequest);
+  EXPECT_EQ(request.keys[0], "a\tb");
+  std::string too_long = "get " + std::string(kKeyMaxLength + 1, '\x10') + "\r\n";
+  result = ParseRequest(too_long, limits, &request);
+  EXPECT_EQ(result.status, ParseStatus::kError);
+  EXPECT_EQ(result.error, "CLIENT_ERROR bad command line format");
+}
+
 TEST_F(ParserTest, UnknownAndEmptyLines) {
   Fails("\r\n", "ERROR");
   Fails("\n", "ERROR");
