@@ -8,10 +8,10 @@
 namespace twincache {
 namespace {
 
-constexpr size_t kInitialInput = 4096;               // memcached's DATA_BUFFER_SIZE is 2048
-constexpr size_t kIdleInputMax = 64 * 1024;          // shrink back to kInitialInput above this when empty
-constexpr size_t kOutputHighWater = 1024 * 1024;     // stop parsing with this much unsent
-constexpr size_t kIdleOutputMax = 1024 * 1024;       // release larger send buffers after use
+constexpr size_t kInitialInput = 4096;            // memcached's DATA_BUFFER_SIZE is 2048
+constexpr size_t kIdleInputMax = 64 * 1024;       // shrink back to kInitialInput above this when empty
+constexpr size_t kOutputHighWater = 1024 * 1024;  // stop parsing with this much unsent
+constexpr size_t kIdleOutputMax = 1024 * 1024;    // release larger send buffers after use
 
 std::string PeerName(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;
@@ -68,8 +68,9 @@ void Connection::Read() {
     return;
   }
   reading_ = true;
-  socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-                          [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+  socket_.async_read_some(
+      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
 }
 
 void Connection::OnRead(const asio::error_code& ec, size_t n) {
@@ -127,8 +128,9 @@ void Connection::Flush() {
   if (writing_ || out_.empty() || closed_) return;
   std::swap(out_, sending_);
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(sending_),
-                    [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWritten(ec, n); });
+  asio::async_write(
+      socket_, asio::buffer(sending_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWritten(ec, n); });
 }
 
 void Connection::OnWritten(const asio::error_code& ec, size_t n) {
@@ -151,7 +153,8 @@ void Connection::OnWritten(const asio::error_code& ec, size_t n) {
 void Connection::Close(const char* reason) {
   if (closed_) return;
   closed_ = true;
-  if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, "connection_closing", {{"client", peer_}, {"reason", reason}});
+  if (LogEnabled(LogLevel::kDebug))
+    Log(LogLevel::kDebug, "connection_closing", {{"client", peer_}, {"reason", reason}});
   asio::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

@@ -61,17 +61,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_;
   Request request_;
 
-  std::vector<char> in_;      // bytes [in_start_, in_end_) are unparsed input
+  std::vector<char> in_;  // bytes [in_start_, in_end_) are unparsed input
   size_t in_start_ = 0;
   size_t in_end_ = 0;
-  size_t swallow_ = 0;        // input bytes still to discard (value over -I)
+  size_t swallow_ = 0;  // input bytes still to discard (value over -I)
 
-  std::string out_;           // replies not yet handed to the socket
-  std::string sending_;       // replies the socket is writing now
+  std::string out_;      // replies not yet handed to the socket
+  std::string sending_;  // replies the socket is writing now
   bool reading_ = false;
   bool writing_ = false;
-  bool paused_ = false;       // stopped parsing because out_ passed the high-water mark
-  bool closing_ = false;      // close once sending_ and out_ are written
+  bool paused_ = false;   // stopped parsing because out_ passed the high-water mark
+  bool closing_ = false;  // close once sending_ and out_ are written
   bool closed_ = false;
 };
 

@@ -26,7 +26,8 @@ std::string FormatAddress(const sockaddr* sa) {
 }
 
 // Binds every address getaddrinfo gives for `host` (nullptr: wildcard).
-bool BindHost(const char* host, uint16_t port, int backlog, std::vector<ListenSocket>* out, std::string* error) {
+bool BindHost(const char* host, uint16_t port, int backlog, std::vector<ListenSocket>* out,
+              std::string* error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -76,7 +77,8 @@ bool BindListeners(const std::string& listen, uint16_t port, int backlog, std::v
     std::stringstream hosts(listen);
     std::string host;
     while (ok && std::getline(hosts, host, ',')) {
-      if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+      if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
       if (!host.empty()) ok = BindHost(host.c_str(), port, backlog, &bound, error);
     }
   }

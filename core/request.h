@@ -16,13 +16,33 @@ namespace twincache {
 
 /// Commands of memcached protocol.txt that twincached understands.
 enum class Command : uint8_t {
-  kGet, kGets, kGat, kGats,                              // "Retrieval command", "Get And Touch"
-  kSet, kAdd, kReplace, kAppend, kPrepend, kCas,         // "Storage commands"
-  kIncr, kDecr, kDelete, kTouch,                         // "Increment/Decrement", "Deletion", "Touch"
-  kFlushAll, kVersion, kVerbosity, kQuit, kStats,        // "Other commands", "Statistics"
-  kCacheMemlimit, kLruCrawler,                           // "cache_memlimit", "lru_crawler metadump"
-  kMetaGet, kMetaSet, kMetaDelete, kMetaArithmetic,      // "Meta Get/Set/Delete/Arithmetic"
-  kMetaNoop, kMetaDebug,                                 // "Meta No-Op", "Meta Debug"
+  kGet,
+  kGets,
+  kGat,
+  kGats,  // "Retrieval command", "Get And Touch"
+  kSet,
+  kAdd,
+  kReplace,
+  kAppend,
+  kPrepend,
+  kCas,  // "Storage commands"
+  kIncr,
+  kDecr,
+  kDelete,
+  kTouch,  // "Increment/Decrement", "Deletion", "Touch"
+  kFlushAll,
+  kVersion,
+  kVerbosity,
+  kQuit,
+  kStats,  // "Other commands", "Statistics"
+  kCacheMemlimit,
+  kLruCrawler,  // "cache_memlimit", "lru_crawler metadump"
+  kMetaGet,
+  kMetaSet,
+  kMetaDelete,
+  kMetaArithmetic,  // "Meta Get/Set/Delete/Arithmetic"
+  kMetaNoop,
+  kMetaDebug,  // "Meta No-Op", "Meta Debug"
 };
 
 /// One meta flag: a single character and its optional token (e.g. 'T' "30").

@@ -53,7 +53,8 @@ void Server::Run() {
     Stop();
   });
   for (size_t i = 0; i < acceptors_.size(); ++i) {
-    Log(LogLevel::kInfo, "listening", {{"addr", addresses_[i]}, {"threads", std::to_string(workers_.size())}});
+    Log(LogLevel::kInfo, "listening",
+        {{"addr", addresses_[i]}, {"threads", std::to_string(workers_.size())}});
     Accept(i);
   }
   ScheduleReclaim();
@@ -71,17 +72,21 @@ void Server::Run() {
   for (auto& worker : workers_) worker->thread.join();
 }
 
-void Server::Stop() { asio::post(main_, [this] { main_.stop(); }); }
+void Server::Stop() {
+  asio::post(main_, [this] { main_.stop(); });
+}
 
 void Server::Accept(size_t listener) {
   size_t worker = next_worker_++ % workers_.size();
   acceptors_[listener]->async_accept(
-      workers_[worker]->context, [this, listener, worker](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+      workers_[worker]->context,
+      [this, listener, worker](const asio::error_code& ec, asio::ip::tcp::socket socket) {
         OnAccepted(listener, worker, ec, std::move(socket));
       });
 }
 
-void Server::OnAccepted(size_t listener, size_t worker, const asio::error_code& ec, asio::ip::tcp::socket socket) {
+void Server::OnAccepted(size_t listener, size_t worker, const asio::error_code& ec,
+                        asio::ip::tcp::socket socket) {
   if (ec == asio::error::operation_aborted) return;
   if (ec) {
     // Out of descriptors and the like: log once per failure and retry shortly

@@ -33,7 +33,7 @@ struct ServerState {
   StatsRegistry stats;
   const int64_t started_at_ms;
 
-  std::atomic<int> verbosity{0};                  ///< `verbosity N`, -v
+  std::atomic<int> verbosity{0};  ///< `verbosity N`, -v
   std::atomic<uint64_t> curr_connections{0};
   std::atomic<uint64_t> total_connections{0};
   std::atomic<uint64_t> rejected_connections{0};  ///< refused because of -c

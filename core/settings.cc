@@ -9,12 +9,13 @@
 namespace twincache {
 namespace {
 
-constexpr size_t kItemSizeMin = 1024;            // memcached: "Item max size cannot be less than 1024 bytes."
-constexpr size_t kItemSizeLimit = 1024u << 20;   // memcached: "Cannot set item size limit higher than 1 GB."
+constexpr size_t kItemSizeMin = 1024;           // memcached: "Item max size cannot be less than 1024 bytes."
+constexpr size_t kItemSizeLimit = 1024u << 20;  // memcached: "Cannot set item size limit higher than 1 GB."
 
 // Checks the combinations memcached checks after parsing (memcached.c main()).
 std::string Validate(const Settings& s) {
-  if (s.udp_port != 0) return "UDP not supported by twincached (-U " + std::to_string(s.udp_port) + "): use -U 0";
+  if (s.udp_port != 0)
+    return "UDP not supported by twincached (-U " + std::to_string(s.udp_port) + "): use -U 0";
   if (s.threads < 1) return "number of threads (-t) must be at least 1";
   if (s.max_connections < 1) return "connection limit (-c) must be at least 1";
   if (s.memory_limit_mb < 1) return "memory limit (-m) must be at least 1 megabyte";
@@ -38,10 +39,17 @@ bool ParseSize(const std::string& text, size_t* bytes) {
   if (ptr != end) {
     if (ptr + 1 != end) return false;
     switch (std::tolower(static_cast<unsigned char>(*ptr))) {
-      case 'k': unit = 1u << 10; break;
-      case 'm': unit = 1u << 20; break;
-      case 'g': unit = 1u << 30; break;
-      default: return false;
+      case 'k':
+        unit = 1u << 10;
+        break;
+      case 'm':
+        unit = 1u << 20;
+        break;
+      case 'g':
+        unit = 1u << 30;
+        break;
+      default:
+        return false;
     }
   }
   if (number > SIZE_MAX / unit) return false;
@@ -54,12 +62,13 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   CLI::App app{"twincached: a memcached-compatible cache that replicates to a twin"};
   app.set_config("--config", "", "read settings from FILE (the long option names as keys)");
   app.allow_config_extras(CLI::config_extras_mode::error);
-  app.set_version_flag("-V,--version", std::string("twincached ") + kTwincacheVersion + " (memcached protocol " +
-                                           kProtocolVersion + ")");
+  app.set_version_flag("-V,--version", std::string("twincached ") + kTwincacheVersion +
+                                           " (memcached protocol " + kProtocolVersion + ")");
 
   std::string item_size = std::to_string(settings->item_size_max);
   app.add_option("-p,--port", settings->port, "TCP port to listen on (default 11211)");
-  app.add_option("-l,--listen", settings->listen, "interface(s) to listen on, comma separated (default: all)");
+  app.add_option("-l,--listen", settings->listen,
+                 "interface(s) to listen on, comma separated (default: all)");
   app.add_option("-m,--memory-limit", settings->memory_limit_mb, "item memory in megabytes (default 64)");
   app.add_option("-c,--conn-limit", settings->max_connections, "max simultaneous connections (default 1024)");
   app.add_option("-t,--threads", settings->threads, "number of worker threads (default 4)");

@@ -22,13 +22,26 @@ namespace twincache {
 
 /// Counters kept per thread; the order is the order `stats` prints them in.
 enum class Stat : size_t {
-  kCmdGet, kCmdSet, kCmdFlush, kCmdTouch, kCmdMeta,
-  kGetHits, kGetMisses,
-  kDeleteMisses, kDeleteHits,
-  kIncrMisses, kIncrHits, kDecrMisses, kDecrHits,
-  kCasMisses, kCasHits, kCasBadval,
-  kTouchHits, kTouchMisses,
-  kBytesRead, kBytesWritten,
+  kCmdGet,
+  kCmdSet,
+  kCmdFlush,
+  kCmdTouch,
+  kCmdMeta,
+  kGetHits,
+  kGetMisses,
+  kDeleteMisses,
+  kDeleteHits,
+  kIncrMisses,
+  kIncrHits,
+  kDecrMisses,
+  kDecrHits,
+  kCasMisses,
+  kCasHits,
+  kCasBadval,
+  kTouchHits,
+  kTouchMisses,
+  kBytesRead,
+  kBytesWritten,
   kCount,
 };
 
@@ -43,7 +56,9 @@ class alignas(64) ThreadStats {
     auto& c = counters_[static_cast<size_t>(stat)];
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
-  uint64_t Get(Stat stat) const { return counters_[static_cast<size_t>(stat)].load(std::memory_order_relaxed); }
+  uint64_t Get(Stat stat) const {
+    return counters_[static_cast<size_t>(stat)].load(std::memory_order_relaxed);
+  }
 
  private:
   std::array<std::atomic<uint64_t>, static_cast<size_t>(Stat::kCount)> counters_{};

@@ -58,8 +58,8 @@ bool RaiseFileLimit(size_t max_connections, std::string* error) {
   if (limit.rlim_max < need && geteuid() == 0) limit.rlim_max = need;
   limit.rlim_cur = limit.rlim_max < need ? limit.rlim_max : need;
   if (setrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < need) {
-    *error = "cannot raise the open files limit to " + std::to_string(need) +
-             " for -c " + std::to_string(max_connections) + ": start as root or lower -c";
+    *error = "cannot raise the open files limit to " + std::to_string(need) + " for -c " +
+             std::to_string(max_connections) + ": start as root or lower -c";
     return false;
   }
   return true;
@@ -68,7 +68,7 @@ bool RaiseFileLimit(size_t max_connections, std::string* error) {
 bool WritePidFile(const std::string& path, const std::string& user, std::string* error) {
   std::string dir = path.substr(0, path.find_last_of('/'));
   if (path.find('/') != std::string::npos && !dir.empty()) {
-    struct stat st{};
+    struct stat st {};
     if (stat(dir.c_str(), &st) != 0) {
       if (mkdir(dir.c_str(), 0755) != 0) {
         *error = Errno("cannot create pid file directory " + dir);
@@ -102,8 +102,7 @@ bool DropPrivileges(const std::string& user, std::string* error) {
     *error = "can't find the user " + user + " to switch to";
     return false;
   }
-  if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-      setuid(pw->pw_uid) != 0) {
+  if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
     *error = Errno("failed to assume identity of user " + user);
     return false;
   }

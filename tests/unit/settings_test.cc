@@ -29,8 +29,9 @@ TEST(SettingsTest, DefaultsAreMemcached) {
 
 TEST(SettingsTest, OperatorGuideLine) {
   Settings s;
-  ParseOutcome out =
-      Parse({"-d", "-m", "2048", "-p", "11211", "-u", "memcached", "-c", "2048", "-P", "/run/twincache/twincached.pid"}, &s);
+  ParseOutcome out = Parse({"-d", "-m", "2048", "-p", "11211", "-u", "memcached", "-c", "2048", "-P",
+                            "/run/twincache/twincached.pid"},
+                           &s);
   ASSERT_TRUE(out.ok) << out.message;
   EXPECT_TRUE(s.daemonize);
   EXPECT_EQ(s.memory_limit_mb, 2048u);
@@ -66,9 +67,14 @@ TEST(SettingsTest, UdpIsRefusedClearly) {
 }
 
 TEST(SettingsTest, BadFlagsExitWithUsage) {
-  for (std::vector<const char*> args : std::vector<std::vector<const char*>>{
-           {"--no-such-flag"}, {"-p", "notaport"}, {"-p", "70000"}, {"-t", "0"}, {"-I", "12q"},
-           {"-I", "100"}, {"-m", "1", "-I", "1m"}, {"-c", "0"}}) {
+  for (std::vector<const char*> args : std::vector<std::vector<const char*>>{{"--no-such-flag"},
+                                                                             {"-p", "notaport"},
+                                                                             {"-p", "70000"},
+                                                                             {"-t", "0"},
+                                                                             {"-I", "12q"},
+                                                                             {"-I", "100"},
+                                                                             {"-m", "1", "-I", "1m"},
+                                                                             {"-c", "0"}}) {
     Settings s;
     ParseOutcome out = Parse(args, &s);
     EXPECT_FALSE(out.ok) << args[0];
