@@ -16,33 +16,39 @@ namespace twincache {
 
 /// Commands of memcached protocol.txt that twincached understands.
 enum class Command : uint8_t {
+  // "Retrieval command", "Get And Touch"
   kGet,
   kGets,
   kGat,
-  kGats,  // "Retrieval command", "Get And Touch"
+  kGats,
+  // "Storage commands"
   kSet,
   kAdd,
   kReplace,
   kAppend,
   kPrepend,
-  kCas,  // "Storage commands"
+  kCas,
+  // "Increment/Decrement", "Deletion", "Touch"
   kIncr,
   kDecr,
   kDelete,
-  kTouch,  // "Increment/Decrement", "Deletion", "Touch"
+  kTouch,
+  // "Other commands", "Statistics"
   kFlushAll,
   kVersion,
   kVerbosity,
   kQuit,
-  kStats,  // "Other commands", "Statistics"
+  kStats,
+  // "cache_memlimit", "lru_crawler metadump"
   kCacheMemlimit,
-  kLruCrawler,  // "cache_memlimit", "lru_crawler metadump"
+  kLruCrawler,
+  // "Meta Get", "Meta Set", "Meta Delete", "Meta Arithmetic", "Meta No-Op", "Meta Debug"
   kMetaGet,
   kMetaSet,
   kMetaDelete,
-  kMetaArithmetic,  // "Meta Get/Set/Delete/Arithmetic"
+  kMetaArithmetic,
   kMetaNoop,
-  kMetaDebug,  // "Meta No-Op", "Meta Debug"
+  kMetaDebug,
 };
 
 /// One meta flag: a single character and its optional token (e.g. 'T' "30").
