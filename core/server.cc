@@ -60,11 +60,16 @@ void Server::Run() {
   ScheduleReclaim();
   main_.run();
 
-  // Stop accepting, then end every worker; connections die with their context.
+  // Stop accepting and let the aborted accepts finish, then end every worker;
+  // connections die with their context.
   for (auto& acceptor : acceptors_) {
     asio::error_code ignored;
     acceptor->close(ignored);
   }
+  reclaim_timer_.cancel();
+  accept_retry_timer_.cancel();
+  main_.restart();
+  main_.poll();
   for (auto& worker : workers_) {
     worker->guard.reset();
     worker->context.stop();
@@ -87,7 +92,7 @@ void Server::Accept(size_t listener) {
 
 void Server::OnAccepted(size_t listener, size_t worker, const asio::error_code& ec,
                         asio::ip::tcp::socket socket) {
-  if (ec == asio::error::operation_aborted) return;
+  if (ec == asio::error::operation_aborted || !acceptors_[listener]->is_open()) return;  // shutting down
   if (ec) {
     // Out of descriptors and the like: log once per failure and retry shortly
     // rather than spin (memcached disables accept on EMFILE the same way).

@@ -55,10 +55,13 @@ class Server {
   void ScheduleReclaim();
 
   ServerState* state_;
+  // Declaration order is destruction order in reverse: the workers outlive
+  // main_, because an accept still pending on main_ holds a socket that
+  // belongs to a worker's io_context.
+  std::vector<std::unique_ptr<Worker>> workers_;
   asio::io_context main_{1};
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::vector<std::string> addresses_;
-  std::vector<std::unique_ptr<Worker>> workers_;
   size_t next_worker_ = 0;  // only touched on the accepting thread
   asio::signal_set signals_;
   asio::steady_timer reclaim_timer_;
