@@ -57,13 +57,17 @@ constexpr bool ItemFits(size_t key_len, size_t value_len, size_t item_size_max) 
 /// All string_views point into store memory and die when the callback returns.
 struct ItemView {
   std::string_view key;
-  std::string_view value;   ///< the data block, without the trailing "\r\n"
-  uint32_t flags = 0;       ///< client flags, opaque 32-bit
-  int64_t exptime = 0;      ///< absolute unix seconds; 0 = never expires
-  uint64_t cas = 0;         ///< cas unique; also the item's version (see store.h)
-  int64_t last_access = 0;  ///< unix seconds of the last fetch or store
-  bool fetched = false;     ///< fetched at least once before this access
-  size_t size = 0;          ///< bytes this item counts against the memory limit
+  std::string_view value;        ///< the data block, without the trailing "\r\n"
+  uint32_t flags = 0;            ///< client flags, opaque 32-bit
+  int64_t exptime = 0;           ///< absolute unix seconds; 0 = never expires
+  uint64_t cas = 0;              ///< cas unique; also the item's version hlc (see store.h)
+  int64_t last_access = 0;       ///< unix seconds of the last fetch or store
+  bool fetched = false;          ///< fetched at least once before this access
+  size_t size = 0;               ///< bytes this item counts against the memory limit
+  uint64_t origin = 0;           ///< node id that accepted the write; version = (cas, origin)
+  uint64_t exptime_version = 0;  ///< hlc of the last exptime change (= cas unless touched)
+  bool tombstone = false;        ///< a deleted key's tombstone (only from Store::Scan with
+                                 ///< include_tombstones): no value, exptime = when it is reclaimed
 };
 
 }  // namespace twincache

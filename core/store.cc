@@ -1,10 +1,11 @@
 // Store: the sharded item table (see store.h for the contract).
 //
-// Layout. Each item is ONE malloc'd block: an Item header (hash chain link,
-// LRU links, cas unique, exptime, flags, last access, key and value lengths,
-// fetched bit) followed by the key bytes and the value bytes, as memcached's
-// item is (items.c do_item_alloc) but without slabs: the allocator's real
-// chunk size is what counts against -m, so `bytes` follows the resident memory.
+// Layout (store_internal.h). Each item is ONE malloc'd block: an Item header
+// (hash chain link, LRU links, cas unique, origin, exptime_version, exptime,
+// flags, last access, key and value lengths, fetched and tombstone bits)
+// followed by the key bytes and the value bytes, as memcached's item is
+// (items.c do_item_alloc) but without slabs: the allocator's real chunk size
+// is what counts against -m, so `bytes` follows the resident memory.
 //
 // Shards. A key's hash picks the shard from its high bits and the bucket
 // inside the shard's chained table from its low bits. A shard's mutex guards
@@ -28,28 +29,37 @@
 // Counters follow memcached: `reclaimed` and `expired_unfetched` count expired
 // or flushed items freed at the LRU tail or by ReclaimExpired(); a lookup that
 // frees one counts only get_expired/get_flushed, and only in Get().
+//
+// Replication (docs/replication.md). A tombstone is an Item without a value
+// and with the tombstone bit, in the same table and LRU list as items, so a
+// key has one entry and one lookup finds either. Its exptime is the time its
+// TTL ends, counted from its version's time so that both nodes reclaim it in
+// the same second; expiry, flush_all, ReclaimExpired() and eviction treat it
+// as an item (evicting one is not counted as an eviction, and is allowed even
+// with -M: it frees no client data). A tombstone is counted in `bytes` and in
+// the shard's `tombstones`, never in curr_items. Local mutations are reported
+// to the observer under the shard lock, so the records of one key reach it in
+// the order they happened. Tombstones and Apply() are in store_apply.cc.
 #include "core/store.h"
-
-#include <malloc.h>
 
 #include <algorithm>
 #include <charconv>
-#include <cstdlib>
-#include <cstring>
 #include <limits>
-#include <new>
 #include <thread>
+
+#include "core/store_internal.h"
 
 namespace twincache {
 
+using store_internal::CopyBytes;
+using store_internal::HashKey;
+using store_internal::kFlushUpdating;
+using store_internal::kHlcCounterMask;
+using store_internal::kMaxFlushMillis;
+using store_internal::MillisToVersion;
+using store_internal::Version;
+
 namespace {
-
-// Buckets of a new shard table; a power of two.
-constexpr size_t kInitialBuckets = 16;
-
-// Bytes an item costs beyond malloc_usable_size(): the malloc chunk header (8)
-// and, on average, one hash bucket slot (8).
-constexpr size_t kItemOverhead = 16;
 
 // With -M, how many LRU tail items eviction examines for an expired one
 // (memcached lru_pull_tail's search depth).
@@ -58,32 +68,11 @@ constexpr int kTailSearchDepth = 5;
 // Most shards a Store may have (2^16).
 constexpr int kMaxShardBits = 16;
 
-// HLC layout: unix milliseconds above a 16-bit counter.
-constexpr int kHlcCounterBits = 16;
-constexpr uint64_t kHlcCounterMask = (uint64_t{1} << kHlcCounterBits) - 1;
-
-// Latest delayed flush time representable in an HLC version (year ~6400).
-constexpr int64_t kMaxFlushMillis = (int64_t{1} << (63 - kHlcCounterBits)) - 1;
-
-// flush_version_ while PublishFlush() rewrites flush_at_ms_ (never a real version).
-constexpr uint64_t kFlushUpdating = std::numeric_limits<uint64_t>::max();
-
 // Widest decimal uint64 (18446744073709551615).
 constexpr size_t kCounterMaxDigits = 20;
 
-uint64_t HashKey(std::string_view key) { return std::hash<std::string_view>{}(key); }
-
-uint64_t MillisToVersion(int64_t millis) {
-  return static_cast<uint64_t>(std::max<int64_t>(millis, 0)) << kHlcCounterBits;
-}
-
 uint32_t ToAccessTime(int64_t now_ms) {
   return static_cast<uint32_t>(std::clamp<int64_t>(now_ms / 1000, 0, std::numeric_limits<uint32_t>::max()));
-}
-
-// memcpy that accepts an empty source (whose data() may be null).
-void CopyBytes(char* destination, std::string_view source) {
-  if (!source.empty()) std::memcpy(destination, source.data(), source.size());
 }
 
 // Reverses the bit order of a 64-bit word.
@@ -122,176 +111,6 @@ bool ParseCounter(std::string_view value, uint64_t* number) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-// Item: header + key + value in one allocation.
-
-struct Store::Item {
-  Item* hash_next;  // next item in the same hash bucket
-  Item* lru_prev;   // toward the LRU head (more recently used)
-  Item* lru_next;   // toward the LRU tail (less recently used)
-  uint64_t cas;     // cas unique = version
-  int64_t exptime;  // absolute unix seconds; 0 = never
-  uint32_t flags;   // client flags
-  uint32_t value_length;
-  uint32_t last_access;  // unix seconds (fits until 2106)
-  uint8_t key_length;    // keys are at most kKeyMaxLength (250) bytes
-  bool fetched;          // read at least once since stored
-
-  // Allocates an item holding `key` and room for `value_length` value bytes
-  // (uninitialised). nullptr when malloc fails.
-  static Item* Create(std::string_view key, size_t value_length, uint32_t flags, int64_t exptime) {
-    void* memory = std::malloc(sizeof(Item) + key.size() + value_length);
-    if (memory == nullptr) return nullptr;
-    Item* item = new (memory) Item{};
-    item->exptime = exptime;
-    item->flags = flags;
-    item->value_length = static_cast<uint32_t>(value_length);
-    item->key_length = static_cast<uint8_t>(key.size());
-    CopyBytes(item->data(), key);
-    return item;
-  }
-
-  static void Destroy(Item* item) { std::free(item); }
-
-  char* data() { return reinterpret_cast<char*>(this + 1); }
-  const char* data() const { return reinterpret_cast<const char*>(this + 1); }
-  char* value_data() { return data() + key_length; }
-  std::string_view key() const { return {data(), key_length}; }
-  std::string_view value() const { return {data() + key_length, value_length}; }
-
-  // Bytes this item counts against the memory limit.
-  size_t size() const { return malloc_usable_size(const_cast<Item*>(this)) + kItemOverhead; }
-
-  ItemView View() const {
-    ItemView view;
-    view.key = key();
-    view.value = value();
-    view.flags = flags;
-    view.exptime = exptime;
-    view.cas = cas;
-    view.last_access = last_access;
-    view.fetched = fetched;
-    view.size = size();
-    return view;
-  }
-};
-
-// ---------------------------------------------------------------------------
-// ItemTable: a chained hash table with a power-of-two bucket array that
-// doubles when it holds more than 1.5 items per bucket, plus an intrusive LRU
-// list. Owns its items. Not thread safe: the shard mutex guards it.
-
-class Store::ItemTable {
- public:
-  ItemTable() : buckets_(kInitialBuckets, nullptr) {}
-  ~ItemTable() {
-    for (Item* item = lru_head_; item != nullptr;) {
-      Item* next = item->lru_next;
-      Item::Destroy(item);
-      item = next;
-    }
-  }
-  ItemTable(const ItemTable&) = delete;
-  ItemTable& operator=(const ItemTable&) = delete;
-
-  size_t size() const { return count_; }
-  size_t bucket_count() const { return buckets_.size(); }
-  Item* bucket(size_t index) const { return buckets_[index]; }
-  Item* lru_tail() const { return lru_tail_; }
-
-  Item* Find(std::string_view key, uint64_t hash) const {
-    for (Item* item = buckets_[hash & mask()]; item != nullptr; item = item->hash_next) {
-      if (item->key() == key) return item;
-    }
-    return nullptr;
-  }
-
-  // Adds `item` (whose key is absent) at the LRU head; may grow the table.
-  void Insert(Item* item, uint64_t hash) {
-    Item*& head = buckets_[hash & mask()];
-    item->hash_next = head;
-    head = item;
-    ++count_;
-    LruPushHead(item);
-    if (count_ * 2 > buckets_.size() * 3) Grow();
-  }
-
-  // Unlinks `item` (present, with key hash `hash`) without freeing it.
-  void Remove(Item* item, uint64_t hash) {
-    Item** link = &buckets_[hash & mask()];
-    while (*link != item) link = &(*link)->hash_next;
-    *link = item->hash_next;
-    --count_;
-    LruUnlink(item);
-  }
-
-  void MoveToHead(Item* item) {
-    if (item == lru_head_) return;
-    LruUnlink(item);
-    LruPushHead(item);
-  }
-
- private:
-  size_t mask() const { return buckets_.size() - 1; }
-
-  // Doubles the bucket array and rehashes every chain into it.
-  void Grow() {
-    std::vector<Item*> grown(buckets_.size() * 2, nullptr);
-    const size_t grown_mask = grown.size() - 1;
-    for (Item* item : buckets_) {
-      while (item != nullptr) {
-        Item* next = item->hash_next;
-        Item*& head = grown[HashKey(item->key()) & grown_mask];
-        item->hash_next = head;
-        head = item;
-        item = next;
-      }
-    }
-    buckets_.swap(grown);
-  }
-
-  void LruPushHead(Item* item) {
-    item->lru_prev = nullptr;
-    item->lru_next = lru_head_;
-    if (lru_head_ != nullptr) lru_head_->lru_prev = item;
-    lru_head_ = item;
-    if (lru_tail_ == nullptr) lru_tail_ = item;
-  }
-
-  void LruUnlink(Item* item) {
-    (item->lru_prev != nullptr ? item->lru_prev->lru_next : lru_head_) = item->lru_next;
-    (item->lru_next != nullptr ? item->lru_next->lru_prev : lru_tail_) = item->lru_prev;
-    item->lru_prev = nullptr;
-    item->lru_next = nullptr;
-  }
-
-  std::vector<Item*> buckets_;
-  size_t count_ = 0;
-  Item* lru_head_ = nullptr;
-  Item* lru_tail_ = nullptr;
-};
-
-// ---------------------------------------------------------------------------
-// Shard: one mutex and everything it guards.
-
-struct alignas(64) Store::Shard {
-  explicit Shard(size_t shard_index) : index(shard_index) {}
-
-  const size_t index;
-  std::mutex mu;
-  ItemTable table;  // guarded by mu; so are the fields below
-  uint64_t total_items = 0;
-  uint64_t evictions = 0;
-  uint64_t evicted_unfetched = 0;
-  uint64_t expired_unfetched = 0;
-  uint64_t reclaimed = 0;
-  uint64_t get_expired = 0;
-  uint64_t get_flushed = 0;
-  size_t reclaim_bucket = 0;  // where ReclaimExpired() continues in this shard
-};
-
-enum class Store::ItemState : uint8_t { kLive, kExpired, kFlushed };
-
-// ---------------------------------------------------------------------------
 // Construction.
 
 Store::Store(const StoreOptions& options)
@@ -300,6 +119,8 @@ Store::Store(const StoreOptions& options)
       limit_bytes_(options.limit_bytes) {
   options_.shard_bits = std::clamp(options_.shard_bits, 0, kMaxShardBits);
   options_.clock = clock_;
+  if (options_.node_id == 0) options_.node_id = 1;
+  options_.tombstone_ttl_s = std::max<int64_t>(options_.tombstone_ttl_s, 0);
   const size_t shard_count = size_t{1} << options_.shard_bits;
   shards_.reserve(shard_count);
   for (size_t i = 0; i < shard_count; ++i) shards_.push_back(std::make_unique<Shard>(i));
@@ -310,6 +131,12 @@ Store::~Store() = default;  // each ItemTable frees its items
 Store::Shard& Store::ShardFor(uint64_t hash) {
   if (options_.shard_bits == 0) return *shards_[0];
   return *shards_[hash >> (64 - options_.shard_bits)];
+}
+
+void Store::SetObserver(RecordObserver* observer) { observer_ = observer; }
+
+void Store::Notify(RecordKind kind, const Item& item) const {
+  if (observer_ != nullptr) observer_->OnRecord(item.ToRecord(kind));
 }
 
 // ---------------------------------------------------------------------------
@@ -334,58 +161,81 @@ void Store::ObserveVersion(uint64_t version) {
   }
 }
 
-// flush_version_ and flush_at_ms_ form one value that readers load on every
-// access, so they are published seqlock-style: the version is parked at
-// kFlushUpdating while the time changes, and a reader retries unless it read
-// the same real version before and after the time. All accesses are
-// sequentially consistent, which orders the three stores against the loads.
-void Store::PublishFlush(uint64_t version, int64_t at_ms) {
+// The flush point (version, origin, at_ms) is one value that readers load on
+// every access, so it is published seqlock-style: the version is parked at
+// kFlushUpdating while the rest changes, and a reader retries unless it read
+// the same real version before and after. All accesses are sequentially
+// consistent, which orders the stores against the loads.
+void Store::PublishFlush(const FlushPoint& flush) {
   flush_version_.store(kFlushUpdating);
-  flush_at_ms_.store(at_ms);
-  flush_version_.store(version);
+  flush_origin_.store(flush.origin);
+  flush_at_ms_.store(flush.at_ms);
+  flush_version_.store(flush.version);
 }
 
 Store::FlushPoint Store::LoadFlush() const {
   for (;;) {
     const uint64_t version = flush_version_.load();
     if (version == kFlushUpdating) {
-      std::this_thread::yield();  // FlushAll() is between its two stores
+      std::this_thread::yield();  // PublishFlush() is between its stores
       continue;
     }
+    const uint64_t origin = flush_origin_.load();
     const int64_t at_ms = flush_at_ms_.load();
-    if (flush_version_.load() == version) return {version, at_ms};
+    if (flush_version_.load() == version) return {version, origin, at_ms};
   }
+}
+
+bool Store::IsFlushed(const FlushPoint& flush, uint64_t cas, uint64_t origin, int64_t now_ms) {
+  return now_ms >= flush.at_ms && Version{cas, origin} <= Version{flush.version, flush.origin};
 }
 
 Store::ItemState Store::StateOf(const Item& item, const FlushPoint& flush, int64_t now_ms) const {
   if (IsExpired(item.exptime, now_ms / 1000)) return ItemState::kExpired;
-  if (item.cas <= flush.version && now_ms >= flush.at_ms) return ItemState::kFlushed;
+  if (IsFlushed(flush, item.cas, item.origin, now_ms)) return ItemState::kFlushed;
   return ItemState::kLive;
 }
 
 void Store::FlushAll(int64_t at_ms) {
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
+  FlushPoint flush{0, options_.node_id, at_ms};
   if (at_ms > clock_->NowMillis()) {
     // Delayed: every version up to the end of that millisecond is flushed then,
     // including items written between now and then (memcached oldest_live).
-    const int64_t flush_ms = std::min(at_ms, kMaxFlushMillis);
-    PublishFlush(MillisToVersion(flush_ms) | kHlcCounterMask, flush_ms);
-    return;
+    flush.at_ms = std::min(at_ms, kMaxFlushMillis);
+    flush.version = MillisToVersion(flush.at_ms) | kHlcCounterMask;
+  } else {
+    flush.version = NextVersion();
   }
-  const uint64_t version = NextVersion();
-  PublishFlush(version, at_ms);
-  DropFlushed(version);
+  FlushAt(flush);
+  if (observer_ != nullptr) {
+    Record record;
+    record.kind = RecordKind::kFlush;
+    record.hlc = flush.version;
+    record.origin = flush.origin;
+    record.at_ms = flush.at_ms;
+    observer_->OnRecord(record);
+  }
 }
 
-// Frees every item with cas <= version, one shard lock at a time.
-void Store::DropFlushed(uint64_t version) {
+// Makes `flush` the flush point and, when its time has come, frees what it
+// invalidates. The caller holds flush_mu_.
+void Store::FlushAt(const FlushPoint& flush) {
+  PublishFlush(flush);
+  if (flush.at_ms <= clock_->NowMillis()) DropFlushed(flush.version, flush.origin);
+}
+
+// Frees every item and tombstone with (cas, origin) <= (version, origin), one
+// shard lock at a time.
+void Store::DropFlushed(uint64_t version, uint64_t origin) {
+  const Version flush{version, origin};
   for (const auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mu);
     ItemTable& table = shard->table;
     for (size_t b = 0; b < table.bucket_count(); ++b) {
       for (Item* item = table.bucket(b); item != nullptr;) {
         Item* next = item->hash_next;
-        if (item->cas <= version) Drop(*shard, item, HashKey(item->key()));
+        if (item->version() <= flush) Drop(*shard, item, HashKey(item->key()));
         item = next;
       }
     }
@@ -395,19 +245,33 @@ void Store::DropFlushed(uint64_t version) {
 // ---------------------------------------------------------------------------
 // Lookup, memory accounting and eviction (all with the shard lock held).
 
+// The live item under `key`, or nullptr. An expired or flushed entry is freed
+// (an item's state goes to *dead_state if not null); a live tombstone is a
+// miss that goes to *tombstone if not null, for the writer that replaces it.
 Store::Item* Store::FindLive(Shard& shard, std::string_view key, uint64_t hash, int64_t now_ms,
-                             ItemState* dead_state) {
+                             ItemState* dead_state, Item** tombstone) {
   Item* item = shard.table.Find(key, hash);
   if (item == nullptr) return nullptr;
   const ItemState state = StateOf(*item, LoadFlush(), now_ms);
-  if (state == ItemState::kLive) return item;
+  if (state == ItemState::kLive) {
+    if (!item->tombstone) return item;
+    if (tombstone != nullptr) *tombstone = item;
+    return nullptr;
+  }
+  if (dead_state != nullptr && !item->tombstone) *dead_state = state;
   Drop(shard, item, hash);
-  if (dead_state != nullptr) *dead_state = state;
   return nullptr;
 }
 
+// Frees `item` and its bytes.
 void Store::Drop(Shard& shard, Item* item, uint64_t hash) {
   bytes_.fetch_sub(item->size(), std::memory_order_relaxed);
+  Unlink(shard, item, hash);
+}
+
+// Frees `item` without touching `bytes` (the caller accounts for them).
+void Store::Unlink(Shard& shard, Item* item, uint64_t hash) {
+  if (item->tombstone) --shard.tombstones;
   shard.table.Remove(item, hash);
   Item::Destroy(item);
 }
@@ -424,7 +288,8 @@ bool Store::TryCharge(size_t bytes) {
 // Frees one item from the LRU tail of `shard` (locked by the caller), never
 // `keep`: the tail item if it is expired or flushed (counted as reclaimed) or
 // if evictions are allowed (counted as an eviction); with -M, the first dead
-// item among the last kTailSearchDepth. False when nothing could be freed.
+// item among the last kTailSearchDepth. A tombstone is always freed and never
+// counted. False when nothing could be freed.
 bool Store::EvictTail(Shard& shard, const Item* keep, int64_t now_ms) {
   const FlushPoint flush = LoadFlush();
   int examined = 0;
@@ -432,7 +297,9 @@ bool Store::EvictTail(Shard& shard, const Item* keep, int64_t now_ms) {
        item = item->lru_prev) {
     if (item == keep) continue;
     ++examined;
-    if (StateOf(*item, flush, now_ms) != ItemState::kLive) {
+    if (item->tombstone) {
+      // Not client data: freeing it only narrows what replication can order.
+    } else if (StateOf(*item, flush, now_ms) != ItemState::kLive) {
       ++shard.reclaimed;
       if (!item->fetched) ++shard.expired_unfetched;
     } else if (options_.evict_to_free) {
@@ -480,19 +347,30 @@ bool Store::Charge(Shard& shard, size_t old_size, size_t new_size, const Item* k
   return TryCharge(needed);
 }
 
-// Puts `new_item` in place of `old_item` (or adds it when null), gives it its
-// cas unique and returns it. The bytes were charged by Charge().
+// Puts the locally written `new_item` in place of `old_item` (an item or a
+// tombstone; null: none), gives it its version (cas unique `new_cas`, or the
+// HLC's next one; origin node_id) and returns the cas unique. The bytes were
+// charged by Charge().
 uint64_t Store::Link(Shard& shard, Item* old_item, Item* new_item, uint64_t hash, uint64_t new_cas,
                      int64_t now_ms) {
   new_item->cas = new_cas != 0 ? new_cas : NextVersion();
-  new_item->last_access = ToAccessTime(now_ms);
-  if (old_item != nullptr) {
-    shard.table.Remove(old_item, hash);
-    Item::Destroy(old_item);
-  }
-  shard.table.Insert(new_item, hash);
-  ++shard.total_items;
+  new_item->origin = options_.node_id;
+  new_item->exptime_version = new_item->cas;
+  Replace(shard, old_item, new_item, hash, now_ms);
   return new_item->cas;
+}
+
+// Puts `new_item`, whose version is set, in place of `old_item` (null: none)
+// at the LRU head. The bytes were charged by Charge().
+void Store::Replace(Shard& shard, Item* old_item, Item* new_item, uint64_t hash, int64_t now_ms) {
+  new_item->last_access = ToAccessTime(now_ms);
+  if (old_item != nullptr) Unlink(shard, old_item, hash);
+  shard.table.Insert(new_item, hash);
+  if (new_item->tombstone) {
+    ++shard.tombstones;
+  } else {
+    ++shard.total_items;
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -511,7 +389,11 @@ bool Store::Get(std::string_view key, const ReadOptions& options,
     if (dead_state == ItemState::kFlushed) ++shard.get_flushed;
     return false;
   }
-  if (options.touch) item->exptime = options.exptime;
+  if (options.touch) {
+    item->exptime = options.exptime;
+    item->exptime_version = NextVersion();
+    Notify(RecordKind::kTouch, *item);
+  }
   fn(item->View());
   if (options.bump_lru) {
     // memcached do_item_bump: mark fetched, refresh the access time, move to the head.
@@ -543,7 +425,9 @@ StoreStatus Store::StoreItem(StoreMode mode, std::string_view key, std::string_v
   Shard& shard = ShardFor(hash);
   std::unique_lock<std::mutex> lock(shard.mu);
   const int64_t now_ms = clock_->NowMillis();
-  Item* old = FindLive(shard, key, hash, now_ms, nullptr);
+  Item* tombstone = nullptr;
+  Item* old = FindLive(shard, key, hash, now_ms, nullptr, &tombstone);
+  Item* displaced = old != nullptr ? old : tombstone;  // what the new item replaces
   StoreStatus status = StoreStatus::kStored;
   switch (mode) {
     case StoreMode::kAdd:
@@ -570,7 +454,7 @@ StoreStatus Store::StoreItem(StoreMode mode, std::string_view key, std::string_v
       break;
   }
   if (status == StoreStatus::kStored &&
-      !Charge(shard, old != nullptr ? old->size() : 0, fresh_size, old, now_ms)) {
+      !Charge(shard, displaced != nullptr ? displaced->size() : 0, fresh_size, displaced, now_ms)) {
     status = StoreStatus::kOutOfMemory;
   }
   if (status != StoreStatus::kStored) {
@@ -578,7 +462,8 @@ StoreStatus Store::StoreItem(StoreMode mode, std::string_view key, std::string_v
     Item::Destroy(fresh);
     return status;
   }
-  const uint64_t cas = Link(shard, old, fresh, hash, options.new_cas, now_ms);
+  const uint64_t cas = Link(shard, displaced, fresh, hash, options.new_cas, now_ms);
+  Notify(RecordKind::kSet, *fresh);
   if (cas_out != nullptr) *cas_out = cas;
   return StoreStatus::kStored;
 }
@@ -608,6 +493,7 @@ StoreStatus Store::Concatenate(StoreMode mode, std::string_view key, std::string
     return StoreStatus::kOutOfMemory;
   }
   const uint64_t cas = Link(shard, old, fresh, hash, options.new_cas, now_ms);
+  Notify(RecordKind::kSet, *fresh);
   if (cas_out != nullptr) *cas_out = cas;
   return StoreStatus::kStored;
 }
@@ -618,7 +504,9 @@ ArithStatus Store::Arithmetic(std::string_view key, const ArithOptions& options,
   Shard& shard = ShardFor(hash);
   std::lock_guard<std::mutex> lock(shard.mu);
   const int64_t now_ms = clock_->NowMillis();
-  Item* old = FindLive(shard, key, hash, now_ms, nullptr);
+  Item* tombstone = nullptr;
+  Item* old = FindLive(shard, key, hash, now_ms, nullptr, &tombstone);
+  Item* displaced = old != nullptr ? old : tombstone;  // what the new item replaces
   uint64_t result = 0;
   uint32_t flags = 0;
   int64_t exptime = 0;
@@ -645,11 +533,12 @@ ArithStatus Store::Arithmetic(std::string_view key, const ArithOptions& options,
   Item* fresh = Item::Create(key, text.size(), flags, exptime);
   if (fresh == nullptr) return ArithStatus::kOutOfMemory;
   CopyBytes(fresh->value_data(), text);
-  if (!Charge(shard, old != nullptr ? old->size() : 0, fresh->size(), old, now_ms)) {
+  if (!Charge(shard, displaced != nullptr ? displaced->size() : 0, fresh->size(), displaced, now_ms)) {
     Item::Destroy(fresh);
     return ArithStatus::kOutOfMemory;
   }
-  const uint64_t cas = Link(shard, old, fresh, hash, 0, now_ms);
+  const uint64_t cas = Link(shard, displaced, fresh, hash, 0, now_ms);
+  Notify(RecordKind::kSet, *fresh);
   if (value_out != nullptr) *value_out = result;
   if (cas_out != nullptr) *cas_out = cas;
   return ArithStatus::kOk;
@@ -659,10 +548,22 @@ DeleteStatus Store::Delete(std::string_view key, uint64_t compare_cas) {
   const uint64_t hash = HashKey(key);
   Shard& shard = ShardFor(hash);
   std::lock_guard<std::mutex> lock(shard.mu);
-  Item* item = FindLive(shard, key, hash, clock_->NowMillis(), nullptr);
+  const int64_t now_ms = clock_->NowMillis();
+  Item* item = FindLive(shard, key, hash, now_ms, nullptr);
   if (item == nullptr) return DeleteStatus::kNotFound;
   if (compare_cas != 0 && item->cas != compare_cas) return DeleteStatus::kExists;
+  if (options_.keep_tombstones && LeaveTombstone(shard, item, hash, now_ms)) return DeleteStatus::kDeleted;
   Drop(shard, item, hash);
+  if (observer_ != nullptr) {
+    // No tombstone to carry the delete's version: it still gets one, so the
+    // peer deletes only what is older.
+    Record record;
+    record.kind = RecordKind::kDelete;
+    record.hlc = NextVersion();
+    record.origin = options_.node_id;
+    record.key = key;
+    observer_->OnRecord(record);
+  }
   return DeleteStatus::kDeleted;
 }
 
@@ -675,6 +576,8 @@ bool Store::Touch(std::string_view key, int64_t exptime) {
   if (item == nullptr) return false;
   // memcached do_item_touch: a bumped access that keeps the cas unique.
   item->exptime = exptime;
+  item->exptime_version = NextVersion();
+  Notify(RecordKind::kTouch, *item);
   item->fetched = true;
   item->last_access = ToAccessTime(now_ms);
   shard.table.MoveToHead(item);
@@ -684,7 +587,8 @@ bool Store::Touch(std::string_view key, int64_t exptime) {
 // ---------------------------------------------------------------------------
 // Walks.
 
-size_t Store::Scan(ScanCursor* cursor, size_t max_items, const std::function<void(const ItemView&)>& fn) {
+size_t Store::Scan(ScanCursor* cursor, size_t max_items, const std::function<void(const ItemView&)>& fn,
+                   bool include_tombstones) {
   if (cursor->shard_count_ == 0) {
     cursor->shard_count_ = shards_.size();
     cursor->shard_ = 0;
@@ -705,6 +609,7 @@ size_t Store::Scan(ScanCursor* cursor, size_t max_items, const std::function<voi
       if (item == nullptr) --empty_budget;
       for (; item != nullptr; item = item->hash_next) {
         if (StateOf(*item, flush, now_ms) != ItemState::kLive) continue;
+        if (item->tombstone && !include_tombstones) continue;
         fn(item->View());
         ++visited;
       }
@@ -737,8 +642,10 @@ size_t Store::ReclaimExpired(size_t max_items) {
         Item* next = item->hash_next;
         ++examined;
         if (StateOf(*item, flush, now_ms) != ItemState::kLive) {
-          ++shard.reclaimed;
-          if (!item->fetched) ++shard.expired_unfetched;
+          if (!item->tombstone) {
+            ++shard.reclaimed;
+            if (!item->fetched) ++shard.expired_unfetched;
+          }
           Drop(shard, item, HashKey(item->key()));
           ++freed;
         }
@@ -763,7 +670,8 @@ StoreStats Store::GetStats() const {
   StoreStats stats;
   for (const auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mu);
-    stats.curr_items += shard->table.size();
+    stats.curr_items += shard->table.size() - shard->tombstones;
+    stats.tombstones += shard->tombstones;
     stats.total_items += shard->total_items;
     stats.evictions += shard->evictions;
     stats.evicted_unfetched += shard->evicted_unfetched;
