@@ -1,6 +1,7 @@
 #include "core/connection.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "core/log.h"
@@ -24,7 +25,7 @@ std::string PeerName(const asio::ip::tcp::socket& socket) {
 }  // namespace
 
 Connection::Connection(asio::ip::tcp::socket socket, const ConnectionContext* context)
-    : socket_(std::move(socket)), context_(context), in_(kInitialInput) {
+    : socket_(std::move(socket)), context_(context), in_(kInitialInput), ack_timer_(socket_.get_executor()) {
   peer_ = PeerName(socket_);
 }
 
@@ -62,7 +63,7 @@ bool Connection::MakeReadRoom() {
 }
 
 void Connection::Read() {
-  if (reading_ || closing_ || paused_ || closed_) return;
+  if (reading_ || closing_ || paused_ || closed_ || waiting_ack_) return;
   if (!MakeReadRoom()) {
     Close("request_too_large");
     return;
@@ -116,6 +117,7 @@ void Connection::ProcessInput() {
     swallow_ = result.swallow;
     if (outcome == HandleOutcome::kClose) closing_ = true;
   }
+  if (HoldForAck()) return;
   Flush();
   if (closing_ && !writing_) {
     Close("quit");
@@ -124,8 +126,49 @@ void Connection::ProcessInput() {
   Read();
 }
 
+// --repl-ack sync: when this batch wrote anything, its replies wait until the
+// peer has applied the last record, or --repl-ack-timeout-ms (then the write
+// counts as degraded). Reading waits too, so replies stay in order.
+bool Connection::HoldForAck() {
+  Replicator* replicator = context_->replicator;
+  if (replicator == nullptr) return false;
+  const uint64_t offset = Replicator::TakeThreadOffset();
+  if (offset == 0) return false;
+  waiting_ack_ = true;
+  const uint64_t generation = ++ack_generation_;
+  std::weak_ptr<Connection> weak = shared_from_this();
+  auto executor = socket_.get_executor();
+  ack_timer_.expires_after(std::chrono::milliseconds(replicator->options().ack_timeout_ms));
+  ack_timer_.async_wait([weak, generation](const asio::error_code& ec) {
+    if (auto self = weak.lock(); self && !ec) self->OnAckDone(generation, false);
+  });
+  replicator->WaitForAck(offset, [weak, generation, executor](bool acked) {
+    asio::post(executor, [weak, generation, acked] {
+      if (auto self = weak.lock()) self->OnAckDone(generation, acked);
+    });
+  });
+  return true;
+}
+
+void Connection::OnAckDone(uint64_t generation, bool acked) {
+  if (!waiting_ack_ || generation != ack_generation_ || closed_) return;
+  waiting_ack_ = false;
+  ack_timer_.cancel();
+  if (!acked) context_->replicator->CountDegradedWrite();
+  Flush();
+  if (closing_ && !writing_) {
+    Close("quit");
+    return;
+  }
+  if (paused_) {
+    ProcessInput();
+    return;
+  }
+  Read();
+}
+
 void Connection::Flush() {
-  if (writing_ || out_.empty() || closed_) return;
+  if (writing_ || out_.empty() || closed_ || waiting_ack_) return;
   std::swap(out_, sending_);
   writing_ = true;
   asio::async_write(
@@ -142,12 +185,12 @@ void Connection::OnWritten(const asio::error_code& ec, size_t n) {
   context_->stats->Add(Stat::kBytesWritten, n);
   sending_.clear();
   if (sending_.capacity() > kIdleOutputMax) std::string().swap(sending_);
-  if (paused_ && !reading_) {
+  if (paused_ && !reading_ && !waiting_ack_) {
     ProcessInput();  // resumes parsing what was held back, then reads on
     return;
   }
   Flush();
-  if (closing_ && !writing_) Close("quit");
+  if (closing_ && !writing_ && !waiting_ack_) Close("quit");
 }
 
 void Connection::Close(const char* reason) {
@@ -155,6 +198,7 @@ void Connection::Close(const char* reason) {
   closed_ = true;
   if (LogEnabled(LogLevel::kDebug))
     Log(LogLevel::kDebug, "connection_closing", {{"client", peer_}, {"reason", reason}});
+  ack_timer_.cancel();
   asio::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

@@ -22,6 +22,7 @@
 
 #include "core/handler.h"
 #include "core/parser.h"
+#include "core/replication.h"
 #include "core/request.h"
 #include "core/server_state.h"
 #include "core/stats.h"
@@ -31,6 +32,7 @@ namespace twincache {
 /// What every connection of a worker shares (owned by the Server).
 struct ConnectionContext {
   ServerState* state = nullptr;
+  Replicator* replicator = nullptr;  ///< set with --repl-ack sync: replies wait for the peer's ack
   Handler* handler = nullptr;
   ThreadStats* stats = nullptr;  ///< the worker thread's counters
   ParserLimits limits;
@@ -55,6 +57,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Flush();
   bool MakeReadRoom();
   void Close(const char* reason);
+  bool HoldForAck();
+  void OnAckDone(uint64_t generation, bool acked);
 
   asio::ip::tcp::socket socket_;
   const ConnectionContext* context_;
@@ -73,6 +77,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool paused_ = false;   // stopped parsing because out_ passed the high-water mark
   bool closing_ = false;  // close once sending_ and out_ are written
   bool closed_ = false;
+  bool waiting_ack_ = false;  // replies held until the peer applied this batch's writes
+  uint64_t ack_generation_ = 0;
+  asio::steady_timer ack_timer_;
 };
 
 }  // namespace twincache

@@ -24,7 +24,10 @@ namespace twincache {
 class Server {
  public:
   /// Adopts the bound `listeners` (closed when the server is destroyed).
-  Server(ServerState* state, Handler* handler, const std::vector<ListenSocket>& listeners);
+  /// `ack_replicator`: with --repl-ack sync, the replicator whose acks hold
+  /// back write replies; nullptr otherwise.
+  Server(ServerState* state, Handler* handler, const std::vector<ListenSocket>& listeners,
+         Replicator* ack_replicator = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <string_view>
@@ -21,6 +22,9 @@ std::string Validate(const Settings& s) {
   if (s.memory_limit_mb < 1) return "memory limit (-m) must be at least 1 megabyte";
   if (s.item_size_max < kItemSizeMin) return "item max size (-I) cannot be less than 1024 bytes";
   if (s.item_size_max > kItemSizeLimit) return "item max size (-I) cannot be larger than 1 GB";
+  if (s.repl_ack_timeout_ms < 1) return "--repl-ack-timeout-ms must be at least 1";
+  if (s.repl_tombstone_ttl_s < 1) return "--repl-tombstone-ttl must be at least 1 second";
+  if (s.repl_initial_sync_timeout_s < 0) return "--repl-initial-sync-timeout cannot be negative";
   if (s.item_size_max > (s.memory_limit_mb << 20) / 2) {
     return "item max size (-I) cannot be higher than 1/2 of the memory limit (-m)";
   }
@@ -57,6 +61,33 @@ bool ParseSize(const std::string& text, size_t* bytes) {
   return true;
 }
 
+bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port) {
+  std::string h = text;
+  std::string port_text;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos) return false;
+    h = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') return false;
+      port_text = text.substr(close + 2);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    size_t colon = text.find(':');
+    h = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+  }
+  if (h.empty()) return false;
+  if (!port_text.empty() || text.back() == ':') {
+    uint16_t p = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), p);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || p == 0) return false;
+    *port = p;
+  }
+  *host = h;
+  return true;
+}
+
 ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings) {
   ParseOutcome outcome;
   CLI::App app{"twincached: a memcached-compatible cache that replicates to a twin"};
@@ -80,6 +111,24 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   app.add_option("-I,--max-item-size", item_size, "max item size, with k/m suffix (default 1m)");
   app.add_flag("-M,--disable-evictions", settings->no_evict, "return an error when memory is exhausted");
   app.add_option("-b,--listen-backlog", settings->backlog, "listen backlog (default 1024)");
+  std::string peer;
+  std::string repl_port;
+  std::string repl_ack = "async";
+  std::string backlog_size = std::to_string(settings->repl_backlog_size);
+  app.add_option("-x,--peer", peer, "replicate with this twin: HOST[:PORT] (repcached -x)");
+  app.add_option("-X,--repl-port", repl_port, "replication ports LISTEN[:CONNECT] (default 11212)");
+  app.add_option("--repl-listen", settings->repl_listen, "address of the replication listener");
+  app.add_option("--repl-secret-file", settings->repl_secret_file, "file with the link's shared secret");
+  app.add_option("--repl-ack", repl_ack, "async (default) or sync: reply after the peer applied the write")
+      ->check(CLI::IsMember({"async", "sync"}));
+  app.add_option("--repl-ack-timeout-ms", settings->repl_ack_timeout_ms,
+                 "sync mode: answer anyway after (100)");
+  app.add_option("--repl-backlog-size", backlog_size, "backlog for partial resync, k/m suffix (64m)");
+  app.add_option("--repl-sync-rate", settings->repl_sync_rate_mbps, "full sync limit in MB/s (0: none)");
+  app.add_option("--repl-tombstone-ttl", settings->repl_tombstone_ttl_s,
+                 "seconds deletes are remembered (600)");
+  app.add_option("--repl-initial-sync-timeout", settings->repl_initial_sync_timeout_s,
+                 "seconds to wait for the peer before serving unsynced (30)");
   app.add_flag("--lenient-keys", settings->lenient_keys,
                "accept keys with control characters, as memcached does (e.g. memcaslap's binary key prefix)");
 
@@ -101,6 +150,30 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   if (!ParseSize(item_size, &settings->item_size_max)) {
     outcome.exit_code = kExitUsage;
     outcome.message = "bad max item size (-I): " + item_size;
+    return outcome;
+  }
+  if (!ParseSize(backlog_size, &settings->repl_backlog_size) || settings->repl_backlog_size == 0) {
+    outcome.exit_code = kExitUsage;
+    outcome.message = "bad replication backlog size (--repl-backlog-size): " + backlog_size;
+    return outcome;
+  }
+  settings->repl_ack_sync = repl_ack == "sync";
+  if (!repl_port.empty()) {
+    // repcached: -X LISTEN[:CONNECT]; one number sets both.
+    std::string listen_text = repl_port.substr(0, repl_port.find(':'));
+    std::string connect_text =
+        repl_port.find(':') == std::string::npos ? listen_text : repl_port.substr(repl_port.find(':') + 1);
+    std::string ignored;
+    if (!SplitHostPort("x:" + listen_text, &ignored, &settings->repl_listen_port) ||
+        !SplitHostPort("x:" + connect_text, &ignored, &settings->repl_connect_port)) {
+      outcome.exit_code = kExitUsage;
+      outcome.message = "bad replication port (-X LISTEN[:CONNECT]): " + repl_port;
+      return outcome;
+    }
+  }
+  if (!peer.empty() && !SplitHostPort(peer, &settings->peer_host, &settings->repl_connect_port)) {
+    outcome.exit_code = kExitUsage;
+    outcome.message = "bad peer (-x HOST[:PORT]): " + peer;
     return outcome;
   }
   settings->config_file = app.get_config_ptr()->as<std::string>();

@@ -41,7 +41,24 @@ struct Settings {
   int backlog = 1024;               ///< -b, --listen-backlog
   bool lenient_keys = false;        ///< --lenient-keys: accept control characters in keys
   std::string config_file;          ///< --config: file the other settings were read from
+  // Replication (docs/replication.md); repcached's -x and -X.
+  std::string peer_host;                     ///< -x, --peer HOST[:PORT]: the twin; "" = no replication
+  uint16_t repl_listen_port = 11212;         ///< -X, --repl-port LISTEN[:CONNECT]
+  uint16_t repl_connect_port = 11212;        ///< the peer's replication port (CONNECT, or --peer's :PORT)
+  std::string repl_listen;                   ///< --repl-listen ADDR: "" = the first -l address, else all
+  std::string repl_secret_file;              ///< --repl-secret-file: HMAC secret for the link
+  bool repl_ack_sync = false;                ///< --repl-ack sync|async
+  int64_t repl_ack_timeout_ms = 100;         ///< --repl-ack-timeout-ms
+  size_t repl_backlog_size = 64u << 20;      ///< --repl-backlog-size, bytes
+  size_t repl_sync_rate_mbps = 0;            ///< --repl-sync-rate, MB/s of full sync; 0 = unlimited
+  int64_t repl_tombstone_ttl_s = 600;        ///< --repl-tombstone-ttl
+  int64_t repl_initial_sync_timeout_s = 30;  ///< --repl-initial-sync-timeout
 };
+
+/// Splits "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT" (a bare IPv6 literal
+/// with several colons is a host). Keeps *port when none is given. False on a
+/// bad port or empty host.
+bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port);
 
 /// Result of ParseSettings.
 struct ParseOutcome {

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "core/handler.h"
 #include "core/listener.h"
 #include "core/log.h"
+#include "core/repl_auth.h"
+#include "core/replication.h"
 #include "core/server.h"
 #include "core/server_state.h"
 #include "core/settings.h"
@@ -46,6 +49,19 @@ int Main(int argc, char** argv) {
   if (!BindListeners(settings.listen, settings.port, settings.backlog, &listeners, &error)) {
     return Fail("startup_failed", error, kExitFailure);
   }
+  const bool replicating = !settings.peer_host.empty();
+  std::vector<ListenSocket> repl_listeners;
+  std::string secret;
+  if (replicating) {
+    std::string repl_address = settings.repl_listen;
+    if (repl_address.empty()) repl_address = settings.listen.substr(0, settings.listen.find(','));
+    if (!BindListeners(repl_address, settings.repl_listen_port, settings.backlog, &repl_listeners, &error)) {
+      return Fail("startup_failed", error, kExitFailure);
+    }
+    if (!settings.repl_secret_file.empty() && !ReadSecretFile(settings.repl_secret_file, &secret, &error)) {
+      return Fail("startup_failed", error, kExitFailure);
+    }
+  }
   if (!RaiseFileLimit(settings.max_connections, &error)) return Fail("startup_failed", error, kExitFailure);
   if (settings.daemonize && !Daemonize(settings.verbosity > 0, &error)) {
     return Fail("startup_failed", error, kExitFailure);
@@ -61,11 +77,34 @@ int Main(int argc, char** argv) {
   store_options.limit_bytes = settings.memory_limit_mb << 20;
   store_options.item_size_max = settings.item_size_max;
   store_options.evict_to_free = !settings.no_evict;
+  store_options.node_id = RandomNodeId();
+  store_options.keep_tombstones = replicating;
+  store_options.tombstone_ttl_s = settings.repl_tombstone_ttl_s;
   Store store(store_options);
   ServerState state(settings, &store, SystemClock::Default());
   state.verbosity = settings.verbosity;
+
+  std::unique_ptr<Replicator> replicator;
+  if (replicating) {
+    ReplicationOptions repl;
+    repl.peer_host = settings.peer_host;
+    repl.connect_port = settings.repl_connect_port;
+    repl.secret = secret;
+    repl.ack_sync = settings.repl_ack_sync;
+    repl.ack_timeout_ms = settings.repl_ack_timeout_ms;
+    repl.backlog_bytes = settings.repl_backlog_size;
+    repl.sync_rate_bytes_per_s = settings.repl_sync_rate_mbps * 1000 * 1000;
+    repl.initial_sync_timeout_ms = settings.repl_initial_sync_timeout_s * 1000;
+    repl.item_size_max = settings.item_size_max;
+    repl.node_id = store_options.node_id;
+    replicator = std::make_unique<Replicator>(repl, &store, SystemClock::Default(), repl_listeners);
+    store.SetObserver(replicator.get());
+    state.extra_stats = [r = replicator.get()](std::vector<std::pair<std::string, std::string>>* out) {
+      r->AppendStats(out);
+    };
+  }
   Handler handler(&state);
-  Server server(&state, &handler, listeners);
+  Server server(&state, &handler, listeners, settings.repl_ack_sync ? replicator.get() : nullptr);
   Log(LogLevel::kInfo, "starting",
       {{"version", kTwincacheVersion},
        {"pid", std::to_string(getpid())},
@@ -73,7 +112,9 @@ int Main(int argc, char** argv) {
        {"max_connections", std::to_string(settings.max_connections)},
        {"item_size_max", std::to_string(settings.item_size_max)},
        {"evictions", settings.no_evict ? "off" : "on"}});
+  if (replicator) replicator->Start();
   server.Run();
+  if (replicator) replicator->Stop();
   if (!settings.pid_file.empty()) unlink(settings.pid_file.c_str());
   Log(LogLevel::kInfo, "stopped", {{"pid", std::to_string(getpid())}});
   return 0;

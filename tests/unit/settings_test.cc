@@ -119,6 +119,53 @@ TEST(SettingsTest, ConfigFileUsesLongNamesAndFlagsWin) {
   std::remove(path.c_str());
 }
 
+TEST(SettingsTest, RepcachedReplicationFlags) {
+  Settings s;
+  ASSERT_TRUE(Parse({"-p", "11211", "-x", "10.0.0.17"}, &s).ok);
+  EXPECT_EQ(s.peer_host, "10.0.0.17");
+  EXPECT_EQ(s.repl_listen_port, 11212);
+  EXPECT_EQ(s.repl_connect_port, 11212);
+  Settings x;
+  ASSERT_TRUE(Parse({"-x", "127.0.0.1", "-X", "21001:21002"}, &x).ok);
+  EXPECT_EQ(x.repl_listen_port, 21001);
+  EXPECT_EQ(x.repl_connect_port, 21002);
+  Settings one;
+  ASSERT_TRUE(Parse({"-x", "peer.example", "-X", "13000"}, &one).ok);
+  EXPECT_EQ(one.repl_listen_port, 13000);
+  EXPECT_EQ(one.repl_connect_port, 13000);
+  Settings v6;
+  ASSERT_TRUE(Parse({"--peer", "[::1]:14000", "--repl-ack", "sync", "--repl-backlog-size", "1m"}, &v6).ok);
+  EXPECT_EQ(v6.peer_host, "::1");
+  EXPECT_EQ(v6.repl_connect_port, 14000);
+  EXPECT_TRUE(v6.repl_ack_sync);
+  EXPECT_EQ(v6.repl_backlog_size, 1u << 20);
+  for (std::vector<const char*> args : std::vector<std::vector<const char*>>{{"-x", "h", "-X", "0"},
+                                                                             {"-x", "h", "-X", "1:x"},
+                                                                             {"-x", "h:99999"},
+                                                                             {"--repl-ack", "maybe"},
+                                                                             {"--repl-backlog-size", "0"},
+                                                                             {"-x", "[::1"}}) {
+    Settings bad;
+    EXPECT_EQ(Parse(args, &bad).exit_code, kExitUsage) << args[1];
+  }
+}
+
+TEST(SettingsTest, SplitHostPort) {
+  std::string host;
+  uint16_t port = 7;
+  EXPECT_TRUE(SplitHostPort("fe80::1", &host, &port));  // a bare IPv6 literal is a host
+  EXPECT_EQ(host, "fe80::1");
+  EXPECT_EQ(port, 7);
+  EXPECT_TRUE(SplitHostPort("[fe80::1]:99", &host, &port));
+  EXPECT_EQ(host, "fe80::1");
+  EXPECT_EQ(port, 99);
+  EXPECT_TRUE(SplitHostPort("twin-b:11300", &host, &port));
+  EXPECT_EQ(host, "twin-b");
+  EXPECT_EQ(port, 11300);
+  EXPECT_FALSE(SplitHostPort(":11212", &host, &port));
+  EXPECT_FALSE(SplitHostPort("h:", &host, &port));
+}
+
 TEST(SettingsTest, ParseSize) {
   size_t n = 0;
   EXPECT_TRUE(ParseSize("1048576", &n));
