@@ -136,12 +136,14 @@ bool Connection::HoldForAck() {
   if (offset == 0) return false;
   waiting_ack_ = true;
   const uint64_t generation = ++ack_generation_;
-  std::weak_ptr<Connection> weak = shared_from_this();
   auto executor = socket_.get_executor();
   ack_timer_.expires_after(std::chrono::milliseconds(replicator->options().ack_timeout_ms));
-  ack_timer_.async_wait([weak, generation](const asio::error_code& ec) {
-    if (auto self = weak.lock(); self && !ec) self->OnAckDone(generation, false);
+  // The timer's handler owns the connection while it waits: it runs once,
+  // cancelled by the ack or at the timeout.
+  ack_timer_.async_wait([self = shared_from_this(), generation](const asio::error_code& ec) {
+    if (!ec) self->OnAckDone(generation, false);
   });
+  std::weak_ptr<Connection> weak = shared_from_this();
   replicator->WaitForAck(offset, [weak, generation, executor](bool acked) {
     asio::post(executor, [weak, generation, acked] {
       if (auto self = weak.lock()) self->OnAckDone(generation, acked);

@@ -69,8 +69,11 @@ class Server:
     stderr goes to a temporary file (srv.stderr_text()).
     """
 
-    def __init__(self, extra_args=(), defaults=True):
+    def __init__(self, extra_args=(), defaults=True, port=None):
         self.extra_args = list(extra_args)
+        # A fixed client port (a replication pair names its ports before
+        # starting); None picks a free one at each start.
+        self.fixed_port = port
         if defaults:
             # The daemon's standard test configuration unless overridden.
             given = set(a for a in self.extra_args if a.startswith("-"))
@@ -95,10 +98,11 @@ class Server:
 
     def start(self):
         """Starts the server and waits (bounded) until it accepts connections.
-        Tries up to three ports in case a chosen one was taken meanwhile."""
+        Tries up to three ports in case a chosen one was taken meanwhile (one
+        try with a fixed port)."""
         last_error = None
-        for _ in range(3):
-            self.port = free_port()
+        for _ in range(1 if self.fixed_port else 3):
+            self.port = self.fixed_port or free_port()
             self._stderr = tempfile.NamedTemporaryFile(
                 prefix="twincache-integ-", suffix=".stderr", delete=False)
             self.proc = subprocess.Popen(
@@ -147,6 +151,14 @@ class Server:
             os.unlink(self._stderr.name)
             self._stderr = None
         return self.proc.returncode
+
+    def kill(self):
+        """SIGKILL (kill -9), waits for the process; keeps its output for
+        stderr_text(). Returns the exit code."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(STOP_TIMEOUT)
+        return self.stop()
 
     def stderr_text(self):
         """What the server wrote to stdout and stderr so far."""
