@@ -303,6 +303,7 @@ void ReplSession::BeginOutgoing() {
   if (same_stream && have <= last && (have == last || backlog.Contains(have + 1))) {
     out_mode_ = OutMode::kStream;
     next_offset_ = have + 1;
+    owner_->OnPeerAcked(have);  // the peer's HELLO says it holds our stream up to here
     AppendPartialBegin(PartialBegin{owner_->replid_, next_offset_}, &out_);
     owner_->partial_syncs_.fetch_add(1, std::memory_order_relaxed);
     Log(LogLevel::kInfo, "repl_partial_sync_sent",
