@@ -54,8 +54,6 @@ std::string_view FrameTypeName(FrameType type);
 /// A stream's replication id: 16 random bytes, new at every process start.
 using ReplId = std::array<uint8_t, 16>;
 
-/// HELLO flags bit 0: my store is empty and I am in initial sync.
-constexpr uint8_t kHelloFlagEmptyInitialSync = 1;
 /// HELLO flags bit 1: I have a secret (AUTH follows).
 constexpr uint8_t kHelloFlagHasSecret = 2;
 

@@ -27,7 +27,7 @@ Hello MakeHello() {
   h.offset = 0x0102030405060708u;
   h.peer_replid = MakeReplId(0x90);
   h.peer_offset = 0xfffffffffffffffeu;
-  h.flags = kHelloFlagEmptyInitialSync | kHelloFlagHasSecret;
+  h.flags = 0x01 | kHelloFlagHasSecret;  // reserved bit 0 travels as it is
   for (size_t i = 0; i < h.nonce.size(); ++i) h.nonce[i] = static_cast<uint8_t>(0xff - i);
   return h;
 }
