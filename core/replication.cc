@@ -362,43 +362,52 @@ void Replicator::FailAckWaiters() {
 // ---------------------------------------------------------------------------
 // Stats
 
+ReplicationStatus Replicator::Status() const {
+  ReplicationStatus status;
+  status.state = StateName(static_cast<ReplState>(state_.load(std::memory_order_acquire)));
+  status.peer = options_.peer_host + ":" + std::to_string(options_.connect_port);
+  status.initial_sync_done = InitialSyncDone();
+  status.offset = backlog_.last_offset();
+  status.acked_offset = std::min(acked_offset_.load(std::memory_order_acquire), status.offset);
+  status.applied_offset = applied_offset_.load(std::memory_order_relaxed);
+  status.lag_records = link_up_.load() ? status.offset - status.acked_offset : 0;
+  if (status.lag_records > 0) {
+    int64_t since = backlog_.AppendTimeOf(status.acked_offset + 1);
+    if (since >= 0) status.lag_ms = std::max<int64_t>(0, clock_->NowMillis() - since);
+  }
+  status.full_syncs = full_syncs_.load(std::memory_order_relaxed);
+  status.partial_syncs = partial_syncs_.load(std::memory_order_relaxed);
+  status.conflicts = conflicts_.load(std::memory_order_relaxed);
+  status.degraded_writes = degraded_writes_.load(std::memory_order_relaxed);
+  status.last_sync_duration_ms = last_sync_duration_ms_.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mu_);
+  status.last_error = last_error_.empty() ? "none" : last_error_;
+  status.peer_replid = peer_replid_hex_.empty() ? "none" : peer_replid_hex_;
+  return status;
+}
+
 void Replicator::AppendStats(std::vector<std::pair<std::string, std::string>>* out) const {
-  const uint64_t offset = backlog_.last_offset();
-  const uint64_t acked = std::min(acked_offset_.load(std::memory_order_acquire), offset);
-  const uint64_t lag_records = link_up_.load() ? offset - acked : 0;
-  int64_t lag_ms = 0;
-  if (lag_records > 0) {
-    int64_t since = backlog_.AppendTimeOf(acked + 1);
-    if (since >= 0) lag_ms = std::max<int64_t>(0, clock_->NowMillis() - since);
-  }
-  std::string last_error;
-  std::string peer_replid;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    last_error = last_error_.empty() ? "none" : last_error_;
-    peer_replid = peer_replid_hex_.empty() ? "none" : peer_replid_hex_;
-  }
-  std::string peer = options_.peer_host + ":" + std::to_string(options_.connect_port);
+  const ReplicationStatus status = Status();
   auto add = [out](const char* name, std::string value) { out->emplace_back(name, std::move(value)); };
-  add("repl_state", StateName(static_cast<ReplState>(state_.load(std::memory_order_acquire))));
-  add("repl_peer", peer);
+  add("repl_state", status.state);
+  add("repl_peer", status.peer);
   add("repl_node_id", std::to_string(options_.node_id));
   add("repl_replid", ReplIdHex(replid_));
-  add("repl_offset", std::to_string(offset));
-  add("repl_acked_offset", std::to_string(acked));
-  add("repl_peer_replid", peer_replid);
-  add("repl_applied_offset", std::to_string(applied_offset_.load(std::memory_order_relaxed)));
-  add("repl_lag_records", std::to_string(lag_records));
-  add("repl_lag_ms", std::to_string(lag_ms));
+  add("repl_offset", std::to_string(status.offset));
+  add("repl_acked_offset", std::to_string(status.acked_offset));
+  add("repl_peer_replid", status.peer_replid);
+  add("repl_applied_offset", std::to_string(status.applied_offset));
+  add("repl_lag_records", std::to_string(status.lag_records));
+  add("repl_lag_ms", std::to_string(status.lag_ms));
   add("repl_backlog_size", std::to_string(backlog_.capacity_bytes()));
   add("repl_backlog_used", std::to_string(backlog_.used_bytes()));
-  add("repl_full_syncs", std::to_string(full_syncs_.load(std::memory_order_relaxed)));
-  add("repl_partial_syncs", std::to_string(partial_syncs_.load(std::memory_order_relaxed)));
-  add("repl_conflicts", std::to_string(conflicts_.load(std::memory_order_relaxed)));
-  add("repl_last_error", last_error);
-  add("repl_last_sync_duration_ms", std::to_string(last_sync_duration_ms_.load(std::memory_order_relaxed)));
-  add("repl_initial_sync", InitialSyncDone() ? "done" : "pending");
-  add("repl_degraded_writes", std::to_string(degraded_writes_.load(std::memory_order_relaxed)));
+  add("repl_full_syncs", std::to_string(status.full_syncs));
+  add("repl_partial_syncs", std::to_string(status.partial_syncs));
+  add("repl_conflicts", std::to_string(status.conflicts));
+  add("repl_last_error", status.last_error);
+  add("repl_last_sync_duration_ms", std::to_string(status.last_sync_duration_ms));
+  add("repl_initial_sync", status.initial_sync_done ? "done" : "pending");
+  add("repl_degraded_writes", std::to_string(status.degraded_writes));
   add("repl_tombstones", std::to_string(store_->GetStats().tombstones));
   add("repl_ack", options_.ack_sync ? "sync" : "async");
 }

@@ -55,8 +55,27 @@ struct ReplicationOptions {
 /// Link state as `stats` repl_state shows it.
 enum class ReplState : int { kConnecting, kSyncing, kConnected, kDisconnected };
 
+/// A snapshot of the replication counters (stats repl_*).
+struct ReplicationStatus {
+  std::string state;  ///< connecting, syncing, connected, disconnected
+  std::string peer;   ///< configured peer HOST:PORT
+  bool initial_sync_done = false;
+  uint64_t offset = 0;
+  uint64_t acked_offset = 0;
+  uint64_t applied_offset = 0;
+  uint64_t lag_records = 0;
+  int64_t lag_ms = 0;
+  uint64_t full_syncs = 0;
+  uint64_t partial_syncs = 0;
+  uint64_t conflicts = 0;
+  uint64_t degraded_writes = 0;
+  int64_t last_sync_duration_ms = 0;
+  std::string last_error;   ///< "none" when there was none
+  std::string peer_replid;  ///< "none" before the first sync
+};
+
 /// Thread safety: OnRecord, TakeThreadOffset, WaitForAck, CountDegradedWrite,
-/// InitialSyncDone and AppendStats are safe from any thread; Start and Stop
+/// InitialSyncDone, Status and AppendStats are safe from any thread; Start and Stop
 /// are for the owning thread only.
 class Replicator final : public RecordObserver {
  public:
@@ -93,6 +112,9 @@ class Replicator final : public RecordObserver {
 
   /// True once this node holds its peer's data (docs/replication.md, "Initial sync").
   bool InitialSyncDone() const { return initial_sync_done_.load(std::memory_order_acquire); }
+
+  /// The counters now (each read is atomic; the set is not one instant).
+  ReplicationStatus Status() const;
 
   /// Appends the repl_* stats lines (name, value).
   void AppendStats(std::vector<std::pair<std::string, std::string>>* out) const;

@@ -129,6 +129,8 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
                  "seconds deletes are remembered (600)");
   app.add_option("--repl-initial-sync-timeout", settings->repl_initial_sync_timeout_s,
                  "seconds to wait for the peer before serving unsynced (30)");
+  app.add_option("--admin-listen", settings->admin_listen,
+                 "HTTP admin endpoint HOST:PORT for /health, /stats, /metrics, /role (127.0.0.1:11213; off)");
   app.add_flag("--lenient-keys", settings->lenient_keys,
                "accept keys with control characters, as memcached does (e.g. memcaslap's binary key prefix)");
 

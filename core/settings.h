@@ -26,21 +26,23 @@ constexpr int kExitUsage = 64;
 
 /// Everything that can be configured. Defaults are memcached's.
 struct Settings {
-  uint16_t port = 11211;            ///< -p, --port: TCP client port
-  std::string listen = "";          ///< -l, --listen: address(es), comma separated; "" = all
-  size_t memory_limit_mb = 64;      ///< -m, --memory-limit: megabytes for items
-  size_t max_connections = 1024;    ///< -c, --conn-limit
-  size_t threads = 4;               ///< -t, --threads: worker threads
-  std::string user;                 ///< -u, --user: drop privileges to this user when root
-  bool daemonize = false;           ///< -d, --daemon
-  std::string pid_file;             ///< -P, --pidfile
-  int verbosity = 0;                ///< -v (1), -vv (2), -vvv (3)
-  int udp_port = 0;                 ///< -U, --udp-port: only 0 is accepted
-  size_t item_size_max = 1u << 20;  ///< -I, --max-item-size: bytes (accepts k/m suffixes)
-  bool no_evict = false;            ///< -M, --disable-evictions: error instead of evicting
-  int backlog = 1024;               ///< -b, --listen-backlog
-  bool lenient_keys = false;        ///< --lenient-keys: accept control characters in keys
-  std::string config_file;          ///< --config: file the other settings were read from
+  uint16_t port = 11211;                         ///< -p, --port: TCP client port
+  std::string listen = "";                       ///< -l, --listen: address(es), comma separated; "" = all
+  size_t memory_limit_mb = 64;                   ///< -m, --memory-limit: megabytes for items
+  size_t max_connections = 1024;                 ///< -c, --conn-limit
+  size_t threads = 4;                            ///< -t, --threads: worker threads
+  std::string user;                              ///< -u, --user: drop privileges to this user when root
+  bool daemonize = false;                        ///< -d, --daemon
+  std::string pid_file;                          ///< -P, --pidfile
+  int verbosity = 0;                             ///< -v (1), -vv (2), -vvv (3)
+  int udp_port = 0;                              ///< -U, --udp-port: only 0 is accepted
+  size_t item_size_max = 1u << 20;               ///< -I, --max-item-size: bytes (accepts k/m suffixes)
+  bool no_evict = false;                         ///< -M, --disable-evictions: error instead of evicting
+  int backlog = 1024;                            ///< -b, --listen-backlog
+  bool lenient_keys = false;                     ///< --lenient-keys: accept control characters in keys
+  std::string config_file;                       ///< --config: file the other settings were read from
+  std::string admin_listen = "127.0.0.1:11213";  ///< --admin-listen HOST:PORT for HTTP /health etc.; "off"
+
   // Replication (docs/replication.md); repcached's -x and -X.
   std::string peer_host;                     ///< -x, --peer HOST[:PORT]: the twin; "" = no replication
   uint16_t repl_listen_port = 11212;         ///< -X, --repl-port LISTEN[:CONNECT]

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/admin_server.h"
 #include "core/clock.h"
 #include "core/handler.h"
 #include "core/listener.h"
@@ -49,6 +50,10 @@ int Main(int argc, char** argv) {
   if (!BindListeners(settings.listen, settings.port, settings.backlog, &listeners, &error)) {
     return Fail("startup_failed", error, kExitFailure);
   }
+  AdminServer admin;
+  const bool admin_on = settings.admin_listen != "off";
+  if (admin_on && !admin.Bind(settings.admin_listen, &error))
+    return Fail("startup_failed", error, kExitFailure);
   const bool replicating = !settings.peer_host.empty();
   std::vector<ListenSocket> repl_listeners;
   std::string secret;
@@ -99,10 +104,14 @@ int Main(int argc, char** argv) {
     repl.node_id = store_options.node_id;
     replicator = std::make_unique<Replicator>(repl, &store, SystemClock::Default(), repl_listeners);
     store.SetObserver(replicator.get());
-    state.extra_stats = [r = replicator.get()](std::vector<std::pair<std::string, std::string>>* out) {
-      r->AppendStats(out);
-    };
   }
+  state.extra_stats = [&state, r = replicator.get()](std::vector<std::pair<std::string, std::string>>* out) {
+    const RoleReport role = state.role.Get();
+    out->emplace_back("role", role.role);
+    out->emplace_back("role_seq", std::to_string(role.seq));
+    out->emplace_back("maintenance", state.maintenance.load() ? "1" : "0");
+    if (r != nullptr) r->AppendStats(out);
+  };
   Handler handler(&state);
   Server server(&state, &handler, listeners, settings.repl_ack_sync ? replicator.get() : nullptr);
   Log(LogLevel::kInfo, "starting",
@@ -113,7 +122,9 @@ int Main(int argc, char** argv) {
        {"item_size_max", std::to_string(settings.item_size_max)},
        {"evictions", settings.no_evict ? "off" : "on"}});
   if (replicator) replicator->Start();
+  if (admin_on) admin.Start(&state, replicator.get());
   server.Run();
+  admin.Stop();
   if (replicator) replicator->Stop();
   if (!settings.pid_file.empty()) unlink(settings.pid_file.c_str());
   Log(LogLevel::kInfo, "stopped", {{"pid", std::to_string(getpid())}});

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   cmake g++ make ccache pkg-config
-  libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest libssl-dev
+  libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest libssl-dev libcpp-httplib-dev
   # fuzzing and sanitizers (clang's libFuzzer and runtimes)
   clang libclang-rt-14-dev
   # real clients and the reference peer for tests and benchmarks

@@ -52,13 +52,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-def base_args(port):
-    """Command line for the server under test on `port`, before extra args."""
+def base_args(port, admin=True):
+    """Command line for the server under test on `port`, before extra args.
+    twincached's HTTP admin endpoint (default 127.0.0.1:11213) goes on a free
+    port unless `admin` is False (the caller passes its own --admin-listen),
+    so servers of parallel tests never share it."""
     args = [server_binary(), "-p", str(port), "-l", "127.0.0.1"]
     if REFERENCE:
         args += ["-U", "0"]
         if os.geteuid() == 0:
             args += ["-u", "root"]  # memcached refuses to run as root without -u
+    elif admin:
+        args += ["--admin-listen", "127.0.0.1:%d" % free_port()]
     return args
 
 
@@ -106,7 +111,7 @@ class Server:
             self._stderr = tempfile.NamedTemporaryFile(
                 prefix="twincache-integ-", suffix=".stderr", delete=False)
             self.proc = subprocess.Popen(
-                base_args(self.port) + self.extra_args,
+                base_args(self.port, admin="--admin-listen" not in self.extra_args) + self.extra_args,
                 stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr)
             try:
                 self._wait_ready()

@@ -25,6 +25,7 @@ TEST(SettingsTest, DefaultsAreMemcached) {
   EXPECT_EQ(s.threads, 4u);
   EXPECT_EQ(s.item_size_max, 1u << 20);
   EXPECT_FALSE(s.no_evict);
+  EXPECT_EQ(s.admin_listen, "127.0.0.1:11213");  // loopback only unless configured otherwise
 }
 
 TEST(SettingsTest, OperatorGuideLine) {
