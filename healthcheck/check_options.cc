@@ -1,0 +1,72 @@
+#include "healthcheck/check_options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <string>
+
+namespace twincache {
+
+ParseOutcome ParseCheckOptions(int argc, const char* const* argv, CheckOptions* options) {
+  ParseOutcome outcome;
+  outcome.exit_code = kCheckExitUsage;
+  CLI::App app{
+      "twincache-check: keepalived track_script for twincached.\n"
+      "Exit 0 healthy, 1 unhealthy (reason on stderr and syslog), 2 bad usage."};
+  app.set_version_flag("--version", std::string("twincache-check ") + kTwincacheVersion);
+  std::string admin = "127.0.0.1:11213";
+  std::string require_sync = "auto";
+  app.add_option("--host", options->host, "the daemon's memcached address (127.0.0.1)");
+  app.add_option("--port", options->port, "the daemon's memcached port (11211)");
+  app.add_option("--admin", admin, "the daemon's admin endpoint HOST:PORT, or off (127.0.0.1:11213)");
+  app.add_option("--timeout-ms", options->timeout_ms, "deadline for the whole check in ms (500)")
+      ->check(CLI::Range(1, 60000));
+  app.add_option("--max-memory-percent", options->max_memory_percent,
+                 "fail above this share of the memory limit; 0 = no check (95)")
+      ->check(CLI::Range(0.0, 100.0));
+  app.add_option("--require-sync", require_sync,
+                 "fail until the initial sync from the twin is done: auto (when a peer is configured), "
+                 "on, off (auto)")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  app.add_option("--maintenance-file", options->maintenance_file,
+                 "planned switchover while this file exists (/etc/twincache/maintenance)");
+  app.add_flag("-q,--quiet", options->quiet, "do not log to syslog");
+  app.add_flag("-v,--verbose", options->verbose, "print the outcome on stdout also when healthy");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForVersion& e) {
+    outcome.exit_now = true;
+    outcome.exit_code = 0;
+    outcome.message = e.what();
+    return outcome;
+  } catch (const CLI::Success&) {  // --help
+    outcome.exit_now = true;
+    outcome.exit_code = 0;
+    outcome.message = app.help();
+    return outcome;
+  } catch (const CLI::ParseError& e) {
+    outcome.message = e.what();
+    return outcome;
+  }
+  const std::map<std::string, RequireSync> modes = {
+      {"auto", RequireSync::kAuto}, {"on", RequireSync::kOn}, {"off", RequireSync::kOff}};
+  options->require_sync = modes.at(require_sync);
+  options->admin_enabled = admin != "off";
+  if (options->admin_enabled) {
+    uint16_t port = options->admin_port;  // "--admin HOST" keeps the default port
+    if (!SplitHostPort(admin, &options->admin_host, &port) || port == 0) {
+      outcome.message = "bad --admin (HOST:PORT or off): " + admin;
+      return outcome;
+    }
+    options->admin_port = port;
+  }
+  if (options->port == 0) {
+    outcome.message = "bad --port: 0";
+    return outcome;
+  }
+  outcome.exit_code = 0;
+  outcome.ok = true;
+  return outcome;
+}
+
+}  // namespace twincache

@@ -1,0 +1,111 @@
+// twincache-check: keepalived's track_script for twincached (see check.h).
+//
+// Exit status: 0 healthy, 1 unhealthy, 2 bad usage (keepalived counts every
+// non-zero status as a failure). A failure's reason, and the maintenance wait,
+// go as one line "twincache-check: REASON" to stderr and, unless -q, to syslog
+// (facility daemon, ident twincache-check). A healthy run prints nothing
+// unless -v. Many copies may run at once: the program keeps no files or locks.
+#include <syslog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "healthcheck/check.h"
+#include "healthcheck/check_options.h"
+
+namespace twincache {
+namespace {
+
+constexpr int kExitHealthy = 0;
+constexpr int kExitUnhealthy = 1;
+// How long past --timeout-ms the watchdog lets a run go on: the check's own
+// deadline ends every wait it controls well before this.
+constexpr std::chrono::milliseconds kWatchdogGrace{50};
+
+void Report(const CheckOptions& options, int priority, const std::string& reason) {
+  std::fprintf(stderr, "twincache-check: %s\n", reason.c_str());
+  if (!options.quiet) syslog(priority, "%s", reason.c_str());
+}
+
+// Backstop for the waits the deadline cannot bound (httplib restarts its read
+// timeout at each read; getaddrinfo of a name has no timeout): if the run is
+// not over by --timeout-ms plus kWatchdogGrace, reports the failure and ends
+// the process, so a hung check never piles up under keepalived 2.2.7 (which
+// starts another copy every interval). Destroying it before the deadline
+// disarms it; a watchdog that already fired holds mu_ until the process ends,
+// so only one of the two ever reports.
+class Watchdog {
+ public:
+  explicit Watchdog(const CheckOptions& options)
+      : options_(options),
+        end_(std::chrono::steady_clock::now() + std::chrono::milliseconds(options.timeout_ms) +
+             kWatchdogGrace),
+        thread_([this] { Run(); }) {}
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    done_cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (done_cv_.wait_until(lock, end_, [this] { return done_; })) return;
+    Report(options_, LOG_WARNING,
+           "check did not finish within " + std::to_string(options_.timeout_ms) + " ms");
+    std::fflush(stderr);
+    std::_Exit(kExitUnhealthy);
+  }
+
+  const CheckOptions& options_;
+  const std::chrono::steady_clock::time_point end_;
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  bool done_ = false;   // guarded by mu_
+  std::thread thread_;  // last: starts after the members it uses
+};
+
+int Main(int argc, char** argv) {
+  CheckOptions options;
+  ParseOutcome parsed = ParseCheckOptions(argc, argv, &options);
+  if (parsed.exit_now) {
+    std::fprintf(stdout, "%s\n", parsed.message.c_str());
+    return parsed.exit_code;
+  }
+  if (!parsed.ok) {
+    std::fprintf(stderr, "twincache-check: %s\n", parsed.message.c_str());
+    return parsed.exit_code;
+  }
+  if (!options.quiet) openlog("twincache-check", LOG_PID, LOG_DAEMON);
+  std::signal(SIGPIPE, SIG_IGN);  // a daemon closing early must not kill the check
+
+  Verdict verdict;
+  {
+    Watchdog watchdog(options);
+    verdict = RunCheck(options);
+  }
+  if (!verdict.healthy) {
+    Report(options, LOG_WARNING, verdict.reason);
+    return kExitUnhealthy;
+  }
+  if (!verdict.reason.empty()) Report(options, LOG_NOTICE, verdict.reason);
+  if (options.verbose) std::printf("twincache-check: ok\n");
+  return kExitHealthy;
+}
+
+}  // namespace
+}  // namespace twincache
+
+int main(int argc, char** argv) { return twincache::Main(argc, argv); }

@@ -1,0 +1,43 @@
+// Probes: the two questions twincache-check asks the local daemon, each
+// bounded by the check's one Deadline.
+//
+// A hung daemon (SIGSTOPped, or wedged) still completes TCP handshakes from the
+// kernel's listen backlog and takes the request into its socket buffer, then
+// never answers; a black-holed port never completes the handshake. Both probes
+// therefore use only waits limited by what is left of the deadline: the
+// memcached probe with a non-blocking socket and poll(2), the HTTP probe with
+// cpp-httplib's connection, read and write timeouts set from the remainder.
+#ifndef TWINCACHE_HEALTHCHECK_PROBES_H_
+#define TWINCACHE_HEALTHCHECK_PROBES_H_
+
+#include <cstdint>
+#include <string>
+
+#include "healthcheck/deadline.h"
+
+namespace twincache {
+
+/// Sends "stats\r\n" to the memcached port host:port and reads the reply up
+/// to its closing "END\r\n", all before `deadline` (memcached protocol.txt,
+/// "General-purpose statistics"). Returns true with the whole reply in *reply;
+/// false with a one-line reason in *error: "no answer from HOST:PORT within
+/// N ms", "cannot connect to HOST:PORT: <errno text>", "HOST:PORT closed the
+/// connection ...", or "HOST:PORT answered stats with: <first line>".
+/// `host` may be a name (resolved by getaddrinfo, which the deadline does not
+/// bound: use an address). Thread safety: reentrant.
+bool FetchStats(const std::string& host, uint16_t port, const Deadline& deadline, std::string* reply,
+                std::string* error);
+
+/// GETs /health from the daemon's admin endpoint host:port (HTTP/1.1,
+/// Connection: close) with cpp-httplib, before `deadline` give or take one
+/// read: httplib applies the read timeout to each read, and the body is one
+/// small JSON object. Returns true with any HTTP status in *status and the
+/// body in *body; false with a one-line reason in *error when no response
+/// came ("no answer from admin HOST:PORT within N ms", "no /health from
+/// admin HOST:PORT: cannot connect" and the like). Thread safety: reentrant.
+bool FetchHealth(const std::string& host, uint16_t port, const Deadline& deadline, int* status,
+                 std::string* body, std::string* error);
+
+}  // namespace twincache
+
+#endif  // TWINCACHE_HEALTHCHECK_PROBES_H_
