@@ -10,7 +10,7 @@ packages=(
   # fuzzing and sanitizers (clang's libFuzzer and runtimes)
   clang libclang-rt-14-dev
   # real clients and the reference peer for tests and benchmarks
-  python3 python3-pymemcache libmemcached-tools memcached netcat-openbsd procps
+  python3 python3-pymemcache libmemcached-tools memcached netcat-openbsd procps keepalived
 )
 
 missing=()

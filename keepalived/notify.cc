@@ -1,0 +1,270 @@
+#include "keepalived/notify.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+namespace twincache::notify {
+namespace {
+
+constexpr uint64_t kPidSlots = 10'000'000;  // > PID_MAX_LIMIT (2^22)
+constexpr int kStartTimeField = 22;         // proc(5), /proc/PID/stat
+constexpr size_t kMaxBodyInDetail = 200;    // bytes of an error reply quoted in the log
+// Longest wait for one connect on loopback, where a connect that is not done
+// at once had its SYN dropped (see PostRole).
+constexpr std::chrono::milliseconds kConnectAttempt(100);
+
+std::string ErrnoText(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + std::strerror(errno);
+}
+
+std::optional<int> ParsePriority(std::string_view text) {
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0 || value > 255) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// mkdir -p for the parent directories of `path`.
+bool MakeParents(const std::string& path, std::string* error) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    std::string dir = path.substr(0, slash);
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      *error = ErrnoText("cannot create directory", dir);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Milliseconds from now to `deadline`, at least 1.
+std::chrono::milliseconds Remaining(std::chrono::steady_clock::time_point deadline) {
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  return std::max(left, std::chrono::milliseconds(1));
+}
+
+}  // namespace
+
+bool IsState(std::string_view state) {
+  static constexpr std::array<std::string_view, 5> kStates = {"MASTER", "BACKUP", "FAULT", "STOP", "DELETED"};
+  return std::find(kStates.begin(), kStates.end(), state) != kStates.end();
+}
+
+std::optional<Transition> ParseTransition(const HookArguments& args, std::string* error) {
+  Transition t;
+  const std::vector<std::string>& pos = args.positionals;
+  if (pos.size() == 4) {
+    // Generic notify: INSTANCE|GROUP NAME STATE PRIORITY.
+    if (pos[0] != "INSTANCE" && pos[0] != "GROUP") {
+      *error = "expected INSTANCE or GROUP, got '" + pos[0] + "'";
+      return std::nullopt;
+    }
+    if (!args.state.empty() || !args.instance.empty() || args.priority) {
+      *error = "--state, --instance and --priority are for the single-state form only";
+      return std::nullopt;
+    }
+    t.name = pos[1];
+    t.state = pos[2];
+    t.priority = ParsePriority(pos[3]);
+    if (!t.priority) {
+      *error = "priority must be an integer in 0..255, got '" + pos[3] + "'";
+      return std::nullopt;
+    }
+  } else if (pos.size() <= 1) {
+    // notify_master/backup/fault: STATE, or --state.
+    if (pos.size() == 1 && !args.state.empty()) {
+      *error = "state given twice ('" + pos[0] + "' and --state " + args.state + ")";
+      return std::nullopt;
+    }
+    t.state = pos.empty() ? args.state : pos[0];
+    if (t.state.empty()) {
+      *error = "no state given";
+      return std::nullopt;
+    }
+    if (!args.instance.empty()) t.name = args.instance;
+    if (args.priority) {
+      if (*args.priority < 0 || *args.priority > 255) {
+        *error = "priority must be in 0..255";
+        return std::nullopt;
+      }
+      t.priority = args.priority;
+    }
+  } else {
+    *error = "expected STATE or INSTANCE|GROUP NAME STATE PRIORITY, got " + std::to_string(pos.size()) +
+             " arguments";
+    return std::nullopt;
+  }
+  if (!IsState(t.state)) {
+    *error = "unknown state '" + t.state + "' (MASTER BACKUP FAULT STOP DELETED)";
+    return std::nullopt;
+  }
+  if (t.name.empty() || t.name.find_first_of(" \t\n") != std::string::npos) {
+    *error = "instance name must be one word";
+    return std::nullopt;
+  }
+  return t;
+}
+
+std::optional<uint64_t> ParseStartTime(std::string_view proc_stat) {
+  size_t paren = proc_stat.rfind(')');
+  if (paren == std::string_view::npos) return std::nullopt;
+  // After "pid (comm)" come fields 3, 4, ...; each preceded by one space.
+  std::string_view rest = proc_stat.substr(paren + 1);
+  for (int field = 3; field <= kStartTimeField; ++field) {
+    if (rest.empty() || rest[0] != ' ') return std::nullopt;
+    rest.remove_prefix(1);
+    size_t end = rest.find_first_of(" \n");
+    std::string_view token = rest.substr(0, end);
+    if (field == kStartTimeField) {
+      uint64_t value = 0;
+      auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
+      if (ec != std::errc() || ptr != token.data() + token.size() || token.empty()) return std::nullopt;
+      return value;
+    }
+    if (end == std::string_view::npos) return std::nullopt;
+    rest.remove_prefix(end);
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> ReadStartTime() {
+  std::ifstream in("/proc/self/stat");
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  return ParseStartTime(line);
+}
+
+uint64_t BootTimeTicks(const timespec& boottime) {
+  long hz = sysconf(_SC_CLK_TCK);
+  if (hz <= 0) hz = 100;
+  return static_cast<uint64_t>(boottime.tv_sec) * static_cast<uint64_t>(hz) +
+         static_cast<uint64_t>(boottime.tv_nsec) * static_cast<uint64_t>(hz) / 1'000'000'000u;
+}
+
+uint64_t SequenceNumber(uint64_t start_ticks, int64_t pid) {
+  return start_ticks * kPidSlots + static_cast<uint64_t>(pid) % kPidSlots;
+}
+
+std::string FormatUtcMillis(const timespec& ts) {
+  struct tm utc;
+  gmtime_r(&ts.tv_sec, &utc);
+  char buf[40];
+  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
+  snprintf(buf + n, sizeof(buf) - n, ".%03ldZ", ts.tv_nsec / 1'000'000);
+  return buf;
+}
+
+std::string LogLine(const timespec& realtime, const Transition& transition) {
+  std::string priority = transition.priority ? std::to_string(*transition.priority) : "-";
+  return FormatUtcMillis(realtime) + " " + transition.name + " " + transition.state + " " + priority + "\n";
+}
+
+bool AppendLine(const std::string& path, std::string_view line, std::string* error) {
+  if (!MakeParents(path, error)) return false;
+  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *error = ErrnoText("cannot open", path);
+    return false;
+  }
+  ssize_t written = write(fd, line.data(), line.size());
+  bool ok = written == static_cast<ssize_t>(line.size());
+  if (!ok) {
+    *error = written < 0 ? ErrnoText("cannot write", path) : "short write to " + path;
+  }
+  close(fd);
+  return ok;
+}
+
+std::string RoleBody(const Transition& transition, uint64_t seq) {
+  nlohmann::json body = {{"role", transition.state},
+                         {"instance", transition.name},
+                         {"priority", transition.priority.value_or(0)},
+                         {"seq", seq}};
+  return body.dump();
+}
+
+bool ParseHostPort(std::string_view address, std::string* host, int* port) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::string_view h = address.substr(0, colon);
+  if (h.front() == '[') {
+    if (h.size() < 3 || h.back() != ']') return false;
+    h = h.substr(1, h.size() - 2);
+  } else if (h.find(':') != std::string_view::npos) {
+    return false;  // an IPv6 address needs brackets
+  }
+  std::string_view p = address.substr(colon + 1);
+  int value = 0;
+  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (ec != std::errc() || end != p.data() + p.size() || value < 1 || value > 65535) return false;
+  *host = std::string(h);
+  *port = value;
+  return true;
+}
+
+PostOutcome PostRole(const std::string& admin, const std::string& body,
+                     std::chrono::steady_clock::time_point deadline) {
+  PostOutcome outcome;
+  std::string host;
+  int port = 0;
+  if (!ParseHostPort(admin, &host, &port)) {
+    outcome.detail = "bad admin address '" + admin + "'";
+    return outcome;
+  }
+  // Share the time left: a refused connection fails at once; a hung
+  // (SIGSTOPped) daemon still accepts into its backlog and takes the write,
+  // then never answers, so the read gets the largest share. A full accept
+  // queue (cpp-httplib listens with a backlog of 5, and racing hooks can
+  // outrun the daemon's accept thread) drops the SYN, which the kernel would
+  // resend only after 1 s: a fresh connect every kConnectAttempt instead.
+  httplib::Client client(host, port);
+  client.set_keep_alive(false);
+  auto attempt = [&]() {
+    ++outcome.connect_attempts;
+    std::chrono::milliseconds left = Remaining(deadline);
+    client.set_connection_timeout(std::min(kConnectAttempt, left * 3 / 10));
+    client.set_write_timeout(left * 2 / 10);
+    client.set_read_timeout(left * 4 / 10);
+    return client.Post("/role", body, "application/json");
+  };
+  httplib::Result result = attempt();
+  while (!result && result.error() == httplib::Error::ConnectionTimeout &&
+         Remaining(deadline) > 2 * kConnectAttempt) {
+    result = attempt();
+  }
+  if (!result) {
+    outcome.detail = "daemon at " + admin + " unreachable (httplib error " +
+                     httplib::to_string(result.error()) + ", " + std::to_string(outcome.connect_attempts) +
+                     " connect attempts)";
+    return outcome;
+  }
+  if (result->status != 200) {
+    outcome.detail = "daemon at " + admin + " answered " + std::to_string(result->status) + ": " +
+                     result->body.substr(0, kMaxBodyInDetail);
+    return outcome;
+  }
+  outcome.delivered = true;
+  nlohmann::json reply = nlohmann::json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+  bool applied = reply.is_object() && reply.contains("applied") && reply["applied"].is_boolean() &&
+                 reply["applied"].get<bool>();
+  outcome.detail = applied ? "applied" : "kept newer role";
+  if (outcome.connect_attempts > 1) {
+    outcome.detail += " (" + std::to_string(outcome.connect_attempts) + " connect attempts)";
+  }
+  return outcome;
+}
+
+}  // namespace twincache::notify

@@ -1,0 +1,114 @@
+// twincache-notify: keepalived's notify hook (see notify.h).
+//
+//   twincache-notify [--log-file F] [--admin HOST:PORT|off] INSTANCE|GROUP NAME STATE PRIORITY
+//   twincache-notify [--log-file F] [--admin HOST:PORT|off] [--instance NAME] [--priority N] STATE
+//   twincache-notify ... --state STATE
+//
+// Exit 0 whatever the daemon does (down, hung, refusing), within 800 ms; 2 on
+// bad arguments. A watchdog (SIGALRM) ends the process at the deadline should
+// anything block past its own timeout (syslog, name resolution).
+#include <signal.h>
+#include <sys/time.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "keepalived/notify.h"
+
+namespace {
+
+constexpr std::chrono::milliseconds kDeadline(800);  // keepalived's STOP hook gets 1 s
+constexpr char kDefaultLogFile[] = "/var/log/twincache/notify.log";
+constexpr char kDefaultAdmin[] = "127.0.0.1:11213";
+
+void OnDeadline(int) {
+  static constexpr char kMessage[] = "twincache-notify: deadline reached, exiting\n";
+  ssize_t ignored = write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+  (void)ignored;
+  _exit(0);
+}
+
+// Ends the process at `deadline` (SIGALRM), whatever it is doing then.
+void ArmWatchdog(std::chrono::steady_clock::time_point deadline) {
+  auto left =
+      std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
+  if (left.count() < 1) left = std::chrono::microseconds(1);
+  struct sigaction action {};
+  action.sa_handler = OnDeadline;
+  sigaction(SIGALRM, &action, nullptr);
+  itimerval timer{};
+  timer.it_value.tv_sec = left.count() / 1'000'000;
+  timer.it_value.tv_usec = left.count() % 1'000'000;
+  setitimer(ITIMER_REAL, &timer, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // First, before anything can be delayed: the clocks (log time, deadline,
+  // SEQ fallback; notify.h explains why SEQ does not rely on them).
+  timespec boottime{};
+  timespec realtime{};
+  clock_gettime(CLOCK_BOOTTIME, &boottime);
+  clock_gettime(CLOCK_REALTIME, &realtime);
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  ArmWatchdog(deadline);
+  signal(SIGPIPE, SIG_IGN);
+  openlog("twincache-notify", LOG_PID, LOG_DAEMON);
+
+  namespace notify = twincache::notify;
+  notify::HookArguments hook;
+  std::string log_file = kDefaultLogFile;
+  std::string admin = kDefaultAdmin;
+  CLI::App app{"keepalived notify hook: logs the VRRP transition and posts the role to twincached"};
+  app.add_option("--log-file", log_file, "notify log to append to")->capture_default_str();
+  app.add_option("--admin", admin, "the daemon's admin endpoint HOST:PORT, or off")->capture_default_str();
+  app.add_option("--state", hook.state, "the state, for notify_master/backup/fault");
+  app.add_option("--instance", hook.instance, "the instance name, for notify_master/backup/fault");
+  app.add_option("--priority", hook.priority, "the priority, for notify_master/backup/fault");
+  app.add_option("args", hook.positionals,
+                 "STATE, or INSTANCE|GROUP NAME STATE PRIORITY as keepalived appends");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) syslog(LOG_ERR, "bad arguments: %s", e.what());
+    return app.exit(e);
+  }
+  std::string error;
+  std::optional<notify::Transition> transition = notify::ParseTransition(hook, &error);
+  if (!transition) {
+    fprintf(stderr, "twincache-notify: %s\n", error.c_str());
+    syslog(LOG_ERR, "bad arguments: %s", error.c_str());
+    return 2;
+  }
+
+  std::optional<uint64_t> start_ticks = notify::ReadStartTime();
+  uint64_t seq = notify::SequenceNumber(start_ticks.value_or(notify::BootTimeTicks(boottime)), getpid());
+  std::string line = notify::LogLine(realtime, *transition);
+  std::string problems;  // "; "-separated, empty when all went well
+  if (!start_ticks) problems += "; /proc/self/stat unreadable, seq from CLOCK_BOOTTIME";
+  if (!notify::AppendLine(log_file, line, &error)) problems += "; " + error;
+  std::string daemon = "not told (--admin off)";
+  if (admin != "off") {
+    notify::PostOutcome outcome = notify::PostRole(admin, notify::RoleBody(*transition, seq), deadline);
+    daemon = outcome.detail;
+    if (!outcome.delivered) problems += "; daemon not told";
+  }
+  std::string summary = line.substr(line.find(' ') + 1);  // NAME STATE PRIORITY\n
+  summary.pop_back();
+  summary += " seq=" + std::to_string(seq) + " daemon: " + daemon + problems;
+  if (!problems.empty()) {
+    fprintf(stderr, "twincache-notify: %s\n", summary.c_str());
+    syslog(LOG_WARNING, "%s", summary.c_str());
+  } else {
+    syslog(LOG_NOTICE, "%s", summary.c_str());
+  }
+  return 0;
+}

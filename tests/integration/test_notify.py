@@ -1,0 +1,275 @@
+"""twincache-notify, keepalived's notify hook, against the real twincached.
+
+Runs the built hook (env TWINCACHE_NOTIFY, else keepalived/twincache-notify
+in the build directory that holds TWINCACHED) the way keepalived does: the
+generic form `[options] INSTANCE NAME STATE PRIORITY` and the notify_master
+form with one state. Checks the notify log line, that 20 racing hooks leave
+20 whole lines and the daemon with the role of the hook started last, and
+that the hook exits 0 within 1 s when the daemon is down, SIGSTOPped or
+behind a full accept queue. Everything is bounded; nothing sleeps to
+synchronise.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+
+import harness
+
+# Every hook must be gone within this (keepalived gives the STOP hook 1 s).
+HOOK_LIMIT_S = 1.0
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) (MASTER|BACKUP|FAULT|STOP|DELETED) "
+                      r"(\d+|-)$")
+PID_SLOTS = 10**7  # SEQ = starttime_ticks * 10^7 + pid (keepalived/notify.h)
+
+
+def build_program(subdir, name, env_var):
+    """Path of a program built next to twincached: env `env_var`, else
+    BUILD/subdir/name where BUILD holds daemon/twincached."""
+    if os.environ.get(env_var):
+        return os.path.abspath(os.environ[env_var])
+    daemon = os.path.abspath(os.environ.get(
+        "TWINCACHED", os.path.join(harness.HERE, "..", "..", "build", "daemon", "twincached")))
+    return os.path.join(os.path.dirname(os.path.dirname(daemon)), subdir, name)
+
+
+NOTIFY = build_program("keepalived", "twincache-notify", "TWINCACHE_NOTIFY")
+
+
+def daemon_has_admin():
+    """True when the daemon under test has the HTTP admin endpoint."""
+    if harness.REFERENCE:
+        return False
+    try:
+        out = subprocess.run([harness.server_binary(), "--help"], capture_output=True, text=True, timeout=10)
+    except OSError:
+        return False
+    return "--admin-listen" in out.stdout + out.stderr
+
+
+HAS_ADMIN = daemon_has_admin()
+
+
+def needs_admin(test):
+    return unittest.skipUnless(
+        HAS_ADMIN, "LOUD SKIP: twincached under test has no --admin-listen (or reference mode)")(test)
+
+
+class AdminServer(harness.Server):
+    """twincached with its admin endpoint on a free loopback port."""
+
+    def __init__(self):
+        self.admin_port = harness.free_port()
+        super().__init__(["--admin-listen", "127.0.0.1:%d" % self.admin_port])
+
+    @property
+    def admin(self):
+        return "127.0.0.1:%d" % self.admin_port
+
+    def start(self):
+        super().start()
+        deadline = time.monotonic() + harness.START_TIMEOUT
+        while True:  # the admin port may open just after the memcached one
+            try:
+                self.health()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)  # polling interval, not synchronisation
+
+    def health(self):
+        """GET /health as a dict (200 or 503 alike)."""
+        try:
+            with urllib.request.urlopen("http://%s/health" % self.admin, timeout=5) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as e:
+            return json.load(e)
+
+
+class HookCase(unittest.TestCase):
+    def setUp(self):
+        if not os.path.exists(NOTIFY):
+            self.fail("%s is not built (cmake --build BUILD --target twincache-notify)" % NOTIFY)
+        self.dir = tempfile.mkdtemp(prefix="twincache-notify-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        # A directory the hook must create, as on a fresh node.
+        self.log = os.path.join(self.dir, "var", "log", "notify.log")
+
+    def run_hook(self, *args, admin="off"):
+        """Runs the hook to completion; returns (exit code, stderr, seconds)."""
+        start = time.monotonic()
+        p = subprocess.run([NOTIFY, "--log-file", self.log, "--admin", admin, *args],
+                           capture_output=True, text=True, timeout=10)
+        return p.returncode, p.stderr, time.monotonic() - start
+
+    def log_lines(self):
+        with open(self.log) as f:
+            text = f.read()
+        self.assertTrue(text.endswith("\n"), repr(text[-100:]))
+        return text.splitlines()
+
+
+class ArgumentFormsTest(HookCase):
+    def test_generic_form_after_configured_options(self):
+        before = time.time()
+        code, err, _ = self.run_hook("INSTANCE", "VI_1", "MASTER", "150")
+        self.assertEqual((code, err), (0, ""))
+        [line] = self.log_lines()
+        m = LOG_LINE.match(line)
+        self.assertIsNotNone(m, line)
+        self.assertEqual(m.groups()[1:], ("VI_1", "MASTER", "150"))
+        logged = time.mktime(time.strptime(m.group(1)[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+        self.assertLess(abs(logged - before), 5, "log time is UTC and now: %s" % line)
+
+    def test_group_form(self):
+        code, _, _ = self.run_hook("GROUP", "VG_1", "FAULT", "0")
+        self.assertEqual(code, 0)
+        self.assertRegex(self.log_lines()[0], r"Z VG_1 FAULT 0$")
+
+    def test_single_state_forms(self):
+        self.assertEqual(self.run_hook("BACKUP")[0], 0)  # notify_backup ".../twincache-notify BACKUP"
+        self.assertEqual(self.run_hook("--state", "FAULT")[0], 0)
+        self.assertEqual(self.run_hook("--instance", "VI_1", "--priority", "100", "MASTER")[0], 0)
+        lines = self.log_lines()
+        self.assertRegex(lines[0], r"Z - BACKUP -$")
+        self.assertRegex(lines[1], r"Z - FAULT -$")
+        self.assertRegex(lines[2], r"Z VI_1 MASTER 100$")
+        for line in lines:
+            self.assertRegex(line, LOG_LINE)
+
+    def test_every_state(self):
+        for state in ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED"):
+            self.assertEqual(self.run_hook("INSTANCE", "VI_1", state, "100")[0], 0)
+        self.assertEqual([line.split()[2] for line in self.log_lines()],
+                         ["MASTER", "BACKUP", "FAULT", "STOP", "DELETED"])
+
+    def test_bad_arguments_exit_2_and_log_nothing(self):
+        for args in (["PROMOTED"], ["INSTANCE", "VI_1", "MASTER", "256"], ["INSTANCE", "VI_1", "MASTER"],
+                     ["VRRP", "VI_1", "MASTER", "150"], ["MASTER", "--state", "BACKUP"],
+                     ["--priority", "150", "INSTANCE", "VI_1", "MASTER", "150"], []):
+            code, err, _ = self.run_hook(*args)
+            self.assertEqual(code, 2, args)
+            self.assertNotEqual(err.strip(), "", args)
+        self.assertFalse(os.path.exists(self.log))
+
+    def test_unwritable_log_still_exits_0(self):
+        self.log = "/proc/twincache-no-such-dir/notify.log"
+        code, err, _ = self.run_hook("INSTANCE", "VI_1", "MASTER", "150")
+        self.assertEqual(code, 0)
+        self.assertIn("cannot create directory", err)
+
+
+class DaemonTest(HookCase):
+    @needs_admin
+    def test_posts_role_and_seq_to_daemon(self):
+        with AdminServer() as srv:
+            self.assertEqual(srv.health()["role"], "UNKNOWN")
+            p = subprocess.Popen([NOTIFY, "--log-file", self.log, "--admin", srv.admin,
+                                  "INSTANCE", "VI_1", "MASTER", "150"], stderr=subprocess.PIPE, text=True)
+            _, err = p.communicate(timeout=10)
+            self.assertEqual((p.returncode, err), (0, ""))
+            health = srv.health()
+            self.assertEqual(health["role"], "MASTER")
+            self.assertEqual(health["role_seq"] % PID_SLOTS, p.pid, "SEQ ends with the hook's pid")
+            ticks = health["role_seq"] // PID_SLOTS
+            with open("/proc/self/stat") as f:  # our own start, in ticks since boot
+                own_start = int(f.read().rsplit(")", 1)[1].split()[19])
+            self.assertLessEqual(own_start, ticks, "SEQ starts with the hook's start time")
+            self.assertIn("role=MASTER", srv.stderr_text())
+            # A later hook wins; the single-state form reaches the daemon too.
+            self.assertEqual(self.run_hook("BACKUP", admin=srv.admin)[:2], (0, ""))
+            self.assertEqual(srv.health()["role"], "BACKUP")
+
+    @needs_admin
+    def test_racing_hooks_end_with_last_started_role(self):
+        # keepalived forks hooks without waiting; 20 are started here as fast
+        # as fork allows, MASTER/BACKUP alternating. Repeated so out-of-order
+        # arrivals are likely; a round whose pids wrapped (pid_max) is retried,
+        # as the SEQ rule documents that limit.
+        with AdminServer() as srv:
+            rounds = 0
+            for attempt in range(3):
+                before = len(self.log_lines()) if os.path.exists(self.log) else 0
+                states = ["MASTER" if i % 2 == 0 else "BACKUP" for i in range(20)]
+                if attempt % 2:
+                    states.reverse()
+                procs = [subprocess.Popen([NOTIFY, "--log-file", self.log, "--admin", srv.admin,
+                                           "INSTANCE", "VI_1", state, "150"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                         for state in states]
+                errors = [p.communicate(timeout=10)[1] for p in procs]
+                self.assertEqual([p.returncode for p in procs], [0] * 20, errors)
+                self.assertEqual(errors, [""] * 20, "\n".join(errors))
+                lines = self.log_lines()[before:]
+                self.assertEqual(len(lines), 20, "one whole line per hook")
+                for line in lines:
+                    self.assertRegex(line, LOG_LINE)
+                self.assertEqual(sorted(line.split()[2] for line in lines), sorted(states))
+                pids = [p.pid for p in procs]
+                if pids != sorted(pids):
+                    print("\nNOTE: pids wrapped during the round (%s); retrying" % pids)
+                    continue
+                health = srv.health()
+                self.assertEqual(health["role"], states[-1], "the hook started last wins")
+                self.assertEqual(health["role_seq"] % PID_SLOTS, pids[-1])
+                rounds += 1
+            self.assertGreater(rounds, 0, "every round's pids wrapped")
+            ignored = srv.stderr_text().count("role_update_ignored")
+            print("\nracing hooks: %d rounds of 20; %d posts arrived after a newer one and were ignored"
+                  % (rounds, ignored))
+
+
+class DeadlineTest(HookCase):
+    def assert_quick_exit_0(self, admin):
+        code, err, seconds = self.run_hook("INSTANCE", "VI_1", "MASTER", "150", admin=admin)
+        self.assertEqual(code, 0, err)
+        self.assertLess(seconds, HOOK_LIMIT_S)
+        self.assertIn("daemon not told", err)
+        self.assertRegex(self.log_lines()[-1], r"Z VI_1 MASTER 150$")
+        return seconds
+
+    def test_daemon_down(self):
+        seconds = self.assert_quick_exit_0("127.0.0.1:%d" % harness.free_port())
+        print("\nhook with the daemon down: %.3f s" % seconds)
+
+    @needs_admin
+    def test_daemon_sigstopped(self):
+        with AdminServer() as srv:
+            os.kill(srv.pid, signal.SIGSTOP)
+            try:
+                seconds = self.assert_quick_exit_0(srv.admin)
+            finally:
+                os.kill(srv.pid, signal.SIGCONT)
+        print("\nhook with the daemon SIGSTOPped: %.3f s" % seconds)
+
+    def test_full_accept_queue(self):
+        # A listener that never accepts, its queue filled: further SYNs are
+        # dropped, as behind a black hole, and only the connect timeout helps.
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(0)
+            fillers = []
+            try:
+                for _ in range(8):
+                    s = socket.socket()
+                    s.setblocking(False)
+                    s.connect_ex(listener.getsockname())
+                    fillers.append(s)
+                seconds = self.assert_quick_exit_0("127.0.0.1:%d" % listener.getsockname()[1])
+            finally:
+                for s in fillers:
+                    s.close()
+        print("\nhook with a full accept queue: %.3f s" % seconds)
+
+
+if __name__ == "__main__":
+    unittest.main()
