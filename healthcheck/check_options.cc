@@ -22,7 +22,8 @@ ParseOutcome ParseCheckOptions(int argc, const char* const* argv, CheckOptions* 
   app.add_option("--timeout-ms", options->timeout_ms, "deadline for the whole check in ms (500)")
       ->check(CLI::Range(1, 60000));
   app.add_option("--max-memory-percent", options->max_memory_percent,
-                 "fail above this share of the memory limit; 0 = no check (95)")
+                 "fail when items fill more than this share of -m; for -M (no eviction) setups, where a "
+                 "full cache refuses writes; 0 = no check, the default: an evicting cache runs full by design")
       ->check(CLI::Range(0.0, 100.0));
   app.add_option("--require-sync", require_sync,
                  "fail until the initial sync from the twin is done: auto (when a peer is configured), "

@@ -134,6 +134,9 @@ TEST(EvaluateTest, MemoryAboveTheLimitFails) {
   CheckOptions options;
   DaemonHealth health;
   health.memory_known = true;
+  health.memory_percent = 100.0;
+  EXPECT_TRUE(Evaluate(options, health, false).healthy);  // off by default: a full evicting cache is normal
+  options.max_memory_percent = 95;
   health.memory_percent = 95.0;
   EXPECT_TRUE(Evaluate(options, health, false).healthy);  // at the limit is fine
   health.memory_percent = 97.3;
@@ -211,7 +214,7 @@ TEST(ParseCheckOptionsTest, Defaults) {
   EXPECT_EQ(options.admin_host, "127.0.0.1");
   EXPECT_EQ(options.admin_port, 11213);
   EXPECT_EQ(options.timeout_ms, 500);
-  EXPECT_EQ(options.max_memory_percent, 95);
+  EXPECT_EQ(options.max_memory_percent, 0);
   EXPECT_EQ(options.require_sync, RequireSync::kAuto);
   EXPECT_EQ(options.maintenance_file, "/etc/twincache/maintenance");
   EXPECT_FALSE(options.quiet);
