@@ -1,11 +1,10 @@
 #include "core/replication.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 
+#include "core/acceptor.h"
 #include "core/log.h"
 #include "core/repl_auth.h"
 #include "core/repl_session.h"
@@ -73,12 +72,7 @@ Replicator::Replicator(const ReplicationOptions& options, Store* store, Clock* c
       initial_sync_timer_(context_) {
   RandomBytes(replid_.data(), replid_.size());
   for (const ListenSocket& listener : listeners) {
-    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(context_);
-    sockaddr_storage addr{};
-    socklen_t len = sizeof(addr);
-    getsockname(listener.fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    acceptor->assign(addr.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), listener.fd);
-    acceptors_.push_back(std::move(acceptor));
+    acceptors_.push_back(AdoptListener(context_, listener));
     listen_names_.push_back(listener.address);
   }
 }

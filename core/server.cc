@@ -1,10 +1,9 @@
 #include "core/server.h"
 
-#include <sys/socket.h>
-
 #include <chrono>
 #include <csignal>
 
+#include "core/acceptor.h"
 #include "core/log.h"
 
 namespace twincache {
@@ -30,12 +29,7 @@ Server::Server(ServerState* state, Handler* handler, const std::vector<ListenSoc
     workers_.push_back(std::move(worker));
   }
   for (const ListenSocket& listener : listeners) {
-    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(main_);
-    sockaddr_storage addr{};
-    socklen_t len = sizeof(addr);
-    getsockname(listener.fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    acceptor->assign(addr.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), listener.fd);
-    acceptors_.push_back(std::move(acceptor));
+    acceptors_.push_back(AdoptListener(main_, listener));
     addresses_.push_back(listener.address);
   }
 }
