@@ -28,21 +28,11 @@
 # Total runtime is about 9 x BENCH_SECONDS plus the load and sync.
 set -euo pipefail
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-twincached=${1:-${TWINCACHED:-$repo_root/build/daemon/twincached}}
-memcached=${REFERENCE_MEMCACHED:-/usr/bin/memcached}
-seconds=${BENCH_SECONDS:-10}
-threads=${BENCH_THREADS:-2}
-concurrency=${BENCH_CONCURRENCY:-64}
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 sync_items=${SYNC_ITEMS:-1000000}
 sync_value_size=${SYNC_VALUE_SIZE:-100}
 
-for t in memcaslap "$memcached" "$twincached"; do
-  if ! command -v "$t" >/dev/null; then
-    echo "pair.sh: $t not found (memcaslap is in libmemcached-tools)" >&2
-    exit 1
-  fi
-done
 if ! "$twincached" --help | grep -q -- --peer; then
   echo "pair.sh: $twincached has no --peer (replication) option" >&2
   exit 1
@@ -50,81 +40,18 @@ fi
 
 tool() { /usr/bin/python3 "$repo_root/tests/bench/pair_tool.py" "$@"; }
 
-workdir=$(mktemp -d /tmp/twincache-pair-bench.XXXXXX)
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-mix() {  # mix FILE SET_SHARE GET_SHARE: a memcaslap workload file
-  cat >"$1" <<EOF
-key
-32 32 1
-value
-100 100 1
-cmd
-0 $2
-1 $3
-EOF
-}
 mix "$workdir/mix90.cfg" 0.1 0.9
 mix "$workdir/mix50.cfg" 0.5 0.5
-
-free_ports() {  # free_ports N: N distinct ports that were free a moment ago
-  /usr/bin/python3 -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
-}
-
-# start NAME PORT ARGS...: starts a server (twincached, or memcached when
-# NAME is memcached) on PORT; sets REPLY_PID once it accepts connections.
-start() {
-  local name=$1 port=$2 binary=$twincached extra=(--lenient-keys)
-  shift 2
-  if [[ $name == memcached ]]; then
-    binary=$memcached
-    extra=(-U 0)
-    [[ $EUID -eq 0 ]] && extra+=(-u root)  # memcached refuses root without -u
-  fi
-  "$binary" -p "$port" -l 127.0.0.1 -t 4 -m 1024 -c 4096 "${extra[@]}" "$@" \
-    2>>"$workdir/$name.stderr" &
-  REPLY_PID=$!
-  pids+=("$REPLY_PID")
-  local i
-  for ((i = 0; i < 200; i++)); do  # up to 10 s
-    if nc -z 127.0.0.1 "$port" 2>/dev/null; then
-      return 0
-    fi
-    if ! kill -0 "$REPLY_PID" 2>/dev/null; then
-      break
-    fi
-    sleep 0.05
-  done
-  echo "pair.sh: $name did not start on port $port:" >&2
-  cat "$workdir/$name.stderr" >&2
-  exit 1
-}
 
 # start_pair: nodes A and B replicating to each other; sets A_PID B_PID
 # A_PORT B_PORT and B_ARGS (to restart B).
 start_pair() {
   local repl_a repl_b
   read -r A_PORT B_PORT repl_a repl_b <<<"$(free_ports 4)"
-  start A "$A_PORT" -x 127.0.0.1 -X "$repl_a:$repl_b"
+  start_server A "$twincached" "$A_PORT" -x 127.0.0.1 -X "$repl_a:$repl_b"
   A_PID=$REPLY_PID
   B_ARGS=(-x 127.0.0.1 -X "$repl_b:$repl_a")
-  start B "$B_PORT" "${B_ARGS[@]}"
+  start_server B "$twincached" "$B_PORT" "${B_ARGS[@]}"
   B_PID=$REPLY_PID
   tool wait "$A_PORT" repl_state connected 30
   tool wait "$B_PORT" repl_state connected 30
@@ -135,35 +62,8 @@ stop() {  # stop PID: SIGTERM and wait
   wait "$1" 2>/dev/null || true
 }
 
-# tps PORT NAME CONFIG: runs memcaslap, prints its TPS ("error"/"n/a" if void).
-tps() {
-  local port=$1 name=$2 config=$3 out value
-  out=$workdir/$name.memcaslap
-  timeout $((seconds + 30)) memcaslap -s "127.0.0.1:$port" -F "$config" \
-    -t "${seconds}s" -T "$threads" -c "$concurrency" >"$out" 2>&1 || true
-  value=$(awk '/^Run time:/ { for (i = 1; i < NF; i++) if ($i == "TPS:") tps = $(i + 1) }
-               END { if (tps ~ /^[0-9]+$/) print tps }' "$out")
-  if [[ -z $value ]]; then
-    echo "pair.sh: no TPS in memcaslap output for $name:" >&2
-    tail -n 5 "$out" >&2
-    value=n/a
-  fi
-  if grep -q -E 'ERROR' "$out"; then  # error replies count in memcaslap's TPS
-    echo "pair.sh: $name answered memcaslap with errors, e.g.:" >&2
-    grep -m 1 -E 'ERROR' "$out" >&2
-    value=error
-  fi
-  echo "$value"
-}
-
-ratio() {  # ratio B1 B2 A1 A2: mean(B)/mean(A), or n/a
-  awk -v b1="$1" -v b2="$2" -v a1="$3" -v a2="$4" 'BEGIN {
-    if (a1 !~ /^[0-9]+$/ || a2 !~ /^[0-9]+$/ || b1 !~ /^[0-9]+$/ || b2 !~ /^[0-9]+$/ || a1 + a2 == 0)
-      print "n/a"; else printf "%.3f\n", (b1 + b2) / (a1 + a2) }'
-}
-
 read -r mc_port <<<"$(free_ports 1)"
-start memcached "$mc_port"
+start_server memcached "$memcached" "$mc_port"
 mc_pid=$REPLY_PID
 start_pair
 
@@ -203,7 +103,7 @@ stop "$B_PID"
 load_seconds=$(tool load "$A_PORT" "$sync_items" "$sync_value_size")
 echo "   loaded A in ${load_seconds}s"
 started=$(date +%s.%N)
-start B "$B_PORT" "${B_ARGS[@]}"
+start_server B "$twincached" "$B_PORT" "${B_ARGS[@]}"
 B_PID=$REPLY_PID
 tool wait "$B_PORT" repl_initial_sync "done" 300
 ended=$(date +%s.%N)

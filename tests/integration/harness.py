@@ -5,11 +5,14 @@ The server under test is twincached (env TWINCACHED, default
 TWINCACHE_REFERENCE=1 the same tests run against Debian's /usr/bin/memcached
 instead, which proves the protocol expectations; tests of twincache-only
 behaviour are decorated with @twincache_only and skipped there.
+build_program() finds the other programs built next to twincached (the check,
+the notify hook); AdminServer and http_json() reach its HTTP admin endpoint.
 
 Everything here is bounded: connecting, reading and stopping all take a
 deadline, and nothing sleeps to synchronise (readiness is polled by connect).
 """
 
+import json
 import os
 import signal
 import socket
@@ -17,6 +20,8 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE = os.environ.get("TWINCACHE_REFERENCE", "") not in ("", "0")
@@ -30,6 +35,8 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 # Default seconds a raw-socket read waits for an expected reply.
 READ_TIMEOUT = 5.0
+# Seconds an HTTP request to the admin endpoint may take.
+HTTP_TIMEOUT = 5.0
 
 
 def twincache_only(test):
@@ -37,12 +44,28 @@ def twincache_only(test):
     return unittest.skipIf(REFERENCE, "twincache-only behaviour")(test)
 
 
+def twincached_binary():
+    """Path of the built twincached: env TWINCACHED, else
+    ../../build/daemon/twincached relative to this directory."""
+    default = os.path.join(HERE, "..", "..", "build", "daemon", "twincached")
+    return os.path.abspath(os.environ.get("TWINCACHED", default))
+
+
 def server_binary():
     """Path of the server under test (memcached in reference mode)."""
     if REFERENCE:
         return MEMCACHED
-    default = os.path.join(HERE, "..", "..", "build", "daemon", "twincached")
-    return os.path.abspath(os.environ.get("TWINCACHED", default))
+    return twincached_binary()
+
+
+def build_program(subdir, name, env_var):
+    """Path of a program built next to twincached: env `env_var`, else
+    BUILD/`subdir`/`name` where BUILD holds daemon/twincached (also in
+    reference mode, where only the server under test is memcached)."""
+    if os.environ.get(env_var):
+        return os.path.abspath(os.environ[env_var])
+    build = os.path.dirname(os.path.dirname(twincached_binary()))
+    return os.path.join(build, subdir, name)
 
 
 def free_port():
@@ -190,6 +213,69 @@ class Server:
         kwargs.setdefault("connect_timeout", READ_TIMEOUT)
         kwargs.setdefault("timeout", READ_TIMEOUT)
         return Client(("127.0.0.1", self.port), **kwargs)
+
+
+class AdminServer(Server):
+    """A Server with twincached's HTTP admin endpoint on a free loopback port
+    (.admin_port, and .admin as "127.0.0.1:PORT"); start() also waits
+    (bounded) until /health answers. The reference memcached has no admin
+    endpoint: there it is a plain Server whose .admin_port and .admin are None.
+    """
+
+    def __init__(self, extra_args=()):
+        self.admin_port = None if REFERENCE else free_port()
+        admin_args = [] if REFERENCE else ["--admin-listen", "127.0.0.1:%d" % self.admin_port]
+        super().__init__(list(extra_args) + admin_args)
+
+    @property
+    def admin(self):
+        return None if self.admin_port is None else "127.0.0.1:%d" % self.admin_port
+
+    def start(self):
+        super().start()
+        if self.admin is not None:
+            wait_health(self.admin)
+        return self
+
+    def health(self):
+        """GET /health as a dict (200 and 503 alike)."""
+        return http_json(self.admin, "/health")[1]
+
+
+def http_json(port_or_addr, path, body=None):
+    """(HTTP status, answer) of a GET of `path`, or of a POST of `body` (bytes
+    as they are, anything else as JSON) when it is given, to the admin
+    endpoint at 127.0.0.1:`port_or_addr` (an int) or `port_or_addr` ("host:port").
+    The answer is parsed JSON when the server sends application/json, else
+    text. 4xx/5xx answers are returned; no answer raises OSError (URLError).
+    Bounded by HTTP_TIMEOUT seconds."""
+    addr = "127.0.0.1:%d" % port_or_addr if isinstance(port_or_addr, int) else port_or_addr
+    if body is None:
+        request = urllib.request.Request("http://%s%s" % (addr, path), method="GET")
+    else:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        request = urllib.request.Request("http://%s%s" % (addr, path), data=data, method="POST",
+                                         headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+            status, headers, text = response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as e:
+        status, headers, text = e.code, e.headers, e.read().decode()
+    return status, (json.loads(text) if headers.get_content_type() == "application/json" else text)
+
+
+def wait_health(admin):
+    """Waits (bounded by START_TIMEOUT) until the admin endpoint at `admin`
+    ("host:port") answers /health, whatever its status: the admin port may
+    open just after the memcached one. Returns http_json's (status, health)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            return http_json(admin, "/health")
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # polling interval, not synchronisation
 
 
 def proc_status_kb(pid, field):

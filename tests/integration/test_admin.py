@@ -4,35 +4,13 @@ Real daemons on loopback, real HTTP (urllib). The endpoint must report facts
 (health, counters, the VRRP role keepalived last reported) and change no data.
 """
 
-import json
 import subprocess
 import unittest
-import urllib.error
-import urllib.request
 
 import harness
-from harness import Server, free_port, poll_until, read_stats, twincache_only
+from harness import AdminServer, Server, free_port, http_json, poll_until, read_stats, twincache_only
 
 TIMEOUT = 5
-
-
-def http(port, path, body=None):
-    """(status, parsed JSON or text) of GET, or POST when `body` is given."""
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    request = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=data,
-                                     method="GET" if body is None else "POST")
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            status, text, kind = response.status, response.read().decode(), response.headers.get_content_type()
-    except urllib.error.HTTPError as e:
-        status, text, kind = e.code, e.read().decode(), e.headers.get_content_type()
-    return status, (json.loads(text) if kind == "application/json" else text)
-
-
-class AdminServer(Server):
-    def __init__(self, extra_args=()):
-        self.admin_port = free_port()
-        super().__init__(list(extra_args) + ["--admin-listen", "127.0.0.1:%d" % self.admin_port])
 
 
 @twincache_only
@@ -47,7 +25,7 @@ class StandaloneAdminTest(unittest.TestCase):
         cls.server.stop()
 
     def test_health_of_a_standalone_node(self):
-        status, health = http(self.server.admin_port, "/health")
+        status, health = http_json(self.server.admin_port, "/health")
         self.assertEqual(status, 200, health)
         self.assertEqual(health["status"], "ok")
         self.assertNotIn("reason", health)
@@ -64,13 +42,13 @@ class StandaloneAdminTest(unittest.TestCase):
             self.assertEqual(c.request(b"set metric-key 0 0 1\r\nv\r\n"), b"STORED\r\n")
             c.request(b"get metric-key\r\n", b"END\r\n")
             text_stats = read_stats(c)
-        status, stats = http(self.server.admin_port, "/stats")
+        status, stats = http_json(self.server.admin_port, "/stats")
         self.assertEqual(status, 200)
         self.assertEqual(stats["pid"], text_stats["pid"])
         self.assertEqual(stats["version"], "1.6.21")
         self.assertGreaterEqual(int(stats["get_hits"]), 1)
         self.assertEqual(set(text_stats) - {"rusage_user", "rusage_system"} - set(stats), set())
-        status, metrics = http(self.server.admin_port, "/metrics")
+        status, metrics = http_json(self.server.admin_port, "/metrics")
         self.assertEqual(status, 200)
         lines = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line and line[0] != "#")
         self.assertEqual(lines["memcached_up"], "1")
@@ -81,16 +59,16 @@ class StandaloneAdminTest(unittest.TestCase):
 
     def test_role_newest_sequence_wins(self):
         port = self.server.admin_port
-        status, reply = http(port, "/role", {"role": "MASTER", "instance": "VI_1", "priority": 150,
-                                             "seq": 1000})
+        status, reply = http_json(port, "/role", {"role": "MASTER", "instance": "VI_1", "priority": 150,
+                                                  "seq": 1000})
         self.assertEqual((status, reply), (200, {"role": "MASTER", "applied": True}))
-        status, reply = http(port, "/role", {"role": "BACKUP", "instance": "VI_1", "priority": 100,
-                                             "seq": 999})
+        status, reply = http_json(port, "/role", {"role": "BACKUP", "instance": "VI_1", "priority": 100,
+                                                  "seq": 999})
         self.assertEqual((status, reply), (200, {"role": "MASTER", "applied": False}))
         with self.server.connect() as c:
             stats = read_stats(c)
         self.assertEqual((stats["role"], stats["role_seq"]), ("MASTER", "1000"))
-        self.assertEqual(http(port, "/health")[1]["role"], "MASTER")
+        self.assertEqual(http_json(port, "/health")[1]["role"], "MASTER")
         self.assertTrue(poll_until(lambda: "event=role_changed" in self.server.stderr_text(), TIMEOUT))
         self.assertIn("event=role_update_ignored", self.server.stderr_text())
 
@@ -98,20 +76,20 @@ class StandaloneAdminTest(unittest.TestCase):
         port = self.server.admin_port
         for body in (b"not json", {"role": "LEADER", "seq": 5}, {"role": "MASTER"},
                      {"role": "MASTER", "seq": -1}, {"seq": 7}):
-            status, reply = http(port, "/role", body)
+            status, reply = http_json(port, "/role", body)
             self.assertEqual(status, 400, body)
             self.assertIn("error", reply)
-        self.assertEqual(http(port, "/nothing-here")[0], 404)
+        self.assertEqual(http_json(port, "/nothing-here")[0], 404)
 
     def test_maintenance_is_reported_not_judged(self):
         port = self.server.admin_port
-        self.assertEqual(http(port, "/maintenance", {"enabled": True}), (200, {"maintenance": True}))
-        status, health = http(port, "/health")
+        self.assertEqual(http_json(port, "/maintenance", {"enabled": True}), (200, {"maintenance": True}))
+        status, health = http_json(port, "/health")
         self.assertEqual((status, health["maintenance"]), (200, True))
         with self.server.connect() as c:
             self.assertEqual(read_stats(c)["maintenance"], "1")
-        self.assertEqual(http(port, "/maintenance", {"enabled": False}), (200, {"maintenance": False}))
-        self.assertEqual(http(port, "/maintenance", {"enabled": "yes"})[0], 400)
+        self.assertEqual(http_json(port, "/maintenance", {"enabled": False}), (200, {"maintenance": False}))
+        self.assertEqual(http_json(port, "/maintenance", {"enabled": "yes"})[0], 400)
 
 
 @twincache_only
@@ -122,15 +100,15 @@ class ReplicatingHealthTest(unittest.TestCase):
         node = AdminServer(["-x", "127.0.0.1", "-X", "%d:%d" % (own_repl, peer_repl),
                             "--repl-initial-sync-timeout", "600"])
         with node:
-            status, health = http(node.admin_port, "/health")
+            status, health = http_json(node.admin_port, "/health")
             self.assertEqual(status, 503, health)
             self.assertEqual(health["reason"], "initial sync pending")
             self.assertEqual(health["replication"]["initial_sync"], "pending")
             peer = Server(["-x", "127.0.0.1", "-X", "%d:%d" % (peer_repl, own_repl)], port=peer_client)
             with peer:
-                self.assertTrue(poll_until(lambda: http(node.admin_port, "/health")[0] == 200, 10),
+                self.assertTrue(poll_until(lambda: http_json(node.admin_port, "/health")[0] == 200, 10),
                                 node.stderr_text())
-                health = http(node.admin_port, "/health")[1]
+                health = http_json(node.admin_port, "/health")[1]
                 self.assertEqual(health["replication"]["state"], "connected")
                 self.assertEqual(health["replication"]["initial_sync"], "done")
 

@@ -9,12 +9,10 @@ accepts, or one whose accept queue is full so SYNs are dropped), and with 20
 copies running at once. Then the verdicts: memory over --max-memory-percent,
 a replicating node in initial sync, and the planned switchover (maintenance
 file or POST /maintenance: pass while the peer is not caught up, fail once it
-is). Tests that need the admin endpoint skip loudly without it; the
-memcached-protocol part also runs against the reference memcached with
---admin off. Every check runs with -q (no syslog) except the syslog test.
+is). The memcached-protocol part also runs against the reference memcached
+with --admin off. Every check runs with -q (no syslog) except the syslog test.
 """
 
-import json
 import os
 import shutil
 import signal
@@ -24,8 +22,6 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.error
-import urllib.request
 
 import harness
 import pair
@@ -41,92 +37,21 @@ CONCURRENT_CHECKS = 20
 TIMING_ATTEMPTS = 3
 
 
-def check_program():
-    """Path of the check: env TWINCACHE_CHECK, else BUILD/healthcheck/
-    twincache-check where BUILD holds daemon/twincached."""
-    if os.environ.get("TWINCACHE_CHECK"):
-        return os.path.abspath(os.environ["TWINCACHE_CHECK"])
-    daemon = os.path.abspath(os.environ.get(
-        "TWINCACHED", os.path.join(harness.HERE, "..", "..", "build", "daemon", "twincached")))
-    return os.path.join(os.path.dirname(os.path.dirname(daemon)), "healthcheck", "twincache-check")
+CHECK = harness.build_program("healthcheck", "twincache-check", "TWINCACHE_CHECK")
 
 
-CHECK = check_program()
-
-
-def daemon_has_admin():
-    """True when the daemon under test has the HTTP admin endpoint."""
-    if harness.REFERENCE:
-        return False
-    try:
-        out = subprocess.run([harness.server_binary(), "--help"], capture_output=True, text=True, timeout=10)
-    except OSError:
-        return False
-    return "--admin-listen" in out.stdout + out.stderr
-
-
-HAS_ADMIN = daemon_has_admin()
-
-
-def needs_admin(test):
-    return unittest.skipUnless(
-        HAS_ADMIN, "LOUD SKIP: twincached under test has no --admin-listen (or reference mode)")(test)
-
-
-def admin_args(port):
-    """Daemon flags: the admin endpoint on `port`, or none (reference memcached
-    and a daemon without the endpoint)."""
-    return ["--admin-listen", "127.0.0.1:%d" % port] if HAS_ADMIN else []
-
-
-def get_json(url, data=None):
-    """GET (or POST `data` as JSON) `url`; the JSON answer, also for 4xx/5xx."""
-    body = None if data is None else json.dumps(data).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as r:
-            return json.load(r)
-    except urllib.error.HTTPError as e:
-        return json.load(e)
-
-
-def wait_admin(admin):
-    """Waits (bounded) until the admin endpoint answers /health."""
-    deadline = time.monotonic() + harness.START_TIMEOUT
-    while True:  # the admin port may open just after the memcached one
-        try:
-            return get_json("http://%s/health" % admin)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)  # polling interval, not synchronisation
-
-
-class CheckedServer(harness.Server):
-    """twincached with its admin endpoint on a free loopback port."""
-
-    def __init__(self, extra_args=()):
-        self.admin_port = harness.free_port()
-        super().__init__(list(extra_args) + admin_args(self.admin_port))
-
-    @property
-    def admin(self):
-        return "127.0.0.1:%d" % self.admin_port
-
-    def start(self):
-        super().start()
-        if HAS_ADMIN:
-            wait_admin(self.admin)
-        return self
+class CheckedServer(harness.AdminServer):
+    """An AdminServer and the check's flags for it (admin off where it has
+    none: the reference memcached)."""
 
     def admin_choices(self):
         """The check's --admin flags to try: this server's endpoint (when it
         has one) and off (facts from `stats`)."""
-        return ([["--admin", self.admin]] if HAS_ADMIN else []) + [["--admin", "off"]]
+        return ([["--admin", self.admin]] if self.admin else []) + [["--admin", "off"]]
 
     def check_args(self):
-        """The check's flags for this server (admin off when it has none)."""
-        return ["--port", str(self.port), "--admin", self.admin if HAS_ADMIN else "off"]
+        """The check's flags for this server."""
+        return ["--port", str(self.port), "--admin", self.admin or "off"]
 
 
 class SilentListener:
@@ -387,7 +312,6 @@ class ProtocolCheckTest(CheckCase):
 class AdminCheckTest(CheckCase):
     """The /health verdicts and the planned switchover."""
 
-    @needs_admin
     def test_admin_black_hole_fails_within_the_deadline(self):
         listener = SilentListener()
         self.addCleanup(listener.close)
@@ -398,7 +322,7 @@ class AdminCheckTest(CheckCase):
 
     def test_maintenance_by_admin_call_without_peer_passes(self):
         with CheckedServer() as srv:
-            self.assertEqual(get_json("http://%s/maintenance" % srv.admin, {"enabled": True}),
+            self.assertEqual(harness.http_json(srv.admin, "/maintenance", {"enabled": True})[1],
                              {"maintenance": True})
             code, _, err, _ = self.run_check(*srv.check_args())
             self.assertEqual(code, 0, err)
@@ -421,12 +345,12 @@ class SwitchoverTest(CheckCase):
     connected and caught up."""
 
     def test_maintenance_fails_once_the_peer_caught_up(self):
-        admin_a, admin_b = pair.free_ports(2)
-        with pair.Pair(a_args=admin_args(admin_a), b_args=admin_args(admin_b), proxied=True) as nodes:
+        admin_a, admin_b = ("127.0.0.1:%d" % port for port in pair.free_ports(2))
+        with pair.Pair(a_args=["--admin-listen", admin_a], b_args=["--admin-listen", admin_b],
+                       proxied=True) as nodes:
             nodes.wait_connected()
-            args_a = ["--port", str(nodes.a.port), "--admin", "127.0.0.1:%d" % admin_a if HAS_ADMIN else "off"]
-            if HAS_ADMIN:
-                wait_admin("127.0.0.1:%d" % admin_a)
+            args_a = ["--port", str(nodes.a.port), "--admin", admin_a]
+            harness.wait_health(admin_a)
             # Writes on A that B has not acknowledged: A waits in maintenance.
             nodes.stall()
             with nodes.a.connect() as conn:
@@ -444,8 +368,7 @@ class SwitchoverTest(CheckCase):
             nodes.wait_quiet()
             self.assert_unhealthy("maintenance: the peer is connected and caught up", *args_a)
             os.remove(self.maintenance_file)  # B is not in maintenance (one machine, one file)
-            self.assert_healthy("--port", str(nodes.b.port),
-                                "--admin", "127.0.0.1:%d" % admin_b if HAS_ADMIN else "off")
+            self.assert_healthy("--port", str(nodes.b.port), "--admin", admin_b)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ import tempfile
 import unittest
 
 import harness
-from test_notify import NOTIFY, build_program
+from harness import build_program
+from test_notify import NOTIFY
 
 GENERATOR = os.path.join(harness.HERE, "..", "..", "keepalived", "twincache-keepalived-config")
 CHECK = build_program("healthcheck", "twincache-check", "TWINCACHE_CHECK")

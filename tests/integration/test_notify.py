@@ -10,7 +10,6 @@ behind a full accept queue. Everything is bounded; nothing sleeps to
 synchronise.
 """
 
-import json
 import os
 import re
 import shutil
@@ -20,79 +19,16 @@ import subprocess
 import tempfile
 import time
 import unittest
-import urllib.request
 
 import harness
+from harness import AdminServer, build_program, twincache_only
 
 # Every hook must be gone within this (keepalived gives the STOP hook 1 s).
 HOOK_LIMIT_S = 1.0
 LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) (MASTER|BACKUP|FAULT|STOP|DELETED) "
                       r"(\d+|-)$")
 PID_SLOTS = 10**7  # SEQ = starttime_ticks * 10^7 + pid (keepalived/notify.h)
-
-
-def build_program(subdir, name, env_var):
-    """Path of a program built next to twincached: env `env_var`, else
-    BUILD/subdir/name where BUILD holds daemon/twincached."""
-    if os.environ.get(env_var):
-        return os.path.abspath(os.environ[env_var])
-    daemon = os.path.abspath(os.environ.get(
-        "TWINCACHED", os.path.join(harness.HERE, "..", "..", "build", "daemon", "twincached")))
-    return os.path.join(os.path.dirname(os.path.dirname(daemon)), subdir, name)
-
-
 NOTIFY = build_program("keepalived", "twincache-notify", "TWINCACHE_NOTIFY")
-
-
-def daemon_has_admin():
-    """True when the daemon under test has the HTTP admin endpoint."""
-    if harness.REFERENCE:
-        return False
-    try:
-        out = subprocess.run([harness.server_binary(), "--help"], capture_output=True, text=True, timeout=10)
-    except OSError:
-        return False
-    return "--admin-listen" in out.stdout + out.stderr
-
-
-HAS_ADMIN = daemon_has_admin()
-
-
-def needs_admin(test):
-    return unittest.skipUnless(
-        HAS_ADMIN, "LOUD SKIP: twincached under test has no --admin-listen (or reference mode)")(test)
-
-
-class AdminServer(harness.Server):
-    """twincached with its admin endpoint on a free loopback port."""
-
-    def __init__(self):
-        self.admin_port = harness.free_port()
-        super().__init__(["--admin-listen", "127.0.0.1:%d" % self.admin_port])
-
-    @property
-    def admin(self):
-        return "127.0.0.1:%d" % self.admin_port
-
-    def start(self):
-        super().start()
-        deadline = time.monotonic() + harness.START_TIMEOUT
-        while True:  # the admin port may open just after the memcached one
-            try:
-                self.health()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)  # polling interval, not synchronisation
-
-    def health(self):
-        """GET /health as a dict (200 or 503 alike)."""
-        try:
-            with urllib.request.urlopen("http://%s/health" % self.admin, timeout=5) as r:
-                return json.load(r)
-        except urllib.error.HTTPError as e:
-            return json.load(e)
 
 
 class HookCase(unittest.TestCase):
@@ -169,7 +105,7 @@ class ArgumentFormsTest(HookCase):
 
 
 class DaemonTest(HookCase):
-    @needs_admin
+    @twincache_only
     def test_posts_role_and_seq_to_daemon(self):
         with AdminServer() as srv:
             self.assertEqual(srv.health()["role"], "UNKNOWN")
@@ -189,7 +125,7 @@ class DaemonTest(HookCase):
             self.assertEqual(self.run_hook("BACKUP", admin=srv.admin)[:2], (0, ""))
             self.assertEqual(srv.health()["role"], "BACKUP")
 
-    @needs_admin
+    @twincache_only
     def test_racing_hooks_end_with_last_started_role(self):
         # keepalived forks hooks without waiting; 20 are started here as fast
         # as fork allows, MASTER/BACKUP alternating. Repeated so out-of-order
@@ -241,7 +177,7 @@ class DeadlineTest(HookCase):
         seconds = self.assert_quick_exit_0("127.0.0.1:%d" % harness.free_port())
         print("\nhook with the daemon down: %.3f s" % seconds)
 
-    @needs_admin
+    @twincache_only
     def test_daemon_sigstopped(self):
         with AdminServer() as srv:
             os.kill(srv.pid, signal.SIGSTOP)

@@ -1,0 +1,139 @@
+# shellcheck shell=bash
+# What tests/bench/run.sh and tests/bench/pair.sh share. Sourced by them after
+# `set -euo pipefail`, with the script's arguments:
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+#
+# Sets repo_root, bench_name (the script's file name, which starts its
+# messages), the settings
+#   twincached   argument 1, else $TWINCACHED, else build/daemon/twincached
+#   memcached    $REFERENCE_MEMCACHED, else /usr/bin/memcached
+#   seconds      $BENCH_SECONDS (default 10), length of each memcaslap run
+#   threads      $BENCH_THREADS (default 2), memcaslap -T
+#   concurrency  $BENCH_CONCURRENCY (default 64), memcaslap -c
+# and workdir, a fresh directory removed at exit, after the servers started by
+# start_server (their pids are in the array pids) got SIGTERM and ended.
+# Exits 1 when memcaslap (libmemcached-tools) or a server binary is missing.
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+bench_name=$(basename "$0")
+twincached=${1:-${TWINCACHED:-$repo_root/build/daemon/twincached}}
+memcached=${REFERENCE_MEMCACHED:-/usr/bin/memcached}
+seconds=${BENCH_SECONDS:-10}
+threads=${BENCH_THREADS:-2}
+concurrency=${BENCH_CONCURRENCY:-64}
+
+for program in memcaslap "$memcached" "$twincached"; do
+  if ! command -v "$program" >/dev/null; then
+    echo "$bench_name: $program not found (memcaslap is in libmemcached-tools)" >&2
+    exit 1
+  fi
+done
+
+workdir=$(mktemp -d "/tmp/twincache-${bench_name%.sh}-bench.XXXXXX")
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+# mix FILE SET_SHARE GET_SHARE: writes a memcaslap workload file: 32-byte
+# keys, 100-byte values, cmd 0 = set, 1 = get.
+mix() {
+  cat >"$1" <<EOF
+key
+32 32 1
+value
+100 100 1
+cmd
+0 $2
+1 $3
+EOF
+}
+
+# free_ports N: prints N distinct loopback ports that were free a moment ago.
+free_ports() {
+  /usr/bin/python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
+
+# start_server NAME BINARY PORT [ARGS...]: starts BINARY on 127.0.0.1:PORT
+# with -t 4 -m 1024 -c 4096 and ARGS, stderr appended to $workdir/NAME.stderr;
+# sets REPLY_PID once it accepts connections (polled up to 10 s), else exits 1.
+# A memcached binary (by its file name) gets -U 0; twincached gets
+# --lenient-keys (memcaslap's keys start with eight 0x10 bytes, which memcached
+# accepts) and no admin endpoint (a fixed default port that several daemons
+# on this machine would share).
+start_server() {
+  local name=$1 binary=$2 port=$3 extra=()
+  shift 3
+  if [[ $(basename "$binary") == memcached ]]; then
+    extra=(-U 0)
+    [[ $EUID -eq 0 ]] && extra+=(-u root)  # memcached refuses root without -u
+  else
+    extra=(--lenient-keys --admin-listen off)
+  fi
+  "$binary" -p "$port" -l 127.0.0.1 -t 4 -m 1024 -c 4096 "${extra[@]}" "$@" \
+    2>>"$workdir/$name.stderr" &
+  REPLY_PID=$!
+  pids+=("$REPLY_PID")
+  local i
+  for ((i = 0; i < 200; i++)); do  # up to 10 s
+    if nc -z 127.0.0.1 "$port" 2>/dev/null; then
+      return 0
+    fi
+    if ! kill -0 "$REPLY_PID" 2>/dev/null; then
+      break
+    fi
+    sleep 0.05
+  done
+  echo "$bench_name: $name ($binary) did not start on port $port:" >&2
+  cat "$workdir/$name.stderr" >&2
+  exit 1
+}
+
+# tps PORT NAME CONFIG [memcaslap args...]: runs memcaslap against
+# 127.0.0.1:PORT for $seconds with workload file CONFIG, output in
+# $workdir/NAME.memcaslap; prints its TPS, "n/a" when it gave none, or "error"
+# when the server answered with errors (they count as operations in
+# memcaslap's TPS, so such a run is void).
+tps() {
+  local port=$1 name=$2 config=$3 out value
+  shift 3
+  out=$workdir/$name.memcaslap
+  timeout $((seconds + 30)) memcaslap -s "127.0.0.1:$port" -F "$config" \
+    -t "${seconds}s" -T "$threads" -c "$concurrency" "$@" >"$out" 2>&1 || true
+  # The summary line: "Run time: 10.0s Ops: 1234567 TPS: 123456 Net_rate: 17.9M/s".
+  value=$(awk '/^Run time:/ { for (i = 1; i < NF; i++) if ($i == "TPS:") tps = $(i + 1) }
+               END { if (tps ~ /^[0-9]+$/) print tps }' "$out")
+  if [[ -z $value ]]; then
+    echo "$bench_name: no TPS in memcaslap output for $name:" >&2
+    tail -n 5 "$out" >&2
+    value=n/a
+  fi
+  # (A server that rejects control characters in keys answers every set of
+  # memcaslap's with CLIENT_ERROR: twincached runs with --lenient-keys.)
+  if grep -q -E 'ERROR' "$out"; then
+    echo "$bench_name: $name answered memcaslap with errors ($(grep -c -E 'ERROR' "$out") lines), e.g.:" >&2
+    grep -m 1 -E 'ERROR' "$out" >&2
+    value=error
+  fi
+  echo "$value"
+}
+
+# ratio B1 B2 A1 A2: prints mean(B)/mean(A), or n/a unless all are numbers.
+ratio() {
+  awk -v b1="$1" -v b2="$2" -v a1="$3" -v a2="$4" 'BEGIN {
+    if (a1 !~ /^[0-9]+$/ || a2 !~ /^[0-9]+$/ || b1 !~ /^[0-9]+$/ || b2 !~ /^[0-9]+$/ || a1 + a2 == 0)
+      print "n/a"; else printf "%.3f\n", (b1 + b2) / (a1 + a2) }'
+}
