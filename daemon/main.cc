@@ -1,6 +1,7 @@
 // twincached: the memcached-compatible cache daemon. Parses memcached's flags,
 // does the Unix chores in memcached's order and runs the server; everything
 // else lives in the core library.
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -30,6 +31,14 @@ constexpr int kExitFailure = 71;  // EX_OSERR, as memcached exits when it cannot
 int Fail(std::string_view event, const std::string& reason, int code) {
   Log(LogLevel::kError, event, {{"reason", reason}});
   return code;
+}
+
+// Sends `state` (newline-separated KEY=VALUE assignments) to the service manager; a failure is
+// logged and otherwise ignored: systemd times the start out by itself.
+void Notify(const std::string& state) {
+  if (int rc = sd_notify(0, state.c_str()); rc < 0) {
+    Log(LogLevel::kWarning, "sd_notify_failed", {{"state", state}, {"errno", std::to_string(-rc)}});
+  }
 }
 
 int Main(int argc, char** argv) {
@@ -123,7 +132,13 @@ int Main(int argc, char** argv) {
        {"evictions", settings.no_evict ? "off" : "on"}});
   if (replicator) replicator->Start();
   if (admin_on) admin.Start(&state, replicator.get());
+  // Type=notify readiness for twincached.service (sd_notify(3), systemd.service(5)): the client
+  // port is bound and listening, and the replication start decision is made (Start() returns at
+  // once; the link and the initial sync proceed in the background, as /health reports). Without
+  // NOTIFY_SOCKET in the environment sd_notify does nothing, so -d and the tests are unaffected.
+  Notify("READY=1\nSTATUS=Accepting clients on port " + std::to_string(settings.port));
   server.Run();
+  Notify("STOPPING=1");
   admin.Stop();
   if (replicator) replicator->Stop();
   if (!settings.pid_file.empty()) unlink(settings.pid_file.c_str());

@@ -7,10 +7,13 @@ packages=(
   # build
   cmake g++ make ccache pkg-config
   libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest libssl-dev libcpp-httplib-dev
+  libsystemd-dev  # sd_notify: Type=notify readiness of twincached.service
   # fuzzing and sanitizers (clang's libFuzzer and runtimes)
   clang libclang-rt-14-dev
   # real clients and the reference peer for tests and benchmarks
   python3 python3-pymemcache libmemcached-tools memcached netcat-openbsd procps keepalived
+  # systemd-analyze verify/security, systemd-sysusers, systemd-tmpfiles and logrotate check systemd/
+  systemd logrotate
 )
 
 missing=()
