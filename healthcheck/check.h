@@ -15,13 +15,17 @@
 //     records, initial sync done) and only then fails, so keepalived moves the
 //     VIP to a twin that already has every write.
 // The reason for a failure (and the maintenance wait) is one line on stderr
-// and in syslog; see main.cc for exit codes.
+// and in syslog; see main.cc for exit codes. After the verdict main.cc
+// writes it to the track file keepalived watches (--track-file, see
+// keepalived/track_file.h): "0" healthy, "1" unhealthy.
 #ifndef TWINCACHE_HEALTHCHECK_CHECK_H_
 #define TWINCACHE_HEALTHCHECK_CHECK_H_
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "keepalived/track_file.h"
 
 namespace twincache {
 
@@ -43,6 +47,7 @@ struct CheckOptions {
   std::string maintenance_file = "/etc/twincache/maintenance";  ///< --maintenance-file
   bool quiet = false;                                           ///< -q: no syslog
   bool verbose = false;                                         ///< -v: say "ok" on stdout when healthy
+  std::string track_file = kDefaultTrackFile;                   ///< --track-file; "" = off (track_file.h)
 };
 
 /// What the daemon says about itself, from GET /health or from `stats`.

@@ -21,9 +21,10 @@ ParseOutcome ParseCheckOptions(int argc, const char* const* argv, CheckOptions* 
   app.add_option("--admin", admin, "the daemon's admin endpoint HOST:PORT, or off (127.0.0.1:11213)");
   app.add_option("--timeout-ms", options->timeout_ms, "deadline for the whole check in ms (500)")
       ->check(CLI::Range(1, 60000));
-  app.add_option("--max-memory-percent", options->max_memory_percent,
-                 "fail when items fill more than this share of -m; for -M (no eviction) setups, where a "
-                 "full cache refuses writes; 0 = no check, the default: an evicting cache runs full by design")
+  app.add_option(
+         "--max-memory-percent", options->max_memory_percent,
+         "fail when items fill more than this share of -m; for -M (no eviction) setups, where a "
+         "full cache refuses writes; 0 = no check, the default: an evicting cache runs full by design")
       ->check(CLI::Range(0.0, 100.0));
   app.add_option("--require-sync", require_sync,
                  "fail until the initial sync from the twin is done: auto (when a peer is configured), "
@@ -31,6 +32,9 @@ ParseOutcome ParseCheckOptions(int argc, const char* const* argv, CheckOptions* 
       ->check(CLI::IsMember({"auto", "on", "off"}));
   app.add_option("--maintenance-file", options->maintenance_file,
                  "planned switchover while this file exists (/etc/twincache/maintenance)");
+  app.add_option("--track-file", options->track_file,
+                 "after the verdict write 0 (healthy) or 1 to this keepalived track_file, or off (" +
+                     std::string(kDefaultTrackFile) + ")");
   app.add_flag("-q,--quiet", options->quiet, "do not log to syslog");
   app.add_flag("-v,--verbose", options->verbose, "print the outcome on stdout also when healthy");
   try {
@@ -60,6 +64,12 @@ ParseOutcome ParseCheckOptions(int argc, const char* const* argv, CheckOptions* 
       return outcome;
     }
     options->admin_port = port;
+  }
+  if (options->track_file == "off") {
+    options->track_file.clear();
+  } else if (options->track_file.empty() || options->track_file.back() == '/') {
+    outcome.message = "bad --track-file (a file, or off): '" + options->track_file + "'";
+    return outcome;
   }
   if (options->port == 0) {
     outcome.message = "bad --port: 0";

@@ -4,7 +4,11 @@
 // non-zero status as a failure). A failure's reason, and the maintenance wait,
 // go as one line "twincache-check: REASON" to stderr and, unless -q, to syslog
 // (facility daemon, ident twincache-check). A healthy run prints nothing
-// unless -v. Many copies may run at once: the program keeps no files or locks.
+// unless -v. Then the verdict goes to the track file (--track-file, default
+// /run/twincache-vrrp/vrrp.state; keepalived/track_file.h): "0" healthy,
+// "1" unhealthy or out of time; a problem writing it is one more line.
+// Many copies may run at once: the track file is their only shared state,
+// written under a lock and always replaced whole.
 #include <syslog.h>
 
 #include <chrono>
@@ -18,6 +22,7 @@
 
 #include "healthcheck/check.h"
 #include "healthcheck/check_options.h"
+#include "keepalived/track_file.h"
 
 namespace twincache {
 namespace {
@@ -33,11 +38,22 @@ void Report(const CheckOptions& options, int priority, const std::string& reason
   if (!options.quiet) syslog(priority, "%s", reason.c_str());
 }
 
+// Writes the verdict to the track file; a write that failed or was skipped
+// is reported. `seen`: the file's version before the check began.
+void WriteTrackFile(const CheckOptions& options, bool healthy, const TrackFileVersion& seen) {
+  if (options.track_file.empty()) return;
+  TrackWriteResult result = healthy ? MarkReady(options.track_file, seen) : MarkNotReady(options.track_file);
+  if (result.outcome == TrackWrite::kFailed) Report(options, LOG_WARNING, "track file: " + result.detail);
+  if (result.outcome == TrackWrite::kKept) Report(options, LOG_NOTICE, "track file: " + result.detail);
+}
+
 // Backstop for the waits the deadline cannot bound (httplib restarts its read
 // timeout at each read; getaddrinfo of a name has no timeout): if the run is
-// not over by --timeout-ms plus kWatchdogGrace, reports the failure and ends
-// the process, so a hung check never piles up under keepalived 2.2.7 (which
-// starts another copy every interval). Destroying it before the deadline
+// not over by --timeout-ms plus kWatchdogGrace, reports the failure, marks
+// the track file not ready and ends the process, so a hung check never piles
+// up under keepalived 2.2.7 (which starts another copy every interval), and
+// one killed by keepalived's own timeout has already said "not ready"
+// (keepalived only counts it as a failure). Destroying it before the deadline
 // disarms it; a watchdog that already fired holds mu_ until the process ends,
 // so only one of the two ever reports.
 class Watchdog {
@@ -65,6 +81,7 @@ class Watchdog {
     if (done_cv_.wait_until(lock, end_, [this] { return done_; })) return;
     Report(options_, LOG_WARNING,
            "check did not finish within " + std::to_string(options_.timeout_ms) + " ms");
+    WriteTrackFile(options_, /*healthy=*/false, TrackFileVersion());
     std::fflush(stderr);
     std::_Exit(kExitUnhealthy);
   }
@@ -91,6 +108,10 @@ int Main(int argc, char** argv) {
   if (!options.quiet) openlog("twincache-check", LOG_PID, LOG_DAEMON);
   std::signal(SIGPIPE, SIG_IGN);  // a daemon closing early must not kill the check
 
+  // Before probing: a "not ready" written while the check runs must win
+  // over its "ready" (track_file.h, "Writers and their order").
+  const TrackFileVersion seen =
+      options.track_file.empty() ? TrackFileVersion() : CurrentTrackFileVersion(options.track_file);
   Verdict verdict;
   {
     Watchdog watchdog(options);
@@ -98,9 +119,11 @@ int Main(int argc, char** argv) {
   }
   if (!verdict.healthy) {
     Report(options, LOG_WARNING, verdict.reason);
+    WriteTrackFile(options, /*healthy=*/false, seen);
     return kExitUnhealthy;
   }
   if (!verdict.reason.empty()) Report(options, LOG_NOTICE, verdict.reason);
+  WriteTrackFile(options, /*healthy=*/true, seen);
   if (options.verbose) std::printf("twincache-check: ok\n");
   return kExitHealthy;
 }

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -23,6 +24,10 @@ constexpr size_t kMaxBodyInDetail = 200;    // bytes of an error reply quoted in
 // Longest wait for one connect on loopback, where a connect that is not done
 // at once had its SYN dropped (see PostRole).
 constexpr std::chrono::milliseconds kConnectAttempt(100);
+// Pace of fresh connects to an admin port that refuses them (see PostRole).
+constexpr std::chrono::milliseconds kRefusedRetry(50);
+// No new attempt with less than this left: room for one request.
+constexpr std::chrono::milliseconds kRequestReserve(2 * kConnectAttempt);
 
 std::string ErrnoText(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
@@ -224,16 +229,21 @@ PostOutcome PostRole(const std::string& admin, const std::string& body,
     outcome.detail = "bad admin address '" + admin + "'";
     return outcome;
   }
-  // Share the time left: a refused connection fails at once; a hung
-  // (SIGSTOPped) daemon still accepts into its backlog and takes the write,
-  // then never answers, so the read gets the largest share. A full accept
-  // queue (cpp-httplib listens with a backlog of 5, and racing hooks can
-  // outrun the daemon's accept thread) drops the SYN, which the kernel would
-  // resend only after 1 s: a fresh connect every kConnectAttempt instead.
+  // Share the time left: a hung (SIGSTOPped) daemon still accepts into its
+  // backlog and takes the write, then never answers, so the read gets the
+  // largest share. A full accept queue (cpp-httplib listens with a backlog
+  // of 5, and racing hooks can outrun the daemon's accept thread) drops the
+  // SYN, which the kernel would resend only after 1 s: a fresh connect every
+  // kConnectAttempt instead. A refused connect (nothing listening yet:
+  // keepalived runs the hook as soon as a restarted daemon's process
+  // appears, before its admin port is open) is retried every kRefusedRetry.
+  // Neither is retried with less than kRequestReserve left.
   httplib::Client client(host, port);
   client.set_keep_alive(false);
+  std::chrono::steady_clock::time_point started;
   auto attempt = [&]() {
     ++outcome.connect_attempts;
+    started = std::chrono::steady_clock::now();
     std::chrono::milliseconds left = Remaining(deadline);
     client.set_connection_timeout(std::min(kConnectAttempt, left * 3 / 10));
     client.set_write_timeout(left * 2 / 10);
@@ -241,8 +251,11 @@ PostOutcome PostRole(const std::string& admin, const std::string& body,
     return client.Post("/role", body, "application/json");
   };
   httplib::Result result = attempt();
-  while (!result && result.error() == httplib::Error::ConnectionTimeout &&
-         Remaining(deadline) > 2 * kConnectAttempt) {
+  while (
+      !result &&
+      (result.error() == httplib::Error::ConnectionTimeout || result.error() == httplib::Error::Connection) &&
+      Remaining(deadline) > kRequestReserve) {
+    if (result.error() == httplib::Error::Connection) std::this_thread::sleep_until(started + kRefusedRetry);
     result = attempt();
   }
   if (!result) {

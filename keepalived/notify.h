@@ -123,16 +123,17 @@ bool ParseHostPort(std::string_view address, std::string* host, int* port);
 struct PostOutcome {
   bool delivered = false;    ///< the daemon answered 200
   std::string detail;        ///< "applied", "kept newer role", or why it failed
-  int connect_attempts = 0;  ///< connections tried (more than 1 after dropped SYNs)
+  int connect_attempts = 0;  ///< connections tried (more than 1 after dropped SYNs or refusals)
 };
 
 /// Posts `body` to http://ADMIN/role with connect, write and read timeouts
 /// that together end before `deadline` (cpp-httplib's client; each phase
 /// gets a share of the time left). A connect that times out (SYN dropped by
-/// a full accept queue) is retried with a fresh connection every 100 ms while
-/// time is left; a refused one is not. Never throws; never blocks past the
-/// deadline except in name resolution of a host name (the caller's watchdog
-/// covers that).
+/// a full accept queue) is retried with a fresh connection at once (each
+/// waits up to 100 ms), a refused one (daemon not listening yet) every
+/// 50 ms, while more than 200 ms are left. Never throws; never blocks past
+/// the deadline except in name resolution of a host name (the caller's
+/// watchdog covers that).
 PostOutcome PostRole(const std::string& admin, const std::string& body,
                      std::chrono::steady_clock::time_point deadline);
 

@@ -1,8 +1,14 @@
 // twincache-notify: keepalived's notify hook (see notify.h).
 //
-//   twincache-notify [--log-file F] [--admin HOST:PORT|off] INSTANCE|GROUP NAME STATE PRIORITY
-//   twincache-notify [--log-file F] [--admin HOST:PORT|off] [--instance NAME] [--priority N] STATE
+//   twincache-notify [--log-file F] [--admin HOST:PORT|off] [--track-file F|off]
+//                    INSTANCE|GROUP NAME STATE PRIORITY
+//   twincache-notify [...] [--instance NAME] [--priority N] STATE
 //   twincache-notify ... --state STATE
+//
+// On FAULT and STOP it first marks the track file not ready (track_file.h):
+// keepalived then keeps the instance in FAULT, even once the daemon's process
+// is back, until twincache-check passes and writes "0". Other states leave
+// the file alone.
 //
 // Exit 0 whatever the daemon does (down, hung, refusing), within 800 ms; 2 on
 // bad arguments. A watchdog (SIGALRM) ends the process at the deadline should
@@ -21,6 +27,7 @@
 #include <CLI/CLI.hpp>
 
 #include "keepalived/notify.h"
+#include "keepalived/track_file.h"
 
 namespace {
 
@@ -67,9 +74,13 @@ int main(int argc, char** argv) {
   notify::HookArguments hook;
   std::string log_file = kDefaultLogFile;
   std::string admin = kDefaultAdmin;
+  std::string track_file = twincache::kDefaultTrackFile;
   CLI::App app{"keepalived notify hook: logs the VRRP transition and posts the role to twincached"};
   app.add_option("--log-file", log_file, "notify log to append to")->capture_default_str();
   app.add_option("--admin", admin, "the daemon's admin endpoint HOST:PORT, or off")->capture_default_str();
+  app.add_option("--track-file", track_file,
+                 "keepalived track_file marked not ready (1) on FAULT and STOP, or off")
+      ->capture_default_str();
   app.add_option("--state", hook.state, "the state, for notify_master/backup/fault");
   app.add_option("--instance", hook.instance, "the instance name, for notify_master/backup/fault");
   app.add_option("--priority", hook.priority, "the priority, for notify_master/backup/fault");
@@ -83,16 +94,25 @@ int main(int argc, char** argv) {
   }
   std::string error;
   std::optional<notify::Transition> transition = notify::ParseTransition(hook, &error);
+  if (transition && (track_file.empty() || track_file.back() == '/')) {
+    transition = std::nullopt;
+    error = "bad --track-file (a file, or off): '" + track_file + "'";
+  }
   if (!transition) {
     fprintf(stderr, "twincache-notify: %s\n", error.c_str());
     syslog(LOG_ERR, "bad arguments: %s", error.c_str());
     return 2;
   }
 
+  std::string problems;  // "; "-separated, empty when all went well
+  // First, before the log and the daemon: the instance stays in FAULT.
+  if (track_file != "off" && (transition->state == "FAULT" || transition->state == "STOP")) {
+    twincache::TrackWriteResult marked = twincache::MarkNotReady(track_file);
+    if (marked.outcome == twincache::TrackWrite::kFailed) problems += "; track file: " + marked.detail;
+  }
   std::optional<uint64_t> start_ticks = notify::ReadStartTime();
   uint64_t seq = notify::SequenceNumber(start_ticks.value_or(notify::BootTimeTicks(boottime)), getpid());
   std::string line = notify::LogLine(realtime, *transition);
-  std::string problems;  // "; "-separated, empty when all went well
   if (!start_ticks) problems += "; /proc/self/stat unreadable, seq from CLOCK_BOOTTIME";
   if (!notify::AppendLine(log_file, line, &error)) problems += "; " + error;
   std::string daemon = "not told (--admin off)";

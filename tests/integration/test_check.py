@@ -10,13 +10,19 @@ copies running at once. Then the verdicts: memory over --max-memory-percent,
 a replicating node in initial sync, and the planned switchover (maintenance
 file or POST /maintenance: pass while the peer is not caught up, fail once it
 is). The memcached-protocol part also runs against the reference memcached
-with --admin off. Every check runs with -q (no syslog) except the syslog test.
+with --admin off. Every check runs with -q (no syslog) except the syslog test,
+and writes its verdict to a track file of its test's own (--track-file; the
+default is the host's keepalived state). The track file tests check that
+file: "0" or "1" after each verdict, also from the watchdog, whole after 20
+racing checks, and a "not ready" that twincache-notify writes while a check
+runs is not overwritten by that check's pass (keepalived/track_file.h).
 """
 
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -38,6 +44,7 @@ TIMING_ATTEMPTS = 3
 
 
 CHECK = harness.build_program("healthcheck", "twincache-check", "TWINCACHE_CHECK")
+NOTIFY = harness.build_program("keepalived", "twincache-notify", "TWINCACHE_NOTIFY")
 
 
 class CheckedServer(harness.AdminServer):
@@ -81,16 +88,19 @@ class SilentListener:
 
 class DribblingServer:
     """A loopback server that answers every connection with `reply`, one byte
-    every 20 ms: a peer too slow for the deadline but never silent long enough
-    for a per-read timeout. `with DribblingServer(b"...") as srv: srv.port`."""
+    every `pace_s` (20 ms): a peer too slow for the deadline but never silent
+    long enough for a per-read timeout. `.accepted` is set once a client
+    came. `with DribblingServer(b"...") as srv: srv.port`."""
 
-    def __init__(self, reply):
+    def __init__(self, reply, pace_s=0.02):
         self.reply = reply
+        self.pace_s = pace_s
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         self.stopping = threading.Event()
+        self.accepted = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
     def __enter__(self):
@@ -107,9 +117,10 @@ class DribblingServer:
             conn, _ = self.sock.accept()
         except OSError:
             return  # closed before a client came
+        self.accepted.set()
         with conn:
             for i in range(len(self.reply)):
-                if self.stopping.wait(0.02):  # the pace of the dribble, not synchronisation
+                if self.stopping.wait(self.pace_s):  # the pace of the dribble, not synchronisation
                     return
                 try:
                     conn.sendall(self.reply[i:i + 1])
@@ -126,10 +137,15 @@ class CheckCase(unittest.TestCase):
         # A maintenance file that does not exist unless a test creates it, so
         # a real /etc/twincache/maintenance on this machine changes nothing.
         self.maintenance_file = os.path.join(self.dir, "maintenance")
+        # The track file, in a directory the check creates.
+        self.track_dir = os.path.join(self.dir, "run")
+        self.track_file = os.path.join(self.track_dir, "vrrp.state")
 
     def run_check(self, *args, quiet=True):
-        """Runs the check to completion; returns (exit code, stdout, stderr, seconds)."""
-        command = [CHECK, "--maintenance-file", self.maintenance_file, *args]
+        """Runs the check to completion; returns (exit code, stdout, stderr, seconds).
+        It writes self.track_file unless `args` give a --track-file."""
+        track = [] if "--track-file" in args else ["--track-file", self.track_file]
+        command = [CHECK, "--maintenance-file", self.maintenance_file, *track, *args]
         if quiet:
             command.append("-q")
         start = time.monotonic()
@@ -161,6 +177,14 @@ class CheckCase(unittest.TestCase):
             self.fail("check %s took %s s, limit %.3f s" % (args, ["%.3f" % t for t in times], limit_s))
         return min(times)
 
+    def assert_track_file(self, text):
+        """The track file holds exactly `text`, mode 0644, and no temporary
+        file is left beside it."""
+        with open(self.track_file) as f:
+            self.assertEqual(f.read(), text)
+        self.assertEqual(stat.S_IMODE(os.stat(self.track_file).st_mode), 0o644)
+        self.assertEqual(os.listdir(self.track_dir), ["vrrp.state"])
+
     def maintenance_on(self):
         with open(self.maintenance_file, "w") as f:
             f.write("planned switchover\n")
@@ -172,7 +196,8 @@ class UsageTest(CheckCase):
         self.assertEqual((code, out, err), (0, "twincache-check 0.1.0\n", ""))
 
     def test_bad_usage_exits_2(self):
-        for args in (["--require-sync", "maybe"], ["--timeout-ms", "0"], ["--admin", "x:y"], ["--bogus"]):
+        for args in (["--require-sync", "maybe"], ["--timeout-ms", "0"], ["--admin", "x:y"], ["--bogus"],
+                     ["--track-file", ""], ["--track-file", self.dir + "/"]):
             code, out, err, _ = self.run_check(*args)
             self.assertEqual(code, 2, args)
             self.assertTrue(err.startswith("twincache-check: "), err)
@@ -227,12 +252,14 @@ class ProtocolCheckTest(CheckCase):
         with CheckedServer() as srv:
             results = self.run_concurrently(srv.check_args())
             self.assertEqual([r[0] for r in results], [0] * CONCURRENT_CHECKS, results)
+            self.assert_track_file("0\n")
             os.kill(srv.pid, signal.SIGSTOP)
             try:
                 slowest_runs = []
                 for _ in range(TIMING_ATTEMPTS):
                     results = self.run_concurrently(srv.check_args())
                     self.assertEqual([r[0] for r in results], [1] * CONCURRENT_CHECKS, results)
+                    self.assert_track_file("1\n")
                     slowest_runs.append(max(r[1] for r in results))
                     if slowest_runs[-1] < TIMEOUT_MS / 1000 + CONCURRENT_SLACK_S:
                         break
@@ -306,6 +333,93 @@ class ProtocolCheckTest(CheckCase):
         code, _, err, seconds = self.run_check("--port", str(srv.port), "--admin", "off", quiet=False)
         self.assertEqual(code, 1, err)
         self.assertLess(seconds, TIMEOUT_MS / 1000)
+
+
+class TrackFileTest(CheckCase):
+    """The verdict in the track file keepalived watches (weight 0: "1" holds
+    the instance in FAULT)."""
+
+    def test_each_verdict_replaces_the_file(self):
+        srv = CheckedServer().start()
+        self.addCleanup(srv.stop)
+        self.assert_healthy(*srv.check_args())
+        self.assert_track_file("0\n")
+        self.assertEqual(stat.S_IMODE(os.stat(self.track_dir).st_mode), 0o755)
+        before = os.stat(self.track_file).st_ino
+        self.assert_healthy(*srv.check_args())  # unchanged: left as it is
+        self.assertEqual(os.stat(self.track_file).st_ino, before)
+        port = srv.port
+        srv.stop()
+        self.assert_unhealthy("cannot connect", "--port", str(port), "--admin", "off")
+        self.assert_track_file("1\n")
+        with CheckedServer() as again:
+            self.assert_healthy(*again.check_args())
+        self.assert_track_file("0\n")
+
+    def test_off_writes_nothing(self):
+        with CheckedServer() as srv:
+            self.assert_healthy(*srv.check_args(), "--track-file", "off")
+        self.assertFalse(os.path.exists(self.track_dir))
+
+    def test_racing_checks_leave_a_whole_file(self):
+        # Passing and failing checks at once, as keepalived 2.2.7 can start
+        # them: whoever wins, the file is one whole value, with no debris.
+        with CheckedServer() as srv:
+            closed = harness.free_port()
+            verdicts = [srv.check_args() if i % 2 else ["--port", str(closed), "--admin", "off"]
+                        for i in range(CONCURRENT_CHECKS)]
+            for _ in range(3):
+                results = [None] * CONCURRENT_CHECKS
+
+                def one(i):
+                    results[i] = self.run_check(*verdicts[i])[0]
+
+                threads = [threading.Thread(target=one, args=(i,)) for i in range(CONCURRENT_CHECKS)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(60)
+                self.assertEqual(results, [1 if i % 2 == 0 else 0 for i in range(CONCURRENT_CHECKS)])
+                with open(self.track_file) as f:
+                    self.assertIn(f.read(), ("0\n", "1\n"))
+                self.assertEqual(os.listdir(self.track_dir), ["vrrp.state"])
+
+    def test_not_ready_written_during_a_check_wins(self):
+        # The daemon dies after the check saw it healthy: keepalived's FAULT
+        # hook marks the file not ready while the check is still reading
+        # /health (dribbled here so that it surely is). The check's pass must
+        # not undo that, or the node would leave FAULT as soon as the process
+        # is back (track_file.h).
+        health = b'{"status":"ok","maintenance":false}'
+        reply = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                 b"Connection: close\r\n\r\n%s" % (len(health), health))
+        with CheckedServer() as srv, DribblingServer(reply, pace_s=0.005) as admin:
+            self.assert_healthy("--port", str(srv.port), "--admin", "off")
+            self.assert_track_file("0\n")
+            check = subprocess.Popen(
+                [CHECK, "-q", "--maintenance-file", self.maintenance_file, "--track-file", self.track_file,
+                 "--port", str(srv.port), "--admin", "127.0.0.1:%d" % admin.port, "--timeout-ms", "5000"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.assertTrue(admin.accepted.wait(5), "the check never asked for /health")
+            hook = subprocess.run(
+                [NOTIFY, "--admin", "off", "--log-file", os.path.join(self.dir, "notify.log"),
+                 "--track-file", self.track_file, "INSTANCE", "VI_1", "FAULT", "150"],
+                capture_output=True, text=True, timeout=10)
+            self.assertEqual((hook.returncode, hook.stderr), (0, ""))
+            self.assert_track_file("1\n")
+            out, err = check.communicate(timeout=10)
+        self.assertEqual((check.returncode, out), (0, ""), err)
+        self.assertEqual(err, "twincache-check: track file: %s was marked not ready during the check; "
+                              "left as it is\n" % self.track_file)
+        self.assert_track_file("1\n")
+
+    def test_deadline_failure_marks_not_ready(self):
+        # The watchdog's failure (httplib's per-read timeout never expires).
+        with CheckedServer() as srv, DribblingServer(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 1000) as admin:
+            self.assert_healthy("--port", str(srv.port), "--admin", "off")
+            self.assert_unhealthy("check did not finish within 300 ms", "--port", str(srv.port),
+                                  "--admin", "127.0.0.1:%d" % admin.port, "--timeout-ms", "300")
+        self.assert_track_file("1\n")
 
 
 @harness.twincache_only

@@ -11,10 +11,12 @@ loudly without them.
 `keepalived -t` exit codes (keepalived-notes.md): 0 clean, 5 config error,
 6 security warning. It exits 0 for a config file that does not exist, and it
 does not report an insecure notify program (it silently drops it at start),
-so the test checks both itself.
+so the test checks both itself. Nor does it report a track_file whose
+directory is missing (keepalived drops it at start): the generator warns.
 """
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -36,6 +38,9 @@ COMPLAINTS = ("warning", "disabling", "insecure", "unsafe", "not found", "unknow
 VIP = "192.0.2.100/24"
 NODE_A = {"self": "192.0.2.1", "peer": "192.0.2.2", "priority": "150"}
 NODE_B = {"self": "192.0.2.2", "peer": "192.0.2.1", "priority": "100"}
+# The default track file of the generator, twincache-check and twincache-notify.
+DEFAULT_TRACK_FILE = "/run/twincache-vrrp/vrrp.state"
+TRACK_FILE_BLOCK = 'track_file twincache_state {\n  file "%s"\n  weight 0\n  init_file 1 overwrite\n}\n'
 
 
 def loud_skip(reason):
@@ -142,6 +147,9 @@ class KeepalivedConfigTest(unittest.TestCase):
                     self.assertIn("state BACKUP\n  nopreempt\n", text)
                     self.assertIn("script_user root\n", text)
                     self.assertIn("track_process {\n    twincached\n  }", text)
+                    self.assertIn(TRACK_FILE_BLOCK % DEFAULT_TRACK_FILE, text)
+                    self.assertIn("  track_file {\n    twincache_state\n  }\n", text)
+                    self.assertNotIn("--track-file", text)  # the programs' default
                     self.assertEqual("unicast_peer {\n    %s\n  }" % node["peer"] in text, unicast)
                     self.assertEqual("mcast_src_ip %s\n" % node["self"] in text, not unicast)
 
@@ -162,6 +170,16 @@ class KeepalivedConfigTest(unittest.TestCase):
         self.assertIn('twincache-notify --log-file /var/log/twincache/notify-a.log"', text)
         self.assertIn("process /usr/bin/twincached --admin-listen 127.0.0.1:11213\n  param_match partial", text)
         self.assertIn("virtual_router_id 77\n", text)
+
+    def test_own_track_file_goes_to_keepalived_and_both_programs(self):
+        track = os.path.join(self.out, "node-a", "vrrp.state")
+        path, text = self.render("track", NODE_A, True, extra=[
+            "--track-file", track, "--check-args", "--timeout-ms 500", "--notify-args", "--log-file /tmp/n.log"])
+        self.assert_clean(path, text)
+        self.assertIn(TRACK_FILE_BLOCK % track, text)
+        self.assertIn('twincache-check --track-file %s --timeout-ms 500"' % track, text)
+        self.assertIn('twincache-notify --track-file %s --log-file /tmp/n.log"' % track, text)
+        self.assertFalse(os.path.exists(track), "keepalived -t must not initialise the track file")
 
     def test_world_writable_program_directory_is_rejected(self):
         # Proves this test would catch an insecure install: keepalived drops
@@ -207,11 +225,29 @@ class GeneratorTest(unittest.TestCase):
     def test_rejects_bad_flags(self):
         for extra in (["--priority", "255"], ["--priority", "0"], ["--unicast"], ["--self", "192.0.2.300"],
                       ["--vip", "vip"], ["--interface", "eth0 x"], ["--router-id", "256"],
-                      ["--peer", "192.0.2.1"], ["--notify-args", 'a"b'], ["--libexec-dir", "relative"]):
+                      ["--peer", "192.0.2.1"], ["--notify-args", 'a"b'], ["--libexec-dir", "relative"],
+                      ["--track-file", "relative"], ["--track-file", "/run/x/"], ["--track-file", '/run/a"b'],
+                      ["--track-file", "/run/a b"]):
             with self.subTest(extra=extra):
                 result = run_generator(*self.BASE, *extra)
                 self.assertEqual(result.returncode, 2, result.stdout)
                 self.assertIn("error", result.stderr)
+
+    def test_missing_track_file_directory_is_warned_about(self):
+        result = run_generator(*self.BASE, "--track-file", "/nonexistent-twincache/vrrp.state")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("warning: /nonexistent-twincache does not exist here", result.stderr)
+        self.assertIn('file "/nonexistent-twincache/vrrp.state"', result.stdout)
+
+    def test_default_track_file_is_the_programs_default(self):
+        # The generator passes --track-file only when it differs from this.
+        for program in (CHECK, NOTIFY):
+            with self.subTest(program=os.path.basename(program)):
+                result = subprocess.run([program, "--help"], capture_output=True, text=True, timeout=10)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertRegex(result.stdout, r"--track-file[^\n]*\n?[^\n]*%s" % re.escape(DEFAULT_TRACK_FILE))
+        result = run_generator(*self.BASE)
+        self.assertIn(TRACK_FILE_BLOCK % DEFAULT_TRACK_FILE, result.stdout)
 
 
 if __name__ == "__main__":

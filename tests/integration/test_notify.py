@@ -4,10 +4,12 @@ Runs the built hook (env TWINCACHE_NOTIFY, else keepalived/twincache-notify
 in the build directory that holds TWINCACHED) the way keepalived does: the
 generic form `[options] INSTANCE NAME STATE PRIORITY` and the notify_master
 form with one state. Checks the notify log line, that 20 racing hooks leave
-20 whole lines and the daemon with the role of the hook started last, and
-that the hook exits 0 within 1 s when the daemon is down, SIGSTOPped or
-behind a full accept queue. Everything is bounded; nothing sleeps to
-synchronise.
+20 whole lines and the daemon with the role of the hook started last, that
+the hook exits 0 within 1 s when the daemon is down, SIGSTOPped or behind a
+full accept queue, and that it keeps trying a daemon whose admin port opens
+late. FAULT and STOP mark the track file not ready ("1"), first thing;
+other states leave it alone (every hook here has a track file of its
+test's own). Everything is bounded; nothing sleeps to synchronise.
 """
 
 import os
@@ -15,6 +17,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -39,12 +42,19 @@ class HookCase(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, True)
         # A directory the hook must create, as on a fresh node.
         self.log = os.path.join(self.dir, "var", "log", "notify.log")
+        # The track file, also in a directory the hook creates.
+        self.track_file = os.path.join(self.dir, "run", "vrrp.state")
+
+    def hook_argv(self, *args, admin="off"):
+        """The hook's command line; it writes self.track_file unless `args`
+        give a --track-file."""
+        track = [] if "--track-file" in args else ["--track-file", self.track_file]
+        return [NOTIFY, "--log-file", self.log, "--admin", admin, *track, *args]
 
     def run_hook(self, *args, admin="off"):
         """Runs the hook to completion; returns (exit code, stderr, seconds)."""
         start = time.monotonic()
-        p = subprocess.run([NOTIFY, "--log-file", self.log, "--admin", admin, *args],
-                           capture_output=True, text=True, timeout=10)
+        p = subprocess.run(self.hook_argv(*args, admin=admin), capture_output=True, text=True, timeout=10)
         return p.returncode, p.stderr, time.monotonic() - start
 
     def log_lines(self):
@@ -91,7 +101,8 @@ class ArgumentFormsTest(HookCase):
     def test_bad_arguments_exit_2_and_log_nothing(self):
         for args in (["PROMOTED"], ["INSTANCE", "VI_1", "MASTER", "256"], ["INSTANCE", "VI_1", "MASTER"],
                      ["VRRP", "VI_1", "MASTER", "150"], ["MASTER", "--state", "BACKUP"],
-                     ["--priority", "150", "INSTANCE", "VI_1", "MASTER", "150"], []):
+                     ["--priority", "150", "INSTANCE", "VI_1", "MASTER", "150"], [],
+                     ["--track-file", "", "FAULT"], ["--track-file", self.dir + "/", "FAULT"]):
             code, err, _ = self.run_hook(*args)
             self.assertEqual(code, 2, args)
             self.assertNotEqual(err.strip(), "", args)
@@ -109,8 +120,8 @@ class DaemonTest(HookCase):
     def test_posts_role_and_seq_to_daemon(self):
         with AdminServer() as srv:
             self.assertEqual(srv.health()["role"], "UNKNOWN")
-            p = subprocess.Popen([NOTIFY, "--log-file", self.log, "--admin", srv.admin,
-                                  "INSTANCE", "VI_1", "MASTER", "150"], stderr=subprocess.PIPE, text=True)
+            p = subprocess.Popen(self.hook_argv("INSTANCE", "VI_1", "MASTER", "150", admin=srv.admin),
+                                 stderr=subprocess.PIPE, text=True)
             _, err = p.communicate(timeout=10)
             self.assertEqual((p.returncode, err), (0, ""))
             health = srv.health()
@@ -138,8 +149,7 @@ class DaemonTest(HookCase):
                 states = ["MASTER" if i % 2 == 0 else "BACKUP" for i in range(20)]
                 if attempt % 2:
                     states.reverse()
-                procs = [subprocess.Popen([NOTIFY, "--log-file", self.log, "--admin", srv.admin,
-                                           "INSTANCE", "VI_1", state, "150"],
+                procs = [subprocess.Popen(self.hook_argv("INSTANCE", "VI_1", state, "150", admin=srv.admin),
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                          for state in states]
                 errors = [p.communicate(timeout=10)[1] for p in procs]
@@ -164,6 +174,70 @@ class DaemonTest(HookCase):
                   % (rounds, ignored))
 
 
+class TrackFileTest(HookCase):
+    """FAULT and STOP hold keepalived's instance in FAULT through the track
+    file until twincache-check passes again."""
+
+    def track_text(self):
+        with open(self.track_file) as f:
+            return f.read()
+
+    def mark_ready(self):
+        """What a passing check leaves: "0\n", replaced whole."""
+        os.makedirs(os.path.dirname(self.track_file), exist_ok=True)
+        with open(self.track_file + ".new", "w") as f:
+            f.write("0\n")
+        os.replace(self.track_file + ".new", self.track_file)
+
+    def test_fault_and_stop_mark_not_ready(self):
+        for state in ("FAULT", "STOP"):
+            with self.subTest(state=state):
+                self.mark_ready()
+                self.assertEqual(self.run_hook("INSTANCE", "VI_1", state, "150")[:2], (0, ""))
+                self.assertEqual(self.track_text(), "1\n")
+                self.assertEqual(os.listdir(os.path.dirname(self.track_file)), ["vrrp.state"])
+        self.assertEqual(self.run_hook("--state", "FAULT")[:2], (0, ""))  # notify_fault form
+        self.assertEqual(self.track_text(), "1\n")
+
+    def test_other_states_leave_the_file_alone(self):
+        self.mark_ready()
+        before = os.stat(self.track_file).st_ino
+        for state in ("MASTER", "BACKUP", "DELETED"):
+            self.assertEqual(self.run_hook("INSTANCE", "VI_1", state, "150")[:2], (0, ""))
+        self.assertEqual(self.track_text(), "0\n")
+        self.assertEqual(os.stat(self.track_file).st_ino, before)
+
+    def test_missing_directory_is_created(self):
+        self.assertEqual(self.run_hook("INSTANCE", "VI_1", "FAULT", "150")[:2], (0, ""))
+        self.assertEqual(self.track_text(), "1\n")
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(self.track_file)).st_mode), 0o755)
+        self.assertEqual(stat.S_IMODE(os.stat(self.track_file).st_mode), 0o644)
+
+    def test_off_writes_nothing(self):
+        self.assertEqual(self.run_hook("--track-file", "off", "INSTANCE", "VI_1", "FAULT", "150")[:2], (0, ""))
+        self.assertFalse(os.path.exists(os.path.dirname(self.track_file)))
+
+    @twincache_only
+    def test_written_before_the_daemon_is_told(self):
+        # A SIGSTOPped daemon holds the hook for a read timeout (hundreds of
+        # ms); the file says "not ready" long before the hook is done.
+        self.mark_ready()
+        with AdminServer() as srv:
+            os.kill(srv.pid, signal.SIGSTOP)
+            try:
+                p = subprocess.Popen(self.hook_argv("INSTANCE", "VI_1", "FAULT", "150", admin=srv.admin),
+                                     stderr=subprocess.PIPE, text=True)
+                marked_or_done = harness.poll_until(
+                    lambda: self.track_text() == "1\n" or p.poll() is not None, 5, interval=0.01)
+                marked_while_running = marked_or_done and p.poll() is None
+                _, err = p.communicate(timeout=10)
+            finally:
+                os.kill(srv.pid, signal.SIGCONT)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(self.track_text(), "1\n")
+        self.assertTrue(marked_while_running, "the track file was written only after the daemon timed out")
+
+
 class DeadlineTest(HookCase):
     def assert_quick_exit_0(self, admin):
         code, err, seconds = self.run_hook("INSTANCE", "VI_1", "MASTER", "150", admin=admin)
@@ -186,6 +260,26 @@ class DeadlineTest(HookCase):
             finally:
                 os.kill(srv.pid, signal.SIGCONT)
         print("\nhook with the daemon SIGSTOPped: %.3f s" % seconds)
+
+    @twincache_only
+    def test_daemon_that_starts_late_is_told(self):
+        # keepalived runs the hook as soon as a restarted daemon's process
+        # appears, before its admin port is open: refused connects are
+        # retried (every 50 ms) within the hook's deadline.
+        srv = AdminServer()  # its admin port chosen, nothing listening yet
+        self.addCleanup(srv.stop)
+        start = time.monotonic()
+        p = subprocess.Popen(self.hook_argv("INSTANCE", "VI_1", "BACKUP", "100", admin=srv.admin),
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(0.2)  # the scenario: the daemon comes up 200 ms after the hook started
+        self.assertIsNone(p.poll(), "the hook gave up on a refused connection")
+        srv.start()
+        _, err = p.communicate(timeout=10)
+        seconds = time.monotonic() - start
+        self.assertEqual((p.returncode, err), (0, ""))
+        self.assertLess(seconds, HOOK_LIMIT_S)
+        self.assertEqual(srv.health()["role"], "BACKUP")
+        print("\nhook with the daemon's admin port opening after 200 ms: told after %.3f s" % seconds)
 
     def test_full_accept_queue(self):
         # A listener that never accepts, its queue filled: further SYNs are
