@@ -33,6 +33,16 @@ def port_free(port):
             return False
 
 
+def stats_answer(port):
+    """True when `stats` on 127.0.0.1:port answers with its pid line."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"stats\r\n")
+            return b"STAT pid " in s.recv(4096)
+    except OSError:
+        return False
+
+
 def read_pid():
     try:
         with open(PID_FILE) as f:
@@ -77,6 +87,9 @@ class OperatorGuideLineTest(unittest.TestCase):
         self.assertTrue(poll_until(read_pid, 10), "no pid file " + PID_FILE)
         self.pid = read_pid()
         self.assertTrue(alive(self.pid))
+        # The pid file is written before -u gives up root (memcached's order);
+        # a stats answer means the server loop runs, after the switch.
+        self.assertTrue(poll_until(lambda: stats_answer(11211), 10), "no stats answer on 11211")
         with open("/proc/%d/status" % self.pid) as f:
             uid_line = next(line for line in f if line.startswith("Uid:"))
         self.assertEqual(int(uid_line.split()[1]), pwd.getpwnam("memcached").pw_uid)
