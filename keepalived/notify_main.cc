@@ -26,6 +26,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/settings.h"
+
 #include "keepalived/notify.h"
 #include "keepalived/track_file.h"
 
@@ -76,6 +78,7 @@ int main(int argc, char** argv) {
   std::string admin = kDefaultAdmin;
   std::string track_file = twincache::kDefaultTrackFile;
   CLI::App app{"keepalived notify hook: logs the VRRP transition and posts the role to twincached"};
+  app.set_version_flag("--version", std::string("twincache-notify ") + twincache::kTwincacheVersion);
   app.add_option("--log-file", log_file, "notify log to append to")->capture_default_str();
   app.add_option("--admin", admin, "the daemon's admin endpoint HOST:PORT, or off")->capture_default_str();
   app.add_option("--track-file", track_file,
