@@ -14,6 +14,8 @@ packages=(
   python3 python3-pymemcache libmemcached-tools memcached netcat-openbsd procps keepalived
   # systemd-analyze verify/security, systemd-sysusers, systemd-tmpfiles and logrotate check systemd/
   systemd logrotate
+  # the .deb and .rpm (CPack: dpkg-shlibdeps, file, rpmbuild), man pages, and the package tests
+  dpkg-dev file help2man rpm lintian debootstrap
 )
 
 missing=()

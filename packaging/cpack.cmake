@@ -1,0 +1,86 @@
+# CPack settings for the twincache .deb and .rpm; included by
+# packaging/CMakeLists.txt after every install() rule of the project exists.
+# Reasons for the choices: packaging/README.md.
+
+set(CPACK_GENERATOR DEB RPM)
+set(CPACK_PACKAGE_NAME twincache)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_VENDOR "twincache")
+set(TWINCACHE_PACKAGE_MAINTAINER "twincache maintainers <maintainers@twincache.example.org>"
+    CACHE STRING "Maintainer field of the .deb (name <email>)")
+set(CPACK_PACKAGE_CONTACT ${TWINCACHE_PACKAGE_MAINTAINER})
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "memcached-compatible cache that replicates to a twin")
+set(CPACK_PACKAGE_DESCRIPTION
+    "twincached speaks the memcached text and meta protocol and replicates every
+write to a second node (its twin), so either node can serve the cache.
+keepalived moves a virtual IP between the two: twincache-check is its track
+script and twincache-notify its notify hook, and twincache-keepalived-config
+renders a node's keepalived.conf. The package runs twincached as a systemd
+service under the twincache user, configured in /etc/twincache/twincached.conf.")
+
+# Everything under /usr, plus absolute destinations (/etc). Not relocatable.
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_PACKAGE_RELOCATABLE OFF)
+set(CPACK_STRIP_FILES ON)
+set(CPACK_INSTALL_DEFAULT_DIRECTORY_PERMISSIONS ${CMAKE_INSTALL_DEFAULT_DIRECTORY_PERMISSIONS})
+
+# Debian. Native version (no Debian revision): the project ships its own packaging.
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION database)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER ${TWINCACHE_PACKAGE_MAINTAINER})
+# dpkg-shlibdeps adds libc6, libstdc++6, libssl3, libsystemd0, ... from the binaries.
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# adduser: the postinst's fallback when systemd-sysusers is absent; python3:
+# twincache-keepalived-config.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, python3")
+# Recommends, not Depends: twincached is a useful cache without a VIP, and
+# apt installs Recommends by default, so `apt install ./twincache_*.deb` does
+# bring keepalived in; --no-install-recommends (containers, a single cache)
+# does not. twincache-check/-notify are only run by keepalived.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS keepalived)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    ${CMAKE_CURRENT_SOURCE_DIR}/deb/conffiles
+    ${CMAKE_CURRENT_SOURCE_DIR}/deb/postinst
+    ${CMAKE_CURRENT_SOURCE_DIR}/deb/prerm
+    ${CMAKE_CURRENT_SOURCE_DIR}/deb/postrm)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+
+# RPM. Release 1; License from packaging/copyright.
+set(CPACK_RPM_FILE_NAME RPM-DEFAULT)
+set(CPACK_RPM_PACKAGE_RELEASE 1)
+set(CPACK_RPM_PACKAGE_LICENSE MIT)
+set(CPACK_RPM_PACKAGE_GROUP "System Environment/Daemons")
+set(CPACK_RPM_PACKAGE_RELOCATABLE OFF)
+set(CPACK_RPM_PACKAGE_SUMMARY ${CPACK_PACKAGE_DESCRIPTION_SUMMARY})
+set(CPACK_RPM_PACKAGE_DESCRIPTION ${CPACK_PACKAGE_DESCRIPTION})
+# rpmbuild's automatic requirements (the binaries' libraries, /bin/sh,
+# /usr/bin/python3) plus the packages named here.
+set(CPACK_RPM_PACKAGE_AUTOREQ ON)
+set(CPACK_RPM_PACKAGE_REQUIRES python3)
+# CPack knows no Recommends: tag; the spec's preamble takes it like any tag.
+# No /usr/lib/.build-id links: there is no debuginfo package to pair them with.
+set(CPACK_RPM_SPEC_MORE_DEFINE "Recommends: keepalived\n%define _build_id_links none")
+set(CPACK_RPM_POST_INSTALL_SCRIPT_FILE ${CMAKE_CURRENT_SOURCE_DIR}/rpm/post)
+set(CPACK_RPM_PRE_UNINSTALL_SCRIPT_FILE ${CMAKE_CURRENT_SOURCE_DIR}/rpm/preun)
+set(CPACK_RPM_POST_UNINSTALL_SCRIPT_FILE ${CMAKE_CURRENT_SOURCE_DIR}/rpm/postun)
+set(CPACK_RPM_USER_FILELIST
+    "%config(noreplace) /etc/twincache/twincached.conf"
+    "%config(noreplace) /etc/logrotate.d/twincache"
+    "%exclude /usr/share/lintian/overrides/twincache")
+# Directories other packages own (filesystem, systemd, man-db, logrotate):
+# listing them would make twincache co-own them.
+set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
+    /usr/sbin
+    /usr/libexec
+    /usr/lib/systemd
+    /usr/lib/systemd/system
+    /usr/lib/sysusers.d
+    /usr/lib/tmpfiles.d
+    /usr/share/man
+    /usr/share/man/man8
+    /usr/share/lintian
+    /usr/share/lintian/overrides
+    /etc/logrotate.d)
+
+include(CPack)
