@@ -39,8 +39,8 @@ struct ServerState {
   std::atomic<uint64_t> total_connections{0};
   std::atomic<uint64_t> rejected_connections{0};  ///< refused because of -c
   std::atomic<bool> accepting_connections{true};
-  RoleState role;                                 ///< keepalived's last reported VRRP role (role.h)
-  std::atomic<bool> maintenance{false};           ///< planned switchover requested (POST /maintenance)
+  RoleState role;                        ///< keepalived's last reported VRRP role (role.h)
+  std::atomic<bool> maintenance{false};  ///< planned switchover requested (POST /maintenance)
 
   /// Extra `stats` lines (name, value) from other modules (replication, role);
   /// set before the server starts, called from worker threads.
