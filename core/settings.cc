@@ -61,6 +61,19 @@ bool ParseSize(const std::string& text, size_t* bytes) {
   return true;
 }
 
+namespace {
+
+// A TCP port 1..65535, the whole of `text`.
+bool ParsePort(std::string_view text, uint16_t* port) {
+  uint16_t p = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), p);
+  if (ec != std::errc() || end != text.data() + text.size() || p == 0) return false;
+  *port = p;
+  return true;
+}
+
+}  // namespace
+
 bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port) {
   std::string h = text;
   std::string port_text;
@@ -78,12 +91,7 @@ bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port) {
     port_text = text.substr(colon + 1);
   }
   if (h.empty()) return false;
-  if (!port_text.empty() || text.back() == ':') {
-    uint16_t p = 0;
-    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), p);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || p == 0) return false;
-    *port = p;
-  }
+  if ((!port_text.empty() || text.back() == ':') && !ParsePort(port_text, port)) return false;
   *host = h;
   return true;
 }
@@ -165,9 +173,8 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
     std::string listen_text = repl_port.substr(0, repl_port.find(':'));
     std::string connect_text =
         repl_port.find(':') == std::string::npos ? listen_text : repl_port.substr(repl_port.find(':') + 1);
-    std::string ignored;
-    if (!SplitHostPort("x:" + listen_text, &ignored, &settings->repl_listen_port) ||
-        !SplitHostPort("x:" + connect_text, &ignored, &settings->repl_connect_port)) {
+    if (!ParsePort(listen_text, &settings->repl_listen_port) ||
+        !ParsePort(connect_text, &settings->repl_connect_port)) {
       outcome.exit_code = kExitUsage;
       outcome.message = "bad replication port (-X LISTEN[:CONNECT]): " + repl_port;
       return outcome;
