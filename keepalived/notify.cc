@@ -15,6 +15,8 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "core/settings.h"
+
 namespace twincache::notify {
 namespace {
 
@@ -201,31 +203,12 @@ std::string RoleBody(const Transition& transition, uint64_t seq) {
   return body.dump();
 }
 
-bool ParseHostPort(std::string_view address, std::string* host, int* port) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
-  std::string_view h = address.substr(0, colon);
-  if (h.front() == '[') {
-    if (h.size() < 3 || h.back() != ']') return false;
-    h = h.substr(1, h.size() - 2);
-  } else if (h.find(':') != std::string_view::npos) {
-    return false;  // an IPv6 address needs brackets
-  }
-  std::string_view p = address.substr(colon + 1);
-  int value = 0;
-  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-  if (ec != std::errc() || end != p.data() + p.size() || value < 1 || value > 65535) return false;
-  *host = std::string(h);
-  *port = value;
-  return true;
-}
-
 PostOutcome PostRole(const std::string& admin, const std::string& body,
                      std::chrono::steady_clock::time_point deadline) {
   PostOutcome outcome;
   std::string host;
-  int port = 0;
-  if (!ParseHostPort(admin, &host, &port)) {
+  uint16_t port = 0;  // stays 0 when the address names no port
+  if (!SplitHostPort(admin, &host, &port) || port == 0) {
     outcome.detail = "bad admin address '" + admin + "'";
     return outcome;
   }

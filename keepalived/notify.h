@@ -115,10 +115,6 @@ bool AppendLine(const std::string& path, std::string_view line, std::string* err
 /// (priority 0 when unknown).
 std::string RoleBody(const Transition& transition, uint64_t seq);
 
-/// Splits "HOST:PORT" or "[V6]:PORT". Returns false when malformed or the
-/// port is not in 1..65535.
-bool ParseHostPort(std::string_view address, std::string* host, int* port);
-
 /// What the daemon said to a POST /role.
 struct PostOutcome {
   bool delivered = false;    ///< the daemon answered 200
