@@ -82,7 +82,6 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
 
   std::array<uint8_t, 32> nonce_{};
   Hello peer_hello_;
-  bool hello_seen_ = false;
 
   // Incoming.
   std::vector<char> in_;
