@@ -14,8 +14,12 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kOutHighWater = 512 * 1024;  // stop producing with this much unsent
 constexpr size_t kScanChunkItems = 256;       // items per Scan call (one shard lock at a time)
-constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
-constexpr int64_t kSilenceLimitMs = 5000;  // no byte from the peer for this long ends the link
+// A partition must end the link soon enough that the redial, not TCP's
+// retransmission backoff (which can wait seconds), brings it back after the
+// heal: no byte from the peer for kSilenceLimitMs ends it. PINGs every
+// kHeartbeatInterval keep an idle link well inside that.
+constexpr auto kHeartbeatInterval = std::chrono::milliseconds(200);
+constexpr int64_t kSilenceLimitMs = 1000;
 
 Record RecordOf(const ItemView& item) {
   Record record;
@@ -422,7 +426,7 @@ void ReplSession::ScheduleHeartbeat() {
     if (ec || self->phase_ == Phase::kClosed) return;
     int64_t now = self->owner_->clock_->NowMillis();
     if (now - self->last_heard_ms_ > kSilenceLimitMs) {
-      self->Close("peer silent for " + std::to_string(kSilenceLimitMs / 1000) + " s");
+      self->Close("peer silent for " + std::to_string(kSilenceLimitMs) + " ms");
       return;
     }
     if (self->phase_ == Phase::kReady) {
