@@ -41,7 +41,7 @@ struct CheckOptions {
   bool admin_enabled = true;             ///< false: --admin off (no HTTP; facts from `stats`)
   std::string admin_host = "127.0.0.1";  ///< --admin HOST:PORT: the daemon's --admin-listen
   uint16_t admin_port = 11213;
-  int timeout_ms = 500;                                         ///< --timeout-ms: the whole run's deadline
+  int timeout_ms = 300;                                         ///< --timeout-ms: the whole run's deadline
   double max_memory_percent = 0;                                ///< --max-memory-percent; 0 = no memory check
   RequireSync require_sync = RequireSync::kAuto;                ///< --require-sync
   std::string maintenance_file = "/etc/twincache/maintenance";  ///< --maintenance-file

@@ -19,7 +19,7 @@ ParseOutcome ParseCheckOptions(int argc, const char* const* argv, CheckOptions* 
   app.add_option("--host", options->host, "the daemon's memcached address (127.0.0.1)");
   app.add_option("--port", options->port, "the daemon's memcached port (11211)");
   app.add_option("--admin", admin, "the daemon's admin endpoint HOST:PORT, or off (127.0.0.1:11213)");
-  app.add_option("--timeout-ms", options->timeout_ms, "deadline for the whole check in ms (500)")
+  app.add_option("--timeout-ms", options->timeout_ms, "deadline for the whole check in ms (300)")
       ->check(CLI::Range(1, 60000));
   app.add_option(
          "--max-memory-percent", options->max_memory_percent,

@@ -10,6 +10,7 @@
 // Many copies may run at once: the track file is their only shared state,
 // written under a lock and always replaced whole.
 #include <syslog.h>
+#include <time.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -22,6 +23,7 @@
 
 #include "healthcheck/check.h"
 #include "healthcheck/check_options.h"
+#include "keepalived/fork_sequence.h"
 #include "keepalived/track_file.h"
 
 namespace twincache {
@@ -39,10 +41,12 @@ void Report(const CheckOptions& options, int priority, const std::string& reason
 }
 
 // Writes the verdict to the track file; a write that failed or was skipped
-// is reported. `seen`: the file's version before the check began.
-void WriteTrackFile(const CheckOptions& options, bool healthy, const TrackFileVersion& seen) {
+// is reported. `seen`: the file's version before the check began; `seq`:
+// this process's fork sequence (keepalived/fork_sequence.h).
+void WriteTrackFile(const CheckOptions& options, bool healthy, const TrackFileVersion& seen, uint64_t seq) {
   if (options.track_file.empty()) return;
-  TrackWriteResult result = healthy ? MarkReady(options.track_file, seen) : MarkNotReady(options.track_file);
+  TrackWriteResult result =
+      healthy ? MarkReady(options.track_file, seen, seq) : MarkNotReady(options.track_file, seq);
   if (result.outcome == TrackWrite::kFailed) Report(options, LOG_WARNING, "track file: " + result.detail);
   if (result.outcome == TrackWrite::kKept) Report(options, LOG_NOTICE, "track file: " + result.detail);
 }
@@ -58,8 +62,9 @@ void WriteTrackFile(const CheckOptions& options, bool healthy, const TrackFileVe
 // so only one of the two ever reports.
 class Watchdog {
  public:
-  explicit Watchdog(const CheckOptions& options)
+  Watchdog(const CheckOptions& options, uint64_t seq)
       : options_(options),
+        seq_(seq),
         end_(std::chrono::steady_clock::now() + std::chrono::milliseconds(options.timeout_ms) +
              kWatchdogGrace),
         thread_([this] { Run(); }) {}
@@ -81,12 +86,13 @@ class Watchdog {
     if (done_cv_.wait_until(lock, end_, [this] { return done_; })) return;
     Report(options_, LOG_WARNING,
            "check did not finish within " + std::to_string(options_.timeout_ms) + " ms");
-    WriteTrackFile(options_, /*healthy=*/false, TrackFileVersion());
+    WriteTrackFile(options_, /*healthy=*/false, TrackFileVersion(), seq_);
     std::fflush(stderr);
     std::_Exit(kExitUnhealthy);
   }
 
   const CheckOptions& options_;
+  const uint64_t seq_;
   const std::chrono::steady_clock::time_point end_;
   std::mutex mu_;
   std::condition_variable done_cv_;
@@ -95,6 +101,9 @@ class Watchdog {
 };
 
 int Main(int argc, char** argv) {
+  timespec boottime{};
+  clock_gettime(CLOCK_BOOTTIME, &boottime);  // first: the SEQ fallback (fork_sequence.h)
+  const uint64_t seq = ThisProcessSequence(boottime);
   CheckOptions options;
   ParseOutcome parsed = ParseCheckOptions(argc, argv, &options);
   if (parsed.exit_now) {
@@ -114,16 +123,16 @@ int Main(int argc, char** argv) {
       options.track_file.empty() ? TrackFileVersion() : CurrentTrackFileVersion(options.track_file);
   Verdict verdict;
   {
-    Watchdog watchdog(options);
+    Watchdog watchdog(options, seq);
     verdict = RunCheck(options);
   }
   if (!verdict.healthy) {
     Report(options, LOG_WARNING, verdict.reason);
-    WriteTrackFile(options, /*healthy=*/false, seen);
+    WriteTrackFile(options, /*healthy=*/false, seen, seq);
     return kExitUnhealthy;
   }
   if (!verdict.reason.empty()) Report(options, LOG_NOTICE, verdict.reason);
-  WriteTrackFile(options, /*healthy=*/true, seen);
+  WriteTrackFile(options, /*healthy=*/true, seen, seq);
   if (options.verbose) std::printf("twincache-check: ok\n");
   return kExitHealthy;
 }

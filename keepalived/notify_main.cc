@@ -28,6 +28,7 @@
 
 #include "core/settings.h"
 
+#include "keepalived/fork_sequence.h"
 #include "keepalived/notify.h"
 #include "keepalived/track_file.h"
 
@@ -108,15 +109,17 @@ int main(int argc, char** argv) {
   }
 
   std::string problems;  // "; "-separated, empty when all went well
+  bool seq_from_proc = false;
+  const uint64_t seq = twincache::ThisProcessSequence(boottime, &seq_from_proc);
+  if (!seq_from_proc) problems += "; /proc/self/stat unreadable, seq from CLOCK_BOOTTIME";
   // First, before the log and the daemon: the instance stays in FAULT.
   if (track_file != "off" && (transition->state == "FAULT" || transition->state == "STOP")) {
-    twincache::TrackWriteResult marked = twincache::MarkNotReady(track_file);
-    if (marked.outcome == twincache::TrackWrite::kFailed) problems += "; track file: " + marked.detail;
+    twincache::TrackWriteResult marked = twincache::MarkNotReady(track_file, seq);
+    if (marked.outcome == twincache::TrackWrite::kFailed || marked.outcome == twincache::TrackWrite::kKept) {
+      problems += "; track file: " + marked.detail;
+    }
   }
-  std::optional<uint64_t> start_ticks = notify::ReadStartTime();
-  uint64_t seq = notify::SequenceNumber(start_ticks.value_or(notify::BootTimeTicks(boottime)), getpid());
   std::string line = notify::LogLine(realtime, *transition);
-  if (!start_ticks) problems += "; /proc/self/stat unreadable, seq from CLOCK_BOOTTIME";
   if (!notify::AppendLine(log_file, line, &error)) problems += "; " + error;
   std::string daemon = "not told (--admin off)";
   if (admin != "off") {

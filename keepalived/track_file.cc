@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 #include <string_view>
 #include <thread>
@@ -13,13 +14,11 @@
 namespace twincache {
 namespace {
 
-constexpr std::string_view kReadyText = "0\n";
-constexpr std::string_view kNotReadyText = "1\n";
 // Pace of the lock attempts within kTrackLockWait; writers hold the lock for
 // a stat, a read and a rename of a few bytes.
 constexpr std::chrono::milliseconds kLockRetry{1};
-// More than either text, so a longer file never compares equal to one.
-constexpr size_t kReadLimit = 16;
+// More than any text a writer puts there ("1 " and a 20-digit SEQ).
+constexpr size_t kReadLimit = 64;
 
 std::string ErrnoText(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
@@ -113,32 +112,67 @@ TrackWriteResult Replace(const std::string& path, std::string_view text) {
 
 }  // namespace
 
+TrackFileState ParseTrackFile(std::string_view text) {
+  TrackFileState state;
+  // keepalived 2.2.7 reads strtol(text) (trackers/track_file.c): leading
+  // blanks, a sign, digits; whatever follows is ignored.
+  size_t start = text.find_first_not_of(" \t\n");
+  if (start == std::string_view::npos) return state;
+  text.remove_prefix(start);
+  bool negative = !text.empty() && text[0] == '-';
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) text.remove_prefix(1);
+  long value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end == text.data()) return state;
+  state.readable = true;
+  state.value = negative ? -value : value;
+  std::string_view rest(end, static_cast<size_t>(text.data() + text.size() - end));
+  if (!rest.empty() && rest[0] == ' ') {
+    rest.remove_prefix(1);
+    uint64_t seq = 0;
+    auto [seq_end, seq_ec] = std::from_chars(rest.data(), rest.data() + rest.size(), seq);
+    if (seq_ec == std::errc() && (seq_end == rest.data() + rest.size() || *seq_end == '\n')) state.seq = seq;
+  }
+  return state;
+}
+
+std::string TrackFileText(bool ready, uint64_t seq) {
+  return std::string(ready ? "0 " : "1 ") + std::to_string(seq) + "\n";
+}
+
 TrackFileVersion CurrentTrackFileVersion(const std::string& path) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) return {};
   return {true, st.st_dev, st.st_ino, int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
 
-TrackWriteResult MarkNotReady(const std::string& path) {
+TrackWriteResult MarkNotReady(const std::string& path, uint64_t seq) {
   LockedDirectory dir(DirectoryOf(path));
   if (!dir.open_ok()) return {TrackWrite::kFailed, dir.error()};
   // Not locked: written all the same (header comment).
-  if (ReadStart(path) == kNotReadyText) return {TrackWrite::kUnchanged, ""};
-  return Replace(path, kNotReadyText);
+  TrackFileState now = ParseTrackFile(ReadStart(path));
+  if (now.readable && now.value != 0) return {TrackWrite::kUnchanged, ""};
+  if (dir.locked() && now.readable && now.seq > seq) {
+    return {TrackWrite::kKept, path + " was marked ready by a check forked later (seq " +
+                                   std::to_string(now.seq) + " > " + std::to_string(seq) +
+                                   "); left as it is"};
+  }
+  return Replace(path, TrackFileText(/*ready=*/false, seq));
 }
 
-TrackWriteResult MarkReady(const std::string& path, const TrackFileVersion& seen) {
+TrackWriteResult MarkReady(const std::string& path, const TrackFileVersion& seen, uint64_t seq) {
   LockedDirectory dir(DirectoryOf(path));
   if (!dir.open_ok()) return {TrackWrite::kFailed, dir.error()};
   if (!dir.locked()) {
     return {TrackWrite::kKept, "directory of " + path + " locked by another writer for " +
                                    std::to_string(kTrackLockWait.count()) + " ms; ready not written"};
   }
-  if (ReadStart(path) == kReadyText) return {TrackWrite::kUnchanged, ""};
+  TrackFileState now = ParseTrackFile(ReadStart(path));
+  if (now.readable && now.value == 0) return {TrackWrite::kUnchanged, ""};
   if (CurrentTrackFileVersion(path) != seen) {
     return {TrackWrite::kKept, path + " was marked not ready during the check; left as it is"};
   }
-  return Replace(path, kReadyText);
+  return Replace(path, TrackFileText(/*ready=*/true, seq));
 }
 
 }  // namespace twincache

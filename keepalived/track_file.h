@@ -37,21 +37,31 @@
 // -----------------------
 // twincache-check writes its verdict (ready or not) after every run;
 // twincache-notify writes "not ready" on FAULT and STOP. Many run at once
-// (keepalived forks them without waiting), so a check that found the daemon
-// healthy can finish after a notify hook that already wrote "not ready"
-// because the daemon died a moment later. Were the check to write "ready"
-// then, the node would leave FAULT as soon as the process came back: the
-// very bug. Rule: a not-ready is always written; a ready is written only if
-// the file is unchanged since the check began (it remembers the file's
-// version, TrackFileVersion, before probing). Every write replaces the file,
-// so a new version has a new inode and mtime (tmpfs, as in /run, hands out
-// increasing inode numbers; elsewhere a freed inode number reused within
-// one clock tick could look like the old version). Writers hold an
-// exclusive flock(2) on the directory from that comparison to the rename,
-// so the rule holds between processes; a lock that stays busy for
-// kTrackLockWait (a writer stopped mid-write) skips a ready and writes a
-// not-ready anyway: a stale "not ready" costs one check interval, a stale
-// "ready" the VIP promise.
+// (keepalived forks them without waiting), so their writes can land in any
+// order. Two races matter:
+// 1. A check that found the daemon healthy finishes after a FAULT hook that
+//    already wrote "not ready" because the daemon died a moment later. Were
+//    the check to write "ready" then, the node would leave FAULT as soon as
+//    the process came back: the very bug. Rule: a ready is written only if
+//    the file is unchanged since the check began (it remembers the file's
+//    version, TrackFileVersion, before probing).
+// 2. A FAULT hook that keepalived forked before a check (at every keepalived
+//    start: init_file puts the instance in FAULT, then the first check runs)
+//    is slow to start and writes "not ready" after that check wrote "ready":
+//    the node flaps BACKUP -> FAULT and loses a check interval. Rule: each
+//    writer puts its fork sequence (SEQ, fork_sequence.h) after the number,
+//    "0 SEQ\n" or "1 SEQ\n" (keepalived reads the leading number only), and
+//    a not-ready does not replace a ready whose writer was forked later: that
+//    check looked at the daemon after the hook's FAULT began.
+// keepalived's own init_file "1\n" carries no SEQ and counts as the oldest.
+// Every write replaces the file, so a new version has a new inode and mtime
+// (tmpfs, as in /run, hands out increasing inode numbers; elsewhere a freed
+// inode number reused within one clock tick could look like the old
+// version). Writers hold an exclusive flock(2) on the directory from the
+// comparison to the rename, so the rules hold between processes; a lock
+// that stays busy for kTrackLockWait (a writer stopped mid-write) skips a
+// ready and writes a not-ready anyway: a stale "not ready" costs one check
+// interval, a stale "ready" the VIP promise.
 #ifndef TWINCACHE_KEEPALIVED_TRACK_FILE_H_
 #define TWINCACHE_KEEPALIVED_TRACK_FILE_H_
 
@@ -60,6 +70,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace twincache {
 
@@ -97,21 +108,38 @@ struct TrackWriteResult {
   std::string detail;  ///< why kKept or kFailed, with errno text; else empty
 };
 
-/// Marks the node not ready: replaces the file at `path` with "1\n" (mode
-/// 0644), creating its directory (0755, one level) if missing. Writes also
-/// when the directory lock stays busy for kTrackLockWait. Never blocks
-/// longer than that plus a few file operations. Thread safety: reentrant;
-/// safe against other processes writing the same file (see the header
-/// comment).
-TrackWriteResult MarkNotReady(const std::string& path);
+/// What the file says: the leading number keepalived reads (0 = ready) and
+/// the writer's SEQ after it (0 when there is none, as after init_file).
+struct TrackFileState {
+  bool readable = false;  ///< false: missing, empty or no leading number
+  long value = 0;         ///< keepalived's reading: 0 ready, non-zero not ready
+  uint64_t seq = 0;       ///< the writer's fork sequence, 0 when absent
+};
 
-/// Marks the node ready: replaces the file at `path` with "0\n", unless it
-/// changed since `seen` (the version taken before the check began; any
+/// Parses the file's text ("1\n", "0 1234560012345\n"). Pure; reentrant.
+TrackFileState ParseTrackFile(std::string_view text);
+
+/// The text a writer with fork sequence `seq` puts in the file.
+std::string TrackFileText(bool ready, uint64_t seq);
+
+/// Marks the node not ready: replaces the file at `path` with "1 SEQ\n"
+/// (mode 0644; `seq`: the caller's fork sequence), creating its directory
+/// (0755, one level) if missing. kUnchanged when it already says not ready;
+/// kKept when it says ready with a SEQ above `seq` (a check forked after
+/// the caller; header comment, race 2). Writes also when the directory lock
+/// stays busy for kTrackLockWait. Never blocks longer than that plus a few
+/// file operations. Thread safety: reentrant; safe against other processes
+/// writing the same file (see the header comment).
+TrackWriteResult MarkNotReady(const std::string& path, uint64_t seq);
+
+/// Marks the node ready: replaces the file at `path` with "0 SEQ\n", unless
+/// it changed since `seen` (the version taken before the check began; any
 /// other writer's value then stands, even an empty or half-written file of
 /// keepalived's own init_file) or the directory lock stays busy for
-/// kTrackLockWait: kKept. kUnchanged when it already holds "0\n".
-/// Otherwise as MarkNotReady.
-TrackWriteResult MarkReady(const std::string& path, const TrackFileVersion& seen);
+/// kTrackLockWait: kKept. kUnchanged when it already says ready (the SEQ
+/// there stays: the check that made the node ready). Otherwise as
+/// MarkNotReady.
+TrackWriteResult MarkReady(const std::string& path, const TrackFileVersion& seen, uint64_t seq);
 
 }  // namespace twincache
 

@@ -32,7 +32,7 @@ import unittest
 import harness
 import pair
 
-TIMEOUT_MS = 500  # the check's default --timeout-ms
+TIMEOUT_MS = 300  # the check's default --timeout-ms
 # How long past its deadline a check may take to be gone: process start,
 # loading httplib/OpenSSL, scheduling on a busy two-core machine.
 CHECK_SLACK_S = 0.2
@@ -178,10 +178,13 @@ class CheckCase(unittest.TestCase):
         return min(times)
 
     def assert_track_file(self, text):
-        """The track file holds exactly `text`, mode 0644, and no temporary
-        file is left beside it."""
+        """The track file says `text` ("0\n" ready, "1\n" not) followed by
+        the writer's SEQ ("0 SEQ\n", keepalived/track_file.h), mode 0644,
+        and no temporary file is left beside it."""
         with open(self.track_file) as f:
-            self.assertEqual(f.read(), text)
+            content = f.read()
+        self.assertRegex(content, r"^[01] [1-9][0-9]*\n$")
+        self.assertEqual(content.split()[0] + "\n", text)
         self.assertEqual(stat.S_IMODE(os.stat(self.track_file).st_mode), 0o644)
         self.assertEqual(os.listdir(self.track_dir), ["vrrp.state"])
 
@@ -381,7 +384,7 @@ class TrackFileTest(CheckCase):
                     t.join(60)
                 self.assertEqual(results, [1 if i % 2 == 0 else 0 for i in range(CONCURRENT_CHECKS)])
                 with open(self.track_file) as f:
-                    self.assertIn(f.read(), ("0\n", "1\n"))
+                    self.assertRegex(f.read(), r"^[01] [0-9]+\n$")
                 self.assertEqual(os.listdir(self.track_dir), ["vrrp.state"])
 
     def test_not_ready_written_during_a_check_wins(self):

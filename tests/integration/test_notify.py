@@ -179,14 +179,19 @@ class TrackFileTest(HookCase):
     file until twincache-check passes again."""
 
     def track_text(self):
+        """The file's state as keepalived reads it ("0\n" ready, "1\n" not),
+        after checking that the writer's SEQ follows it."""
         with open(self.track_file) as f:
-            return f.read()
+            content = f.read()
+        self.assertRegex(content, r"^[01] [0-9]+\n$")
+        return content.split()[0] + "\n"
 
-    def mark_ready(self):
-        """What a passing check leaves: "0\n", replaced whole."""
+    def mark_ready(self, seq=1):
+        """What a passing check forked with fork sequence `seq` leaves
+        ("0 SEQ\n", replaced whole); the default, 1, is older than any hook."""
         os.makedirs(os.path.dirname(self.track_file), exist_ok=True)
         with open(self.track_file + ".new", "w") as f:
-            f.write("0\n")
+            f.write("0 %d\n" % seq)
         os.replace(self.track_file + ".new", self.track_file)
 
     def test_fault_and_stop_mark_not_ready(self):
@@ -198,6 +203,31 @@ class TrackFileTest(HookCase):
                 self.assertEqual(os.listdir(os.path.dirname(self.track_file)), ["vrrp.state"])
         self.assertEqual(self.run_hook("--state", "FAULT")[:2], (0, ""))  # notify_fault form
         self.assertEqual(self.track_text(), "1\n")
+
+    def test_ready_of_a_check_forked_later_stands(self):
+        """A FAULT hook that keepalived forked before a check which then found
+        the node ready (at every keepalived start) must not undo that verdict:
+        the node would flap BACKUP -> FAULT. SEQ 10^19 - 1 stands for a check
+        forked after this hook (a SEQ from the far future, below 2^64)."""
+        later = 10 ** 19 - 1
+        self.mark_ready(seq=later)
+        before = os.stat(self.track_file).st_ino
+        code, err, _ = self.run_hook("INSTANCE", "VI_1", "FAULT", "150")
+        self.assertEqual(code, 0)
+        self.assertIn("marked ready by a check forked later", err)
+        with open(self.track_file) as f:
+            self.assertEqual(f.read(), "0 %d\n" % later)
+        self.assertEqual(os.stat(self.track_file).st_ino, before)
+
+    def test_init_file_without_seq_counts_as_oldest(self):
+        """keepalived's own init_file writes "1\n" (no SEQ); a hook leaves a
+        not-ready as it is, and the SEQ-less text reads as not ready."""
+        os.makedirs(os.path.dirname(self.track_file), exist_ok=True)
+        with open(self.track_file, "w") as f:
+            f.write("1\n")
+        self.assertEqual(self.run_hook("INSTANCE", "VI_1", "FAULT", "150")[:2], (0, ""))
+        with open(self.track_file) as f:
+            self.assertEqual(f.read(), "1\n")
 
     def test_other_states_leave_the_file_alone(self):
         self.mark_ready()
