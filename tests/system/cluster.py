@@ -94,21 +94,57 @@ def memcached_stats(host, port, timeout=1.0):
     """`stats` over the memcached text protocol as {name: value}; raises
     OSError/TimeoutError when the daemon does not answer within `timeout`."""
     with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(b"stats\r\n")
-        data = b""
-        deadline = time.monotonic() + timeout
-        while not data.endswith(b"END\r\n"):
-            s.settimeout(max(0.01, deadline - time.monotonic()))
-            chunk = s.recv(65536)
-            if not chunk:
-                raise OSError("connection closed during stats")
-            data += chunk
+        return stats_over(s, timeout)
+
+
+def stats_over(sock, timeout=1.0):
+    """`stats` on an open connection, as {name: value}."""
+    sock.sendall(b"stats\r\n")
+    return _parse_stats(_read_until(sock, b"END\r\n", timeout))
+
+
+def _read_until(sock, end, timeout):
+    data = b""
+    deadline = time.monotonic() + timeout
+    while not data.endswith(end):
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise OSError("connection closed mid-reply")
+        data += chunk
+    return data
+
+
+def _parse_stats(data):
     stats = {}
     for line in data.decode().split("\r\n"):
         parts = line.split(" ", 2)
         if len(parts) == 3 and parts[0] == "STAT":
             stats[parts[1]] = parts[2]
     return stats
+
+
+def memcached_metadump(host, port, timeout=10.0):
+    """{key: cas} from `lru_crawler metadump all` (memcached's format:
+    `key=K exp=.. la=.. cas=C ...` lines, then END)."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(b"lru_crawler metadump all\r\n")
+        data = _read_until(s, b"END\r\n", timeout)
+    items = {}
+    for line in data.decode(errors="replace").splitlines():  # item lines end "\n", END "\r\n"
+        fields = dict(f.split("=", 1) for f in line.split(" ") if "=" in f)
+        if "key" in fields:
+            items[fields["key"]] = fields.get("cas")
+    return items
+
+
+def _pid_from_file(path):
+    """[the pid in `path`], or [] when it has none."""
+    try:
+        with open(path) as f:
+            return [int(f.read().split()[0])]
+    except (OSError, ValueError, IndexError):
+        return []
 
 
 def http(method, url, body=None, timeout=2.0):
@@ -143,6 +179,7 @@ class Node:
         self.executor = None
         self.daemon = None
         self.keepalived = None
+        self.dead_pids = []  # keepalived's VRRP process killed by die()
 
     def label(self):
         return self.name.upper()
@@ -153,7 +190,8 @@ class Node:
         """The daemon's command line. Its first three words (path, -x, the
         peer's address) differ between the nodes: keepalived's
         vrrp_track_process matches them as a prefix (track_process_spec)."""
-        return [TWINCACHED, "-x", self.peer, "-p", str(PORT), "-m", "64", "--admin-listen", ADMIN, "-v"]
+        return [TWINCACHED, "-x", self.peer, "-p", str(PORT), "-m", "64", "--admin-listen", ADMIN, "-v",
+                *self.pair.daemon_args]
 
     def track_process_spec(self):
         return " ".join(self.daemon_argv()[:3])
@@ -199,6 +237,42 @@ class Node:
             stop_process(self.daemon)
             self.daemon = None
 
+    def wait_check_done(self, timeout=5):
+        """Returns right after keepalived's next run of this node's check has
+        finished (the worst phase for a fault the check must see: the next
+        run is a whole interval away). A check is seen by its `stats`
+        connection (total_connections grows; this poll reuses one
+        connection), then its process is awaited."""
+        def open_poller():
+            return socket.create_connection(("127.0.0.1", PORT), timeout=1.0)
+        conn = self.in_netns(open_poller)
+        try:
+            def connections():
+                return int(stats_over(conn)["total_connections"])
+            before = connections()
+            netns.poll(lambda: connections() > before, timeout, interval=0.002,
+                       what="%s's check to connect to its daemon" % self.label())
+            netns.poll(lambda: not self.check_pids(), timeout, interval=0.002,
+                       what="%s's check to finish" % self.label())
+        finally:
+            conn.close()
+
+    def check_pids(self):
+        """PIDs of this node's twincache-check processes now running."""
+        needle = self.maintenance_file.encode()
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if b"twincache-check" in cmdline and needle in cmdline:
+                pids.append(int(entry))
+        return pids
+
     def check(self, timeout=5):
         """Runs this node's twincache-check as keepalived does, but without
         writing the track file (an observer must not let keepalived out of
@@ -212,12 +286,14 @@ class Node:
                 self.maintenance_file, "--track-file", "off"]
 
     def track_state(self):
-        """The track file's text ("0" ready, "1" not), or None."""
+        """The track file's state as keepalived reads it, its leading number
+        ("0" ready, "1" not; the writer's SEQ follows it), or None."""
         try:
             with open(self.track_file) as f:
-                return f.read().strip()
+                words = f.read().split()
         except FileNotFoundError:
             return None
+        return words[0] if words else ""
 
     # --- keepalived ---------------------------------------------------------
 
@@ -263,6 +339,38 @@ class Node:
             self.keepalived = None
             return status
         return None
+
+    def die(self):
+        """The host dies as when its power fails: everything on it stops at
+        once, silently (SIGKILL: no priority-0 advert, no STOP hook), and its
+        cable goes dead. Everything in the node's namespace (keepalived's
+        VRRP process, the daemon, any check or hook) is killed first, then
+        keepalived's parent (which would restart its VRRP process), then the
+        cable is pulled: pulled first, keepalived would see the carrier go
+        and enter FAULT in the moment before its death."""
+        self.dead_pids = _pid_from_file(os.path.join(self.dir, "vrrp.pid"))
+        netns.kill_pids(self.dead_pids + netns.namespace_pids(self.netns) + [self.keepalived.pid])
+        self.pair.topology.unplug(self.name)
+        # A dead host holds no address: drop the VIP keepalived left on the
+        # (now unreachable) interface, so vip_holders() sees the survivor alone.
+        self.pair.topology.ip_in(self.name, "addr", "del", "%s/%d" % (VIP, VIP_PREFIX), "dev", "eth0",
+                                 check=False)
+
+    def reboot(self):
+        """After die(): reaps the killed processes, then the host comes back
+        as after a reboot (cable in), and twincached and keepalived start."""
+        self.keepalived.wait(timeout=STOP_TIMEOUT)
+        self.keepalived = None
+        self.daemon.wait(timeout=STOP_TIMEOUT)
+        netns.poll(lambda: not any(os.path.exists("/proc/%d" % pid) for pid in self.dead_pids), STOP_TIMEOUT,
+                   what="keepalived's VRRP process on %s to be gone" % self.label())
+        self.pair.topology.plug(self.name)
+        self.start_daemon()
+        self.start_keepalived()
+
+    def metadump(self):
+        """{key: cas} of every item (`lru_crawler metadump all`)."""
+        return self.in_netns(memcached_metadump, "127.0.0.1", PORT)
 
     def has_vip(self):
         return VIP in self.pair.topology.addresses(self.name)
@@ -357,11 +465,13 @@ class Pair:
     cannot be made here; `down()` removes everything (also registered with
     atexit, and safe to call twice)."""
 
-    def __init__(self, unicast=False, templates=None):
+    def __init__(self, unicast=False, templates=None, daemon_args=()):
         """`templates`: a template directory instead of the generator's
-        default (e.g. the installed /usr/share/twincache/keepalived)."""
+        default (e.g. the installed /usr/share/twincache/keepalived);
+        `daemon_args`: added to every twincached start (e.g. --repl-ack sync)."""
         self.unicast = unicast
         self.templates = templates
+        self.daemon_args = list(daemon_args)
         self.topology = None
         self.run_dir = None
         self.libexec = None
@@ -418,8 +528,14 @@ class Pair:
     def wait_vip_on(self, name, timeout):
         """Polls until the VIP is on node `name` and only there; returns when
         (time.monotonic()) it was seen."""
-        netns.poll(lambda: self.vip_holders() == [name], timeout, interval=0.02,
-                   what=lambda: "the VIP on node %s alone (now on %s)" % (name.upper(), self.vip_holders() or "none"))
+        return self.wait_vip_holders([name], timeout)
+
+    def wait_vip_holders(self, names, timeout):
+        """Polls until exactly the nodes `names` hold the VIP; returns when
+        (time.monotonic()) that was seen."""
+        want = sorted(names)
+        netns.poll(lambda: self.vip_holders() == want, timeout, interval=0.02,
+                   what=lambda: "the VIP on %s (now on %s)" % ("+".join(want).upper(), self.vip_holders() or "none"))
         return time.monotonic()
 
     def client(self, mode, prefix, count, timeout=60):
@@ -429,6 +545,16 @@ class Pair:
         lines = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
         if not lines:
             raise RuntimeError("vip_client.py %s failed (exit %d): %s" % (mode, r.returncode, r.stderr.strip()))
+        return lines[-1]
+
+    def verify_keys(self, keys, timeout=60):
+        """Reads `keys` back through the VIP; vip_client.py's "verified" JSON."""
+        r = subprocess.run(["ip", "netns", "exec", self.topology.netns("c"), PYTHON, VIP_CLIENT, "verify-keys",
+                            VIP, str(PORT)], input="\n".join(keys), capture_output=True, text=True,
+                           timeout=timeout)
+        lines = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+        if not lines:
+            raise RuntimeError("vip_client.py verify-keys failed (exit %d): %s" % (r.returncode, r.stderr.strip()))
         return lines[-1]
 
     def start_loop(self, prefix, count):

@@ -23,6 +23,7 @@ import ctypes
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -179,10 +180,92 @@ class Topology:
             remove_namespace(name)
         self.created = []
 
+    def ip_in(self, host, *args, check=True):
+        """`ip ARGS` inside `host`'s namespace."""
+        return ip("-n", self.netns(host), *args, check=check)
+
+    def port(self, host):
+        """The bridge port (in the switch namespace) of `host`'s eth0."""
+        return host + "0"
+
+    def cut(self, host):
+        """Partitions `host`: its port leaves the bridge while both veth ends
+        stay up (the node sees its link up, nothing reaches it)."""
+        ip("-n", self.switch, "link", "set", self.port(host), "nomaster")
+
+    def heal(self, host):
+        """Puts `host`'s port back on the bridge (STP is off: it forwards at once)."""
+        ip("-n", self.switch, "link", "set", self.port(host), "master", "br0", "up")
+
+    def unplug(self, host):
+        """Pulls `host`'s cable: its bridge port goes down (the node loses carrier)."""
+        ip("-n", self.switch, "link", "set", self.port(host), "down")
+
+    def plug(self, host):
+        ip("-n", self.switch, "link", "set", self.port(host), "up")
+
+    def advert_watch(self, host, source):
+        """An AdvertWatch on `host`'s bridge port for VRRP adverts from `source`."""
+        return AdvertWatch(self, host, source)
+
     def addresses(self, host, dev="eth0"):
         """IPv4 addresses (without prefix) on `dev` in `host`'s namespace."""
         out = ip("-n", self.netns(host), "-4", "-o", "addr", "show", "dev", dev, check=False)
         return re.findall(r"\binet (\d+\.\d+\.\d+\.\d+)/", out)
+
+
+# A packet socket on a bridge port must listen to every protocol: one bound
+# to ETH_P_IP is served after the bridge has taken the frame, i.e. never.
+ETH_P_ALL = 0x0003
+ETHERTYPE_IPV4 = b"\x08\x00"
+IPPROTO_VRRP = 112
+
+
+class AdvertWatch:
+    """Sees VRRP adverts (IP protocol 112, multicast or unicast) that `source`
+    sends through its bridge port, from a packet socket opened in the switch
+    namespace at construction: `next(timeout)` returns the time.monotonic()
+    at which the next one arrived, for faults timed right after an advert.
+    Close it (or use `with`)."""
+
+    def __init__(self, topology, host, source):
+        self.source = socket.inet_aton(source)
+        executor = Executor(topology.switch)
+        try:
+            self.sock = executor.run(self._open, topology.port(host))
+        finally:
+            executor.close()
+
+    @staticmethod
+    def _open(port):
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        sock.bind((port, 0))  # 0: keep the protocol given to socket()
+        return sock
+
+    def next(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no VRRP advert from %s within %.1fs" % (socket.inet_ntoa(self.source), timeout))
+            self.sock.settimeout(left)
+            try:
+                frame = self.sock.recv(2048)
+            except socket.timeout:
+                continue
+            # Ethernet header (14 bytes, type at 12), then IPv4: protocol at 9, source at 12.
+            if (len(frame) >= 34 and frame[12:14] == ETHERTYPE_IPV4 and frame[23] == IPPROTO_VRRP and
+                    frame[26:30] == self.source):
+                return time.monotonic()
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -12,15 +12,23 @@ namespace of the host, so the test compares them with its own).
   vip_client.py verify HOST PORT PREFIX COUNT
       reads them back; prints {"event":"verified","count":N,"missing":M,
       "wrong":W,"examples":[...]}; exit 0 when all are intact.
+  vip_client.py verify-keys HOST PORT
+      reads the keys named on stdin (one a line) back; prints the same
+      "verified" object as verify.
   vip_client.py loop HOST PORT PREFIX COUNT [--interval-ms 20] [--timeout-ms 200]
       until SIGTERM/stdin EOF, every interval: on a new connection `stats`
-      (to learn which daemon serves it: its pid), then set live:SEQ, get
-      the previous live key and one PREFIX key (round robin). One line per
-      tick: {"t":T,"ok":bool,"pid":P,"err":"..."(when not ok),
-      "miss":[keys] (when a key that was stored came back missing or wrong)}.
-      T is when the tick's last operation ended.
+      (to learn which daemon serves it: its pid), then reads back the live
+      keys acknowledged in the last RECENT ticks (one multi-get) and one
+      PREFIX key (round robin), then sets live:SEQ. One line per tick:
+      {"t":T,"ok":bool,"pid":P,"err":"..."(when not ok),
+      "miss":[keys] (keys that were acknowledged, or preloaded, but came
+      back missing or wrong), "set":SEQ (when live:SEQ was acknowledged)}.
+      T is when the tick's last operation ended. Reading the recent writes
+      every tick shows how long an acknowledged write stays invisible after
+      the VIP moves (the stale window), not just whether the last one is.
 """
 
+import collections
 import json
 import signal
 import sys
@@ -30,6 +38,10 @@ import time
 from pymemcache.client.base import Client
 
 BATCH = 500
+# Acknowledged live keys read back every tick: 2 s of ticks at 20 ms, longer
+# than any failover, so every write acknowledged before a fault is read on
+# the node that serves after it.
+RECENT = 100
 
 
 def value_of(key):
@@ -63,8 +75,12 @@ def write(host, port, prefix, count):
 
 
 def verify(host, port, prefix, count):
+    return verify_keys(host, port, keys_of(prefix, count))
+
+
+def verify_keys(host, port, keys):
     c = client(host, port, 5)
-    keys = keys_of(prefix, count)
+    count = len(keys)
     found = {}
     for i in range(0, count, BATCH):
         found.update(c.get_many(keys[i:i + BATCH]))
@@ -82,7 +98,7 @@ class Loop:
         self.interval_s = interval_s
         self.pid = None
         self.seq = 0
-        self.last_live = None  # the last live key whose set succeeded
+        self.acked = collections.deque(maxlen=RECENT)  # live keys whose set succeeded
         self.stop = threading.Event()
 
     def tick(self):
@@ -93,15 +109,16 @@ class Loop:
                 self.pid = None
                 self.pid = int(self.c.stats()[b"pid"])
             line["pid"] = self.pid
-            if self.last_live is not None and self.c.get(self.last_live) != value_of(self.last_live):
-                miss.append(self.last_live)
             key = self.preload[self.seq % len(self.preload)] if self.preload else None
-            if key is not None and self.c.get(key) != value_of(key):
-                miss.append(key)
+            wanted = list(self.acked) + ([key] if key is not None else [])
+            if wanted:
+                found = self.c.get_many(wanted)
+                miss += [k for k in wanted if found.get(k) != value_of(k)]
             self.seq += 1
             live = "live:%d" % self.seq
             self.c.set(live, value_of(live), noreply=False)
-            self.last_live = live
+            self.acked.append(live)
+            line["set"] = self.seq
         except Exception as e:  # any client error is what is being measured
             line["ok"] = False
             line["err"] = "%s: %s" % (type(e).__name__, e)
@@ -123,6 +140,8 @@ class Loop:
 
 
 def main(argv):
+    if len(argv) == 3 and argv[0] == "verify-keys":
+        return verify_keys(argv[1], int(argv[2]), sys.stdin.read().split())
     if len(argv) < 5 or argv[0] not in ("write", "verify", "loop"):
         print(__doc__, file=sys.stderr)
         return 2
