@@ -60,4 +60,15 @@ uint64_t ThisProcessSequence(const timespec& boottime, bool* from_proc) {
   return SequenceNumber(start_ticks.value_or(BootTimeTicks(boottime)), getpid());
 }
 
+timespec ForkRealtime(uint64_t seq, const timespec& realtime, const timespec& boottime) {
+  constexpr int64_t kNanos = 1'000'000'000;
+  long hz = sysconf(_SC_CLK_TCK);
+  if (hz <= 0) hz = 100;
+  const int64_t start_ns = static_cast<int64_t>(seq / kPidSlots) * (kNanos / hz);
+  const int64_t boot_ns = int64_t{boottime.tv_sec} * kNanos + boottime.tv_nsec;
+  const int64_t since_fork = boot_ns > start_ns ? boot_ns - start_ns : 0;
+  const int64_t fork_ns = int64_t{realtime.tv_sec} * kNanos + realtime.tv_nsec - since_fork;
+  return timespec{static_cast<time_t>(fork_ns / kNanos), static_cast<long>(fork_ns % kNanos)};
+}
+
 }  // namespace twincache

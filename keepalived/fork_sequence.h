@@ -70,6 +70,13 @@ uint64_t SequenceNumber(uint64_t start_ticks, int64_t pid);
 /// not null) says which. Thread safety: reentrant.
 uint64_t ThisProcessSequence(const timespec& boottime, bool* from_proc = nullptr);
 
+/// The CLOCK_REALTIME instant at which the process with fork sequence `seq`
+/// was forked: `realtime` minus the time since then (`boottime`, read
+/// together with `realtime`, minus the starttime in `seq`), to the clock
+/// tick (10 ms; rounded down, so forks in SEQ order get times in the same
+/// order). Pure; reentrant.
+timespec ForkRealtime(uint64_t seq, const timespec& realtime, const timespec& boottime);
+
 }  // namespace twincache
 
 #endif  // TWINCACHE_KEEPALIVED_FORK_SEQUENCE_H_

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,13 @@ constexpr size_t kMaxBodyInDetail = 200;  // bytes of an error reply quoted in t
 constexpr std::chrono::milliseconds kConnectAttempt(100);
 // Pace of fresh connects to an admin port that refuses them (see PostRole).
 constexpr std::chrono::milliseconds kRefusedRetry(50);
+// The notify log's lock (AppendLineInOrder): the longest wait, its pace, and
+// how much of the file's end is read to place a line (hooks racing each
+// other are seconds apart at most: a few lines).
+constexpr std::chrono::milliseconds kLogLockWait(200);
+constexpr std::chrono::milliseconds kLogLockRetry(1);
+constexpr size_t kLogTailBytes = 4096;
+constexpr std::ptrdiff_t kLogFields = 5;  // TIME NAME STATE PRIORITY SEQ
 // No new attempt with less than this left: room for one request.
 constexpr std::chrono::milliseconds kRequestReserve(2 * kConnectAttempt);
 
@@ -131,24 +139,72 @@ std::string FormatUtcMillis(const timespec& ts) {
   return buf;
 }
 
-std::string LogLine(const timespec& realtime, const Transition& transition) {
+std::string LogLine(const timespec& fork_time, const Transition& transition, uint64_t seq) {
   std::string priority = transition.priority ? std::to_string(*transition.priority) : "-";
-  return FormatUtcMillis(realtime) + " " + transition.name + " " + transition.state + " " + priority + "\n";
+  return FormatUtcMillis(fork_time) + " " + transition.name + " " + transition.state + " " + priority + " " +
+         std::to_string(seq) + "\n";
 }
 
-bool AppendLine(const std::string& path, std::string_view line, std::string* error) {
+size_t InsertionPoint(std::string_view tail, uint64_t seq) {
+  size_t start = 0;
+  while (start < tail.size()) {
+    size_t end = tail.find('\n', start);
+    if (end == std::string_view::npos) break;  // a line still being written: not ours to judge
+    std::string_view line = tail.substr(start, end - start);
+    // TIME NAME STATE PRIORITY SEQ: five fields. Lines of another shape
+    // (written before SEQ was logged: four) count as older.
+    if (std::count(line.begin(), line.end(), ' ') == kLogFields - 1) {
+      std::string_view last = line.substr(line.rfind(' ') + 1);
+      uint64_t line_seq = 0;
+      auto [ptr, ec] = std::from_chars(last.data(), last.data() + last.size(), line_seq);
+      if (ec == std::errc() && ptr == last.data() + last.size() && line_seq > seq) return start;
+    }
+    start = end + 1;
+  }
+  return tail.size();
+}
+
+bool AppendLineInOrder(const std::string& path, std::string_view line, uint64_t seq, std::string* error) {
   if (!MakeParents(path, error)) return false;
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  int fd = open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     *error = ErrnoText("cannot open", path);
     return false;
   }
-  ssize_t written = write(fd, line.data(), line.size());
-  bool ok = written == static_cast<ssize_t>(line.size());
+  // Every hook holds the lock from reading the tail to its write; one that
+  // cannot get it in time appends at the end (a line out of order beats a
+  // lost one).
+  const auto give_up = std::chrono::steady_clock::now() + kLogLockWait;
+  bool locked = false;
+  while (!(locked = flock(fd, LOCK_EX | LOCK_NB) == 0) && errno == EWOULDBLOCK &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(kLogLockRetry);
+  }
+  std::string text(line);
+  struct stat st;
+  if (locked && fstat(fd, &st) == 0 && st.st_size > 0) {
+    const off_t base = st.st_size > static_cast<off_t>(kLogTailBytes) ? st.st_size - kLogTailBytes : 0;
+    std::string tail(static_cast<size_t>(st.st_size - base), '\0');
+    ssize_t got = pread(fd, tail.data(), tail.size(), base);
+    if (got == static_cast<ssize_t>(tail.size())) {
+      // From the first whole line of the tail (unless it starts the file).
+      size_t first = 0;
+      if (base != 0) {
+        size_t newline = tail.find('\n');
+        first = newline == std::string::npos ? tail.size() : newline + 1;
+      }
+      size_t point = first + InsertionPoint(std::string_view(tail).substr(first), seq);
+      if (point < tail.size() && ftruncate(fd, base + static_cast<off_t>(point)) == 0) {
+        text += tail.substr(point);  // the later hooks' lines go back after ours
+      }
+    }
+  }
+  ssize_t written = write(fd, text.data(), text.size());
+  bool ok = written == static_cast<ssize_t>(text.size());
   if (!ok) {
     *error = written < 0 ? ErrnoText("cannot write", path) : "short write to " + path;
   }
-  close(fd);
+  close(fd);  // drops the lock
   return ok;
 }
 

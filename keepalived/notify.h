@@ -57,15 +57,29 @@ std::optional<Transition> ParseTransition(const HookArguments& args, std::string
 /// `ts` as ISO-8601 UTC with milliseconds, e.g. "2026-11-21T06:00:00.123Z".
 std::string FormatUtcMillis(const timespec& ts);
 
-/// The notify log line `TIME NAME STATE PRIORITY\n` ("-" for an unknown
-/// priority), e.g. "2026-11-21T06:00:00.123Z VI_1 MASTER 150\n".
-std::string LogLine(const timespec& realtime, const Transition& transition);
+/// The notify log line `TIME NAME STATE PRIORITY SEQ\n` ("-" for an unknown
+/// priority; SEQ: the hook's fork sequence, fork_sequence.h), e.g.
+/// "2026-11-21T06:00:00.123Z VI_1 MASTER 150 1234560012345\n". TIME is
+/// `fork_time`: when keepalived forked the hook (ForkRealtime), so lines in
+/// SEQ order are in time order too.
+std::string LogLine(const timespec& fork_time, const Transition& transition, uint64_t seq);
 
-/// Appends `line` to the file at `path` (created 0644, its directory 0755
-/// with parents when missing) with O_APPEND and a single write(2), so lines
-/// of concurrent hooks never interleave (regular files on a local file
-/// system). Returns false and sets *error (with errno text) on failure.
-bool AppendLine(const std::string& path, std::string_view line, std::string* error);
+/// Where a line with fork sequence `seq` belongs among `tail`, the last whole
+/// lines of the notify log: the offset of the first line whose last field is
+/// a SEQ above `seq` (a hook forked later that wrote first), or tail.size()
+/// (append). Lines without a SEQ count as older. Pure; reentrant.
+size_t InsertionPoint(std::string_view tail, uint64_t seq);
+
+/// Writes `line` (fork sequence `seq`) into the notify log at `path` (created
+/// 0644, its directory 0755 with parents when missing) in SEQ order: under
+/// an flock(2) of the file it reads the last 4 KiB, and if lines of hooks
+/// forked later are already there, cuts them off and writes `line` followed
+/// by them in one write(2); otherwise appends (O_APPEND, one write(2)). So
+/// the log lists transitions in the order keepalived made them, although
+/// keepalived runs its hooks concurrently (keepalived-notes.md, "notify").
+/// A lock busy for 200 ms: appends at the end. Returns false and sets
+/// *error (with errno text) on failure. Reentrant; safe between processes.
+bool AppendLineInOrder(const std::string& path, std::string_view line, uint64_t seq, std::string* error);
 
 /// The POST /role body: {"role":STATE,"instance":NAME,"priority":N,"seq":SEQ}
 /// (priority 0 when unknown).

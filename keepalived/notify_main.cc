@@ -119,16 +119,17 @@ int main(int argc, char** argv) {
       problems += "; track file: " + marked.detail;
     }
   }
-  std::string line = notify::LogLine(realtime, *transition);
-  if (!notify::AppendLine(log_file, line, &error)) problems += "; " + error;
+  const timespec fork_time = seq_from_proc ? twincache::ForkRealtime(seq, realtime, boottime) : realtime;
+  std::string line = notify::LogLine(fork_time, *transition, seq);
+  if (!notify::AppendLineInOrder(log_file, line, seq, &error)) problems += "; " + error;
   std::string daemon = "not told (--admin off)";
   if (admin != "off") {
     notify::PostOutcome outcome = notify::PostRole(admin, notify::RoleBody(*transition, seq), deadline);
     daemon = outcome.detail;
     if (!outcome.delivered) problems += "; daemon not told";
   }
-  std::string summary = line.substr(line.find(' ') + 1);  // NAME STATE PRIORITY\n
-  summary.pop_back();
+  std::string summary = line.substr(line.find(' ') + 1);  // NAME STATE PRIORITY SEQ\n
+  summary.resize(summary.rfind(' '));                     // NAME STATE PRIORITY
   summary += " seq=" + std::to_string(seq) + " daemon: " + daemon + problems;
   if (!problems.empty()) {
     fprintf(stderr, "twincache-notify: %s\n", summary.c_str());

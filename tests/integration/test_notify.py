@@ -29,8 +29,8 @@ from harness import AdminServer, build_program, twincache_only
 # Every hook must be gone within this (keepalived gives the STOP hook 1 s).
 HOOK_LIMIT_S = 1.0
 LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) (MASTER|BACKUP|FAULT|STOP|DELETED) "
-                      r"(\d+|-)$")
-PID_SLOTS = 10**7  # SEQ = starttime_ticks * 10^7 + pid (keepalived/notify.h)
+                      r"(\d+|-) ([1-9]\d*)$")
+PID_SLOTS = 10**7  # SEQ = starttime_ticks * 10^7 + pid (keepalived/fork_sequence.h)
 NOTIFY = build_program("keepalived", "twincache-notify", "TWINCACHE_NOTIFY")
 
 
@@ -72,23 +72,23 @@ class ArgumentFormsTest(HookCase):
         [line] = self.log_lines()
         m = LOG_LINE.match(line)
         self.assertIsNotNone(m, line)
-        self.assertEqual(m.groups()[1:], ("VI_1", "MASTER", "150"))
+        self.assertEqual(m.groups()[1:4], ("VI_1", "MASTER", "150"))
         logged = time.mktime(time.strptime(m.group(1)[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
         self.assertLess(abs(logged - before), 5, "log time is UTC and now: %s" % line)
 
     def test_group_form(self):
         code, _, _ = self.run_hook("GROUP", "VG_1", "FAULT", "0")
         self.assertEqual(code, 0)
-        self.assertRegex(self.log_lines()[0], r"Z VG_1 FAULT 0$")
+        self.assertRegex(self.log_lines()[0], r"Z VG_1 FAULT 0 \d+$")
 
     def test_single_state_forms(self):
         self.assertEqual(self.run_hook("BACKUP")[0], 0)  # notify_backup ".../twincache-notify BACKUP"
         self.assertEqual(self.run_hook("--state", "FAULT")[0], 0)
         self.assertEqual(self.run_hook("--instance", "VI_1", "--priority", "100", "MASTER")[0], 0)
         lines = self.log_lines()
-        self.assertRegex(lines[0], r"Z - BACKUP -$")
-        self.assertRegex(lines[1], r"Z - FAULT -$")
-        self.assertRegex(lines[2], r"Z VI_1 MASTER 100$")
+        self.assertRegex(lines[0], r"Z - BACKUP - \d+$")
+        self.assertRegex(lines[1], r"Z - FAULT - \d+$")
+        self.assertRegex(lines[2], r"Z VI_1 MASTER 100 \d+$")
         for line in lines:
             self.assertRegex(line, LOG_LINE)
 
@@ -164,6 +164,12 @@ class DaemonTest(HookCase):
                 if pids != sorted(pids):
                     print("\nNOTE: pids wrapped during the round (%s); retrying" % pids)
                     continue
+                # The log lists them in the order they were forked, with
+                # times in that order, whichever finished first.
+                self.assertEqual([line.split()[2] for line in lines], states, "log lines out of fork order")
+                self.assertEqual([int(line.split()[4]) % PID_SLOTS for line in lines], [p.pid for p in procs])
+                times = [line.split()[0] for line in lines]
+                self.assertEqual(times, sorted(times))
                 health = srv.health()
                 self.assertEqual(health["role"], states[-1], "the hook started last wins")
                 self.assertEqual(health["role_seq"] % PID_SLOTS, pids[-1])
@@ -274,7 +280,7 @@ class DeadlineTest(HookCase):
         self.assertEqual(code, 0, err)
         self.assertLess(seconds, HOOK_LIMIT_S)
         self.assertIn("daemon not told", err)
-        self.assertRegex(self.log_lines()[-1], r"Z VI_1 MASTER 150$")
+        self.assertRegex(self.log_lines()[-1], r"Z VI_1 MASTER 150 \d+$")
         return seconds
 
     def test_daemon_down(self):
