@@ -385,7 +385,7 @@ class Node:
             return []
 
     def notify_states(self):
-        """[(time, instance, state, priority)] from this node's notify log."""
+        """[(time, instance, state, priority, seq)] from this node's notify log."""
         try:
             with open(self.notify_log) as f:
                 return [tuple(line.split()) for line in f if line.strip()]
