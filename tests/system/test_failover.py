@@ -206,6 +206,21 @@ class Run:
             return len(lines) == SETTLE_TICKS and all(line["ok"] and not line.get("miss") for line in lines)
         netns.poll(quiet, 15, what="the client loop to run %d ticks without errors or misses" % SETTLE_TICKS)
 
+    def converged(self, step, master, other):
+        """Checks that both twins hold the same items with the same cas
+        uniques (versions); returns how many. The loop keeps writing on the
+        master, so what it wrote after the master was last seen caught up is
+        left out."""
+        last = max(line["set"] for line in self.loop.since(0) if "set" in line)
+        self.replicated(other, master)
+        self.replicated(master, other)
+        dumps = [{k: v for k, v in node.metadump().items()
+                  if not k.startswith("live%3A") or int(k[len("live%3A"):]) <= last} for node in (master, other)]
+        differ = sorted(set(dumps[0].items()) ^ set(dumps[1].items()))
+        expect(not differ, "step %s: the twins differ: %d vs %d items, e.g. %s" % (
+            step, len(dumps[0]), len(dumps[1]), differ[:3]))
+        return len(dumps[0])
+
     def lost(self, since):
         """(how many, up to 5 of them): live keys the loop had acknowledged
         since `since` that are not readable through the VIP now."""
@@ -358,7 +373,9 @@ class Run:
         self.replicated(a, b)
         lost, examples = self.lost(t0 - 3.0)
         expect(lost == 0, "step 4: %d acknowledged writes lost after B continued: %s" % (lost, examples))
-        say("step 4: B continued, BACKUP again and caught up (no acknowledged write lost); VIP stays on A")
+        items = self.converged(4, a, b)
+        say("step 4: B continued, BACKUP again and caught up (no acknowledged write lost; twins converged, %d "
+            "items); VIP stays on A" % items)
 
     def step5(self):
         a, b = self.a, self.b
@@ -439,8 +456,8 @@ class Run:
         expect(self.pair.vip_holders() == ["a"], "step 8: VIP left A when B came back")
         since = [line[2] for line in b.notify_states()[self.seen["b"] - 2:]]
         expect(since == ["FAULT", "BACKUP"], "step 8: B's transitions after the reboot: %s" % since)
-        say("step 8: B rebooted, resynced and BACKUP %.2f s later (FAULT -> BACKUP, no flap); VIP stays on A" % (
-            time.monotonic() - t1))
+        say("step 8: B rebooted, resynced and BACKUP %.2f s later (FAULT -> BACKUP, no flap; twins converged, %d "
+            "items); VIP stays on A" % (time.monotonic() - t1, self.converged(8, a, b)))
 
     def step9(self):
         """A partition of the master (A) right after one of its adverts: its
@@ -490,18 +507,10 @@ class Run:
                 back_s, HEAL_TARGET))
             expect(stale_s <= STALE_TARGET, "step 9: acknowledged writes invisible until %.2f s after the heal "
                    "(target %.1f s)" % (stale_s, STALE_TARGET))
-        # The loop keeps writing on A: compare what it had written before A
-        # was last seen caught up, key by key with the cas unique (version).
-        last = max(line["set"] for line in self.loop.since(0) if "set" in line)
-        self.replicated(a, b)
-        dumps = [{k: v for k, v in node.metadump().items()
-                  if not k.startswith("live%3A") or int(k[len("live%3A"):]) <= last} for node in (a, b)]
-        differ = sorted(set(dumps[0].items()) ^ set(dumps[1].items()))
-        expect(not differ, "step 9: the twins differ after the heal: %d vs %d items, e.g. %s" % (
-            len(dumps[0]), len(dumps[1]), differ[:3]))
+        items = self.converged(9, a, b)
         self.role_is(a, "MASTER")
         self.role_is(b, "BACKUP")
-        say("step 9: the twins converged (%d items, same keys and cas uniques); VIP on A" % len(dumps[0]))
+        say("step 9: the twins converged (%d items, same keys and cas uniques); VIP on A" % items)
 
     def step7(self):
         for node in (self.a, self.b):
