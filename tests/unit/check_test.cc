@@ -213,7 +213,7 @@ TEST(ParseCheckOptionsTest, Defaults) {
   EXPECT_TRUE(options.admin_enabled);
   EXPECT_EQ(options.admin_host, "127.0.0.1");
   EXPECT_EQ(options.admin_port, 11213);
-  EXPECT_EQ(options.timeout_ms, 500);
+  EXPECT_EQ(options.timeout_ms, 300);
   EXPECT_EQ(options.max_memory_percent, 0);
   EXPECT_EQ(options.require_sync, RequireSync::kAuto);
   EXPECT_EQ(options.maintenance_file, "/etc/twincache/maintenance");
