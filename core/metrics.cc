@@ -42,6 +42,8 @@ constexpr Gauge kPlain[] = {
      "Partial syncs sent to the twin."},
     {"repl_conflicts", "twincache_repl_conflicts_total", "counter",
      "Replicated writes that lost to newer ones."},
+    {"repl_apply_errors", "twincache_repl_apply_errors_total", "counter",
+     "The twin's writes this node could not store (too large, out of memory)."},
     {"repl_degraded_writes", "twincache_repl_degraded_writes_total", "counter",
      "Sync-ack writes answered without the twin's ack."},
     {"repl_tombstones", "twincache_repl_tombstones", "gauge", "Deleted keys remembered against late writes."},

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/repl_auth.h"
 #include "core/replication.h"
+#include "core/settings.h"
 
 namespace twincache {
 namespace {
@@ -94,13 +95,24 @@ void ReplSession::Read() {
     } else {
       // One frame larger than the buffer: grow to hold it (DecodeFrame has
       // already refused lengths over the frame limit).
-      in_.resize(std::min(in_.size() * 2, MaxFrameFor(owner_->options_.item_size_max) + kFrameLengthSize));
+      in_.resize(std::min(in_.size() * 2, MaxFrame() + kFrameLengthSize));
     }
   }
   reading_ = true;
   socket_.async_read_some(
       asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
       [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+}
+
+// Until both ends are authenticated only frames this node could send itself
+// are read (HELLO and AUTH are far smaller). After, any record a twin can
+// hold: the twin's -I may be larger than ours (up to settings' 1 GB limit),
+// and a frame refused here would drop the link and be resent forever. The
+// store then refuses what does not fit under our -I, counted and logged
+// (docs/replication.md, "Writes a twin cannot store"). The buffer grows only
+// as far as the frame at hand needs.
+size_t ReplSession::MaxFrame() const {
+  return MaxFrameFor(phase_ == Phase::kReady ? kItemSizeLimit : owner_->options_.item_size_max);
 }
 
 void ReplSession::OnRead(const asio::error_code& ec, size_t n) {
@@ -112,10 +124,9 @@ void ReplSession::OnRead(const asio::error_code& ec, size_t n) {
   }
   in_end_ += n;
   last_heard_ms_ = owner_->clock_->NowMillis();
-  const size_t max_frame = MaxFrameFor(owner_->options_.item_size_max);
   while (phase_ != Phase::kClosed) {
     std::string_view input(in_.data() + in_start_, in_end_ - in_start_);
-    DecodeResult result = DecodeFrame(input, max_frame, &frame_);
+    DecodeResult result = DecodeFrame(input, MaxFrame(), &frame_);
     if (result.status == DecodeStatus::kNeedMore) break;
     if (result.status == DecodeStatus::kMalformed) {
       Close("malformed frame: " + std::string(result.reason()));
@@ -164,7 +175,7 @@ bool ReplSession::HandleFrame(const Frame& frame) {
         Close("SNAPSHOT outside a full sync");
         return false;
       }
-      owner_->store_->Apply(frame.record);  // equal or older versions are simply kept
+      ApplyPeerRecord(frame.record);  // equal or older versions are simply kept
       ++full_items_;
       return true;
     case FrameType::kFullEnd:
@@ -259,11 +270,19 @@ bool ReplSession::OnRecordFrame(uint64_t offset, const Record& record) {
     Close("offset gap: expected " + std::to_string(applied_ + 1) + ", got " + std::to_string(offset));
     return false;
   }
-  if (owner_->store_->Apply(record) == ApplyStatus::kStale) {
+  if (ApplyPeerRecord(record) == ApplyStatus::kStale) {
     owner_->conflicts_.fetch_add(1, std::memory_order_relaxed);
   }
   applied_ = offset;
   return true;
+}
+
+ApplyStatus ReplSession::ApplyPeerRecord(const Record& record) {
+  ApplyStatus status = owner_->store_->Apply(record);
+  if (status == ApplyStatus::kTooLarge || status == ApplyStatus::kOutOfMemory) {
+    owner_->OnApplyError(record, status, peer_name_);
+  }
+  return status;
 }
 
 bool ReplSession::OnFullEnd() {

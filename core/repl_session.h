@@ -66,6 +66,11 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
   bool BecomeReady();
   bool OnRecordFrame(uint64_t offset, const Record& record);
   bool OnFullEnd();
+  // Applies one of the peer's records; a refused one (too large, out of
+  // memory) is counted and logged by the Replicator (repl_apply_errors).
+  ApplyStatus ApplyPeerRecord(const Record& record);
+  // The longest frame read now (bytes, type + payload).
+  size_t MaxFrame() const;
   void SendAckIfAdvanced();
 
   void FullSyncStep();

@@ -23,6 +23,8 @@ namespace {
 constexpr int64_t kDialBackoffMinMs = 50;
 constexpr int64_t kDialBackoffMaxMs = 100;
 constexpr auto kConnectTimeout = std::chrono::milliseconds(200);
+// At most one repl_apply_error log line per this many ms (OnApplyError).
+constexpr int64_t kApplyErrorLogGapMs = 1000;
 constexpr auto kInitialSyncRecheck = std::chrono::seconds(1);
 
 thread_local uint64_t t_last_offset = 0;
@@ -380,12 +382,35 @@ ReplicationStatus Replicator::Status() const {
   status.full_syncs = full_syncs_.load(std::memory_order_relaxed);
   status.partial_syncs = partial_syncs_.load(std::memory_order_relaxed);
   status.conflicts = conflicts_.load(std::memory_order_relaxed);
+  status.apply_errors = apply_errors_.load(std::memory_order_relaxed);
   status.degraded_writes = degraded_writes_.load(std::memory_order_relaxed);
   status.last_sync_duration_ms = last_sync_duration_ms_.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
   status.last_error = last_error_.empty() ? "none" : last_error_;
   status.peer_replid = peer_replid_hex_.empty() ? "none" : peer_replid_hex_;
   return status;
+}
+
+// A write of the twin's that this store refused (docs/replication.md,
+// "Writes a twin cannot store"): counted always; logged one line per event
+// with the key's length and the item's size, but at most one line per
+// kApplyErrorLogGapMs, the next line then saying how many were not logged.
+void Replicator::OnApplyError(const Record& record, ApplyStatus status, const std::string& peer) {
+  apply_errors_.fetch_add(1, std::memory_order_relaxed);
+  const int64_t now = clock_->NowMillis();
+  if (apply_error_logged_ms_ != 0 && now - apply_error_logged_ms_ < kApplyErrorLogGapMs) {
+    ++apply_errors_unlogged_;
+    return;
+  }
+  Log(LogLevel::kWarning, "repl_apply_error",
+      {{"peer", peer},
+       {"reason", status == ApplyStatus::kTooLarge ? "too large" : "out of memory"},
+       {"key_bytes", std::to_string(record.key.size())},
+       {"value_bytes", std::to_string(record.value.size())},
+       {"not_logged_since_last", std::to_string(apply_errors_unlogged_)},
+       {"total", std::to_string(apply_errors_.load(std::memory_order_relaxed))}});
+  apply_error_logged_ms_ = now;
+  apply_errors_unlogged_ = 0;
 }
 
 void Replicator::AppendStats(std::vector<std::pair<std::string, std::string>>* out) const {
@@ -406,6 +431,7 @@ void Replicator::AppendStats(std::vector<std::pair<std::string, std::string>>* o
   add("repl_full_syncs", std::to_string(status.full_syncs));
   add("repl_partial_syncs", std::to_string(status.partial_syncs));
   add("repl_conflicts", std::to_string(status.conflicts));
+  add("repl_apply_errors", std::to_string(status.apply_errors));
   add("repl_last_error", status.last_error);
   add("repl_last_sync_duration_ms", std::to_string(status.last_sync_duration_ms));
   add("repl_initial_sync", status.initial_sync_done ? "done" : "pending");

@@ -48,7 +48,7 @@ struct ReplicationOptions {
   size_t backlog_bytes = 64u << 20;
   size_t sync_rate_bytes_per_s = 0;  ///< 0 = unlimited
   int64_t initial_sync_timeout_ms = 30000;
-  size_t item_size_max = 1u << 20;  ///< -I, for the largest frame accepted
+  size_t item_size_max = 1u << 20;  ///< -I: the largest frame accepted before authentication
   uint64_t node_id = 0;             ///< this node's id (RandomNodeId()), never 0
 };
 
@@ -68,6 +68,7 @@ struct ReplicationStatus {
   uint64_t full_syncs = 0;
   uint64_t partial_syncs = 0;
   uint64_t conflicts = 0;
+  uint64_t apply_errors = 0;  ///< the twin's writes this store refused (too large, out of memory)
   uint64_t degraded_writes = 0;
   int64_t last_sync_duration_ms = 0;
   std::string last_error;   ///< "none" when there was none
@@ -140,6 +141,7 @@ class Replicator final : public RecordObserver {
   void OnPeerAcked(uint64_t offset);
   void FailAckWaiters();
   void MarkInitialSyncDone(const char* how);
+  void OnApplyError(const Record& record, ApplyStatus status, const std::string& peer);
   void SetState(ReplState state) { state_.store(static_cast<int>(state), std::memory_order_release); }
   void SetLastError(const std::string& error);
   void SetPeerReplid(const ReplId& replid);
@@ -170,6 +172,8 @@ class Replicator final : public RecordObserver {
   std::vector<asio::ip::address> peer_addresses_;
   ReplId peer_replid_{};  // the peer stream applied here (zeros: none)
   bool ever_linked_ = false;
+  int64_t apply_error_logged_ms_ = 0;    // when the last repl_apply_error line was logged
+  uint64_t apply_errors_unlogged_ = 0;   // refused since then, not logged one by one
 
   // Any thread.
   std::atomic<bool> wake_pending_{false};
@@ -180,6 +184,7 @@ class Replicator final : public RecordObserver {
   std::atomic<uint64_t> full_syncs_{0};
   std::atomic<uint64_t> partial_syncs_{0};
   std::atomic<uint64_t> conflicts_{0};
+  std::atomic<uint64_t> apply_errors_{0};
   std::atomic<uint64_t> degraded_writes_{0};
   std::atomic<int64_t> last_sync_duration_ms_{0};
   std::atomic<bool> link_up_{false};

@@ -11,7 +11,6 @@ namespace twincache {
 namespace {
 
 constexpr size_t kItemSizeMin = 1024;           // memcached: "Item max size cannot be less than 1024 bytes."
-constexpr size_t kItemSizeLimit = 1024u << 20;  // memcached: "Cannot set item size limit higher than 1 GB."
 
 // Checks the combinations memcached checks after parsing (memcached.c main()).
 std::string Validate(const Settings& s) {

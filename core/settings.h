@@ -14,6 +14,11 @@
 
 namespace twincache {
 
+/// The largest -I (bytes) any node accepts: memcached's "Cannot set item size
+/// limit higher than 1 GB." (memcached.c). Also the largest record a twin can
+/// send (core/repl_session.cc, MaxFrame).
+inline constexpr size_t kItemSizeLimit = 1024u << 20;
+
 /// Version of twincache itself (stats "twincache_version", --version).
 inline constexpr const char* kTwincacheVersion = "0.1.0";
 

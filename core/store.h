@@ -226,7 +226,11 @@ class Store {
   /// - kFlush: a version greater than the current flush version becomes the
   ///   flush point from at_ms on, as FlushAll(); else kStale.
   /// Stores honour the memory limit with eviction (or -M) as StoreItem() does.
-  /// `record` views are only read during the call.
+  /// A kSet or kTouch refused for its size (kTooLarge: value over -I) or for
+  /// memory (kOutOfMemory) frees the older live item held for the key, as
+  /// memcached frees the old item when a set fails (proto_text.c,
+  /// process_update_command): the node then answers a miss, never a value
+  /// its twin has overwritten. `record` views are only read during the call.
   ApplyStatus Apply(const Record& record);
 
   /// Visits up to about `max_items` live items from `*cursor` on, one shard lock
@@ -297,6 +301,7 @@ class Store {
   StoreStatus Concatenate(StoreMode mode, std::string_view key, std::string_view value,
                           const WriteOptions& options, uint64_t* cas_out);
   ApplyStatus ApplyItem(const Record& record);
+  void DropOlder(const Record& record);
   ApplyStatus ApplyDelete(const Record& record);
   ApplyStatus ApplyFlush(const Record& record);
   void DropFlushed(uint64_t version, uint64_t origin);

@@ -73,7 +73,9 @@ ApplyStatus Store::Apply(const Record& record) {
 // kTouch usually only moves the exptime, so its item is built only if needed.
 ApplyStatus Store::ApplyItem(const Record& record) {
   const std::string_view key = record.key;
-  if (key.size() > kKeyMaxLength || !ItemFits(key.size(), record.value.size(), options_.item_size_max)) {
+  if (key.size() > kKeyMaxLength) return ApplyStatus::kTooLarge;  // no such key is held here
+  if (!ItemFits(key.size(), record.value.size(), options_.item_size_max)) {
+    DropOlder(record);
     return ApplyStatus::kTooLarge;
   }
   const auto build = [&record]() -> Item* {
@@ -88,7 +90,10 @@ ApplyStatus Store::ApplyItem(const Record& record) {
   Item* fresh = nullptr;
   if (record.kind == RecordKind::kSet) {
     fresh = build();
-    if (fresh == nullptr) return ApplyStatus::kOutOfMemory;
+    if (fresh == nullptr) {
+      DropOlder(record);
+      return ApplyStatus::kOutOfMemory;
+    }
   }
   const Version version{record.hlc, record.origin};
   const uint64_t hash = HashKey(key);
@@ -112,18 +117,33 @@ ApplyStatus Store::ApplyItem(const Record& record) {
     }
   } else {
     if (fresh == nullptr) fresh = build();
-    if (fresh == nullptr) {
-      status = ApplyStatus::kOutOfMemory;
-    } else if (Charge(shard, held != nullptr ? held->size() : 0, fresh->size(), held, now_ms)) {
+    if (fresh != nullptr && Charge(shard, held != nullptr ? held->size() : 0, fresh->size(), held, now_ms)) {
       Replace(shard, held, fresh, hash, now_ms);
       return ApplyStatus::kApplied;
-    } else {
-      status = ApplyStatus::kOutOfMemory;
     }
+    status = ApplyStatus::kOutOfMemory;
+    if (held != nullptr && !held->tombstone) Drop(shard, held, hash);  // older than the record: see DropOlder
   }
   lock.unlock();
   if (fresh != nullptr) Item::Destroy(fresh);
   return status;
+}
+
+// A newer version of the key that this node cannot store must not leave the
+// older one readable: the twin has overwritten it. memcached does the same for
+// a failed set ("avoid stale data persisting in cache because we failed
+// alloc", proto_text.c, process_update_command): it unlinks the old item. So
+// a held live item older than `record` is freed (no tombstone: a later
+// retry, e.g. a full sync after the operator raised -m, may still store the
+// record).
+void Store::DropOlder(const Record& record) {
+  const uint64_t hash = HashKey(record.key);
+  Shard& shard = ShardFor(hash);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  Item* held = shard.table.Find(record.key, hash);
+  if (held != nullptr && !held->tombstone && held->version() < Version{record.hlc, record.origin}) {
+    Drop(shard, held, hash);
+  }
 }
 
 // kDelete: a tombstone in place of anything older, even of nothing, so that a

@@ -349,15 +349,16 @@ class Pair:
 
 class PairTestCase(unittest.TestCase):
     """Starts one linked pair per test class (PAIR_ARGS to both nodes,
-    PROXIED for a cuttable link) and stops it after; fails the class if a
+    PAIR_B_ARGS to B alone, PROXIED for a cuttable link) and stops it after; fails the class if a
     node died during its tests. Tests use distinct keys."""
 
     PAIR_ARGS = ()
+    PAIR_B_ARGS = ()  # to node B only
     PROXIED = False
 
     @classmethod
     def setUpClass(cls):
-        cls.pair = Pair(cls.PAIR_ARGS, proxied=cls.PROXIED).start()
+        cls.pair = Pair(cls.PAIR_ARGS, b_args=cls.PAIR_B_ARGS, proxied=cls.PROXIED).start()
         try:
             cls.pair.wait_connected()
         except BaseException:

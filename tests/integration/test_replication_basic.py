@@ -29,7 +29,7 @@ class ReplicationBasicTest(PairTestCase):
                          "repl_lag_records", "repl_lag_ms", "repl_backlog_size",
                          "repl_backlog_used", "repl_full_syncs", "repl_partial_syncs",
                          "repl_conflicts", "repl_last_sync_duration_ms",
-                         "repl_degraded_writes", "repl_tombstones"):
+                         "repl_degraded_writes", "repl_tombstones", "repl_apply_errors"):
                 self.assertRegex(mine.get(name, "missing"), r"^\d+$", "%s %s" % (node.name, name))
             self.assertEqual(mine["repl_backlog_size"], str(64 << 20))
             self.assertIn("repl_last_error", mine)

@@ -893,6 +893,40 @@ TEST_F(ApplyTest, TooLargeAndOutOfMemory) {
   EXPECT_LE(evicting.GetStats().bytes, options.limit_bytes);
 }
 
+TEST_F(ApplyTest, ARefusedNewerVersionFreesTheOlderItem) {
+  // memcached frees the old item when a set fails (proto_text.c,
+  // process_update_command); so does Apply, so a refused write of the twin
+  // leaves a miss here, never the value the twin overwrote.
+  StoreOptions options = Options();
+  options.limit_bytes = 16 * 1024;
+  options.evict_to_free = false;
+  options.item_size_max = 4096;
+  Store store(options);
+  ASSERT_EQ(store.Apply(SetRecord("big", "old", Now() + 1)), ApplyStatus::kApplied);
+  EXPECT_EQ(store.Apply(SetRecord("big", std::string(5000, 'x'), Now() + 2)), ApplyStatus::kTooLarge);
+  EXPECT_EQ(DumpOf(store).count("big"), 0u);
+  EXPECT_EQ(store.GetStats().bytes, ScannedBytes(store));
+  // Not replaced by a tombstone: the record can still be stored later.
+  EXPECT_EQ(store.Apply(SetRecord("big", "fits", Now() + 2)), ApplyStatus::kApplied);
+
+  // An older refused record leaves a newer held item alone.
+  ASSERT_EQ(store.Apply(SetRecord("new", "kept", Now() + 10)), ApplyStatus::kApplied);
+  EXPECT_EQ(store.Apply(SetRecord("new", std::string(5000, 'x'), Now() + 3)), ApplyStatus::kTooLarge);
+  EXPECT_EQ(DumpOf(store).at("new").value, "kept");
+
+  // Out of memory (-M, full): the older item goes too.
+  const std::string value(3000, 'y');
+  ApplyStatus status = ApplyStatus::kApplied;
+  for (int i = 0; i < 10 && status == ApplyStatus::kApplied; ++i) {
+    status = store.Apply(SetRecord("fill" + std::to_string(i), value, Now() + 20 + i));
+  }
+  ASSERT_EQ(status, ApplyStatus::kOutOfMemory);
+  ASSERT_EQ(store.Apply(SetRecord("small", "s", Now() + 40)), ApplyStatus::kApplied);
+  EXPECT_EQ(store.Apply(SetRecord("small", value, Now() + 41)), ApplyStatus::kOutOfMemory);
+  EXPECT_EQ(DumpOf(store).count("small"), 0u);
+  EXPECT_EQ(store.GetStats().bytes, ScannedBytes(store));
+}
+
 TEST_F(ApplyTest, FlushVersionsOrderFlushes) {
   Store store(Options());
   ASSERT_EQ(store.Apply(SetRecord("old", "v", Now() + 1)), ApplyStatus::kApplied);
