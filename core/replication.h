@@ -172,8 +172,8 @@ class Replicator final : public RecordObserver {
   std::vector<asio::ip::address> peer_addresses_;
   ReplId peer_replid_{};  // the peer stream applied here (zeros: none)
   bool ever_linked_ = false;
-  int64_t apply_error_logged_ms_ = 0;    // when the last repl_apply_error line was logged
-  uint64_t apply_errors_unlogged_ = 0;   // refused since then, not logged one by one
+  int64_t apply_error_logged_ms_ = 0;   // when the last repl_apply_error line was logged
+  uint64_t apply_errors_unlogged_ = 0;  // refused since then, not logged one by one
 
   // Any thread.
   std::atomic<bool> wake_pending_{false};

@@ -10,7 +10,7 @@
 namespace twincache {
 namespace {
 
-constexpr size_t kItemSizeMin = 1024;           // memcached: "Item max size cannot be less than 1024 bytes."
+constexpr size_t kItemSizeMin = 1024;  // memcached: "Item max size cannot be less than 1024 bytes."
 
 // Checks the combinations memcached checks after parsing (memcached.c main()).
 std::string Validate(const Settings& s) {
