@@ -8,8 +8,8 @@ packages=(
   cmake g++ make ccache pkg-config
   libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest libssl-dev libcpp-httplib-dev
   libsystemd-dev  # sd_notify: Type=notify readiness of twincached.service
-  # fuzzing and sanitizers (clang's libFuzzer and runtimes)
-  clang libclang-rt-14-dev
+  # fuzzing and sanitizers (clang's libFuzzer and runtimes); the style checks of tests/run.sh
+  clang libclang-rt-14-dev clang-format clang-tidy
   # real clients and the reference peer for tests and benchmarks
   python3 python3-pymemcache libmemcached-tools memcached netcat-openbsd procps keepalived
   # systemd-analyze verify/security, systemd-sysusers, systemd-tmpfiles and logrotate check systemd/

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as README's second command and .ci/run run it:
+#   0. clang-format finds nothing to change;
 #   1. a warnings-as-errors build and every unit and integration test (ctest);
 #   2. the same unit and integration tests under AddressSanitizer + UBSan;
 #   3. the request-parser and replication-frame fuzzers (libFuzzer, clang), bounded.
@@ -10,6 +11,9 @@ jobs=${JOBS:-2}
 fuzz_seconds=${FUZZ_SECONDS:-60}
 
 bash scripts/install-deps.sh
+
+echo "== style: clang-format (.clang-format) over every C++ file"
+git ls-files -z '*.cc' '*.h' | xargs -0 clang-format --dry-run -Werror
 
 echo "== build (-Werror) and test"
 cmake -S . -B build -DTWINCACHE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
