@@ -10,17 +10,17 @@
 #include <string>
 #include <vector>
 
-#include "core/admin_server.h"
-#include "core/clock.h"
-#include "core/handler.h"
-#include "core/listener.h"
-#include "core/log.h"
-#include "core/repl_auth.h"
-#include "core/replication.h"
-#include "core/server.h"
-#include "core/server_state.h"
-#include "core/settings.h"
-#include "core/store.h"
+#include "core/admin/admin_server.h"
+#include "core/base/clock.h"
+#include "core/base/log.h"
+#include "core/config/settings.h"
+#include "core/net/listener.h"
+#include "core/protocol/handler.h"
+#include "core/protocol/server_state.h"
+#include "core/replication/repl_auth.h"
+#include "core/replication/replication.h"
+#include "core/server/server.h"
+#include "core/store/store.h"
 #include "daemon/process.h"
 
 namespace twincache {

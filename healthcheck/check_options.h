@@ -3,7 +3,7 @@
 #ifndef TWINCACHE_HEALTHCHECK_CHECK_OPTIONS_H_
 #define TWINCACHE_HEALTHCHECK_CHECK_OPTIONS_H_
 
-#include "core/settings.h"
+#include "core/config/settings.h"
 #include "healthcheck/check.h"
 
 namespace twincache {

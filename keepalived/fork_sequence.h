@@ -2,7 +2,7 @@
 // checks, readable by each forked program about itself.
 //
 // Two users: the daemon keeps the role with the highest SEQ of the
-// twincache-notify hooks that posted it (core/role.h), and the track file
+// twincache-notify hooks that posted it (core/protocol/role.h), and the track file
 // (track_file.h) lets a check's "ready" stand against a FAULT hook's "not
 // ready" when the check was forked after the hook.
 //
@@ -10,7 +10,7 @@
 // -------------------------
 // keepalived forks a hook per transition without waiting (keepalived-notes.md,
 // "notify"), so two hooks run at once and may reach the daemon out of order.
-// The daemon keeps the role with the highest SEQ (core/role.h), so SEQ must
+// The daemon keeps the role with the highest SEQ (core/protocol/role.h), so SEQ must
 // follow the order in which keepalived forked the hooks, which is the order
 // of the transitions: keepalived's VRRP process is single-threaded and forks
 // one hook after the other.

@@ -15,7 +15,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "core/settings.h"
+#include "core/config/settings.h"
 
 namespace twincache::notify {
 namespace {

@@ -9,7 +9,7 @@
 // Racing hooks are ordered by their fork sequence (SEQ, fork_sequence.h):
 // keepalived forks a hook per transition without waiting, so hooks run at
 // once and may reach the daemon out of order; the daemon keeps the role with
-// the highest SEQ (core/role.h).
+// the highest SEQ (core/protocol/role.h).
 #ifndef TWINCACHE_KEEPALIVED_NOTIFY_H_
 #define TWINCACHE_KEEPALIVED_NOTIFY_H_
 

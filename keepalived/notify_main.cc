@@ -26,7 +26,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "core/settings.h"
+#include "core/config/settings.h"
 
 #include "keepalived/fork_sequence.h"
 #include "keepalived/notify.h"

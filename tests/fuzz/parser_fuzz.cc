@@ -13,8 +13,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "core/parser.h"
-#include "core/request.h"
+#include "core/protocol/parser.h"
+#include "core/protocol/request.h"
 
 namespace {
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/repl_frame.h"
+#include "core/replication/repl_frame.h"
 
 namespace {
 

@@ -1,0 +1,197 @@
+#include "core/config/settings.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <string_view>
+
+namespace twincache {
+namespace {
+
+constexpr size_t kItemSizeMin = 1024;  // memcached: "Item max size cannot be less than 1024 bytes."
+
+// Checks the combinations memcached checks after parsing (memcached.c main()).
+std::string Validate(const Settings& s) {
+  if (s.udp_port != 0)
+    return "UDP not supported by twincached (-U " + std::to_string(s.udp_port) + "): use -U 0";
+  if (s.threads < 1) return "number of threads (-t) must be at least 1";
+  if (s.max_connections < 1) return "connection limit (-c) must be at least 1";
+  if (s.memory_limit_mb < 1) return "memory limit (-m) must be at least 1 megabyte";
+  if (s.item_size_max < kItemSizeMin) return "item max size (-I) cannot be less than 1024 bytes";
+  if (s.item_size_max > kItemSizeLimit) return "item max size (-I) cannot be larger than 1 GB";
+  if (s.repl_ack_timeout_ms < 1) return "--repl-ack-timeout-ms must be at least 1";
+  if (s.repl_tombstone_ttl_s < 1) return "--repl-tombstone-ttl must be at least 1 second";
+  if (s.repl_initial_sync_timeout_s < 0) return "--repl-initial-sync-timeout cannot be negative";
+  if (s.item_size_max > (s.memory_limit_mb << 20) / 2) {
+    return "item max size (-I) cannot be higher than 1/2 of the memory limit (-m)";
+  }
+  return "";
+}
+
+}  // namespace
+
+bool ParseSize(const std::string& text, size_t* bytes) {
+  if (text.empty()) return false;
+  size_t number = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, number);
+  if (ec != std::errc() || ptr == text.data()) return false;
+  size_t unit = 1;
+  if (ptr != end) {
+    if (ptr + 1 != end) return false;
+    switch (std::tolower(static_cast<unsigned char>(*ptr))) {
+      case 'k':
+        unit = 1u << 10;
+        break;
+      case 'm':
+        unit = 1u << 20;
+        break;
+      case 'g':
+        unit = 1u << 30;
+        break;
+      default:
+        return false;
+    }
+  }
+  if (number > SIZE_MAX / unit) return false;
+  *bytes = number * unit;
+  return true;
+}
+
+namespace {
+
+// A TCP port 1..65535, the whole of `text`.
+bool ParsePort(std::string_view text, uint16_t* port) {
+  uint16_t p = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), p);
+  if (ec != std::errc() || end != text.data() + text.size() || p == 0) return false;
+  *port = p;
+  return true;
+}
+
+}  // namespace
+
+bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port) {
+  std::string h = text;
+  std::string port_text;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos) return false;
+    h = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') return false;
+      port_text = text.substr(close + 2);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    size_t colon = text.find(':');
+    h = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+  }
+  if (h.empty()) return false;
+  if ((!port_text.empty() || text.back() == ':') && !ParsePort(port_text, port)) return false;
+  *host = h;
+  return true;
+}
+
+ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings) {
+  ParseOutcome outcome;
+  CLI::App app{"twincached: a memcached-compatible cache that replicates to a twin"};
+  app.set_config("--config", "", "read settings from FILE (the long option names as keys)");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  app.set_version_flag("-V,--version", std::string("twincached ") + kTwincacheVersion +
+                                           " (memcached protocol " + kProtocolVersion + ")");
+
+  std::string item_size = std::to_string(settings->item_size_max);
+  app.add_option("-p,--port", settings->port, "TCP port to listen on (default 11211)");
+  app.add_option("-l,--listen", settings->listen,
+                 "interface(s) to listen on, comma separated (default: all)");
+  app.add_option("-m,--memory-limit", settings->memory_limit_mb, "item memory in megabytes (default 64)");
+  app.add_option("-c,--conn-limit", settings->max_connections, "max simultaneous connections (default 1024)");
+  app.add_option("-t,--threads", settings->threads, "number of worker threads (default 4)");
+  app.add_option("-u,--user", settings->user, "assume the identity of USER (when run as root)");
+  app.add_flag("-d,--daemon", settings->daemonize, "run as a daemon");
+  app.add_option("-P,--pidfile", settings->pid_file, "save the PID in FILE (with -d)");
+  app.add_flag("-v,--verbose", settings->verbosity, "verbose (print errors/warnings; -vv: also commands)");
+  app.add_option("-U,--udp-port", settings->udp_port, "UDP port; only 0 (off) is supported");
+  app.add_option("-I,--max-item-size", item_size, "max item size, with k/m suffix (default 1m)");
+  app.add_flag("-M,--disable-evictions", settings->no_evict, "return an error when memory is exhausted");
+  app.add_option("-b,--listen-backlog", settings->backlog, "listen backlog (default 1024)");
+  std::string peer;
+  std::string repl_port;
+  std::string repl_ack = "async";
+  std::string backlog_size = std::to_string(settings->repl_backlog_size);
+  app.add_option("-x,--peer", peer, "replicate with this twin: HOST[:PORT] (repcached -x)");
+  app.add_option("-X,--repl-port", repl_port, "replication ports LISTEN[:CONNECT] (default 11212)");
+  app.add_option("--repl-listen", settings->repl_listen, "address of the replication listener");
+  app.add_option("--repl-secret-file", settings->repl_secret_file, "file with the link's shared secret");
+  app.add_option("--repl-ack", repl_ack, "async (default) or sync: reply after the peer applied the write")
+      ->check(CLI::IsMember({"async", "sync"}));
+  app.add_option("--repl-ack-timeout-ms", settings->repl_ack_timeout_ms,
+                 "sync mode: answer anyway after (100)");
+  app.add_option("--repl-backlog-size", backlog_size, "backlog for partial resync, k/m suffix (64m)");
+  app.add_option("--repl-sync-rate", settings->repl_sync_rate_mbps, "full sync limit in MB/s (0: none)");
+  app.add_option("--repl-tombstone-ttl", settings->repl_tombstone_ttl_s,
+                 "seconds deletes are remembered (600)");
+  app.add_option("--repl-initial-sync-timeout", settings->repl_initial_sync_timeout_s,
+                 "seconds to wait for the peer before serving unsynced (30)");
+  app.add_option("--admin-listen", settings->admin_listen,
+                 "HTTP admin endpoint HOST:PORT for /health, /stats, /metrics, /role (127.0.0.1:11213; off)");
+  app.add_flag("--lenient-keys", settings->lenient_keys,
+               "accept keys with control characters, as memcached does (e.g. memcaslap's binary key prefix)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForVersion& e) {
+    outcome.exit_now = true;
+    outcome.message = e.what();
+    return outcome;
+  } catch (const CLI::Success&) {  // --help
+    outcome.exit_now = true;
+    outcome.message = app.help();
+    return outcome;
+  } catch (const CLI::ParseError& e) {
+    outcome.exit_code = kExitUsage;
+    outcome.message = e.what();
+    return outcome;
+  }
+  if (!ParseSize(item_size, &settings->item_size_max)) {
+    outcome.exit_code = kExitUsage;
+    outcome.message = "bad max item size (-I): " + item_size;
+    return outcome;
+  }
+  if (!ParseSize(backlog_size, &settings->repl_backlog_size) || settings->repl_backlog_size == 0) {
+    outcome.exit_code = kExitUsage;
+    outcome.message = "bad replication backlog size (--repl-backlog-size): " + backlog_size;
+    return outcome;
+  }
+  settings->repl_ack_sync = repl_ack == "sync";
+  if (!repl_port.empty()) {
+    // repcached: -X LISTEN[:CONNECT]; one number sets both.
+    std::string listen_text = repl_port.substr(0, repl_port.find(':'));
+    std::string connect_text =
+        repl_port.find(':') == std::string::npos ? listen_text : repl_port.substr(repl_port.find(':') + 1);
+    if (!ParsePort(listen_text, &settings->repl_listen_port) ||
+        !ParsePort(connect_text, &settings->repl_connect_port)) {
+      outcome.exit_code = kExitUsage;
+      outcome.message = "bad replication port (-X LISTEN[:CONNECT]): " + repl_port;
+      return outcome;
+    }
+  }
+  if (!peer.empty() && !SplitHostPort(peer, &settings->peer_host, &settings->repl_connect_port)) {
+    outcome.exit_code = kExitUsage;
+    outcome.message = "bad peer (-x HOST[:PORT]): " + peer;
+    return outcome;
+  }
+  settings->config_file = app.get_config_ptr()->as<std::string>();
+  outcome.message = Validate(*settings);
+  if (!outcome.message.empty()) {
+    outcome.exit_code = kExitUsage;
+    return outcome;
+  }
+  outcome.ok = true;
+  return outcome;
+}
+
+}  // namespace twincache

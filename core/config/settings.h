@@ -1,0 +1,89 @@
+// Settings: twincached's configuration, from the command line and a config file.
+//
+// The flags are memcached's and repcached's (-p -l -m -c -t -u -d -P -v -vv -U
+// -I -M) with their long forms, so existing command lines and init scripts
+// keep working; `--config FILE` reads the same keys (long names, INI/TOML
+// "key = value" lines, via CLI11's config support). Parsing is here and not in
+// daemon/ so tests can exercise it without starting a process.
+#ifndef TWINCACHE_CORE_CONFIG_SETTINGS_H_
+#define TWINCACHE_CORE_CONFIG_SETTINGS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/config/version.h"
+
+namespace twincache {
+
+/// The largest -I (bytes) any node accepts: memcached's "Cannot set item size
+/// limit higher than 1 GB." (memcached.c). Also the largest record a twin can
+/// send (core/replication/repl_session.cc, MaxFrame).
+inline constexpr size_t kItemSizeLimit = 1024u << 20;
+
+/// memcached protocol level reported by `version` and stats "version";
+/// clients use it to detect features (meta commands need 1.6).
+inline constexpr const char* kProtocolVersion = "1.6.21";
+
+/// Exit code for bad flags, as memcached uses (EX_USAGE from sysexits.h).
+constexpr int kExitUsage = 64;
+
+/// Everything that can be configured. Defaults are memcached's.
+struct Settings {
+  uint16_t port = 11211;                         ///< -p, --port: TCP client port
+  std::string listen = "";                       ///< -l, --listen: address(es), comma separated; "" = all
+  size_t memory_limit_mb = 64;                   ///< -m, --memory-limit: megabytes for items
+  size_t max_connections = 1024;                 ///< -c, --conn-limit
+  size_t threads = 4;                            ///< -t, --threads: worker threads
+  std::string user;                              ///< -u, --user: drop privileges to this user when root
+  bool daemonize = false;                        ///< -d, --daemon
+  std::string pid_file;                          ///< -P, --pidfile
+  int verbosity = 0;                             ///< -v (1), -vv (2), -vvv (3)
+  int udp_port = 0;                              ///< -U, --udp-port: only 0 is accepted
+  size_t item_size_max = 1u << 20;               ///< -I, --max-item-size: bytes (accepts k/m suffixes)
+  bool no_evict = false;                         ///< -M, --disable-evictions: error instead of evicting
+  int backlog = 1024;                            ///< -b, --listen-backlog
+  bool lenient_keys = false;                     ///< --lenient-keys: accept control characters in keys
+  std::string config_file;                       ///< --config: file the other settings were read from
+  std::string admin_listen = "127.0.0.1:11213";  ///< --admin-listen HOST:PORT for HTTP /health etc.; "off"
+
+  // Replication (docs/replication.md); repcached's -x and -X.
+  std::string peer_host;                     ///< -x, --peer HOST[:PORT]: the twin; "" = no replication
+  uint16_t repl_listen_port = 11212;         ///< -X, --repl-port LISTEN[:CONNECT]
+  uint16_t repl_connect_port = 11212;        ///< the peer's replication port (CONNECT, or --peer's :PORT)
+  std::string repl_listen;                   ///< --repl-listen ADDR: "" = the first -l address, else all
+  std::string repl_secret_file;              ///< --repl-secret-file: HMAC secret for the link
+  bool repl_ack_sync = false;                ///< --repl-ack sync|async
+  int64_t repl_ack_timeout_ms = 100;         ///< --repl-ack-timeout-ms
+  size_t repl_backlog_size = 64u << 20;      ///< --repl-backlog-size, bytes
+  size_t repl_sync_rate_mbps = 0;            ///< --repl-sync-rate, MB/s of full sync; 0 = unlimited
+  int64_t repl_tombstone_ttl_s = 600;        ///< --repl-tombstone-ttl
+  int64_t repl_initial_sync_timeout_s = 30;  ///< --repl-initial-sync-timeout
+};
+
+/// Splits "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT" (a bare IPv6 literal
+/// with several colons is a host). Keeps *port when none is given. False on a
+/// bad port or empty host.
+bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port);
+
+/// Result of ParseSettings.
+struct ParseOutcome {
+  bool ok = false;        ///< true: run with *settings
+  bool exit_now = false;  ///< true: --help or --version was printed; exit with exit_code
+  int exit_code = 0;      ///< kExitUsage on bad flags
+  std::string message;    ///< one line for stderr when !ok (or --help/--version text)
+};
+
+/// Parses argv (memcached/repcached flags, then --config FILE if given; flags on
+/// the command line win over the file). Validates like memcached: -U other than
+/// 0 → "UDP not supported"; -I between 1k and 1g and at most half of -m;
+/// -t ≥ 1; -c ≥ 1. Never exits or prints; the caller does.
+/// Thread safety: not thread safe (CLI11); call once at start.
+ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings);
+
+/// Parses a size like "1m", "512k", "1048576" into bytes; false if invalid.
+bool ParseSize(const std::string& text, size_t* bytes);
+
+}  // namespace twincache
+
+#endif  // TWINCACHE_CORE_CONFIG_SETTINGS_H_

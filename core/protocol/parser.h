@@ -1,0 +1,59 @@
+// Parser: turns bytes from a client into Requests, incrementally.
+//
+// ParseRequest() looks at the unconsumed input of a connection and either
+// finds one complete command (its line and, for storage commands, its data
+// block), reports that more bytes are needed, or reports the error line that
+// memcached would send. It keeps no state between calls: a request split at any
+// byte boundary parses the same once all its bytes are there. Error lines and
+// when they close the connection follow memcached 1.6's proto_text.c.
+#ifndef TWINCACHE_CORE_PROTOCOL_PARSER_H_
+#define TWINCACHE_CORE_PROTOCOL_PARSER_H_
+
+#include <cstddef>
+#include <string_view>
+
+#include "core/protocol/request.h"
+
+namespace twincache {
+
+/// Limits the parser enforces.
+struct ParserLimits {
+  size_t item_size_max = 1u << 20;  ///< -I in bytes: larger values are swallowed, not buffered
+  size_t max_line = 2048;           ///< a line longer than this without "\n" is an error...
+  size_t max_get_line = 1u << 20;   ///< ...except get/gets/gat/gats (long multi-gets), up to this
+  bool lenient_keys = false;        ///< accept control characters in keys, as memcached does
+};
+
+enum class ParseStatus {
+  kNeedMore,  ///< no complete command yet; call again with more bytes
+  kRequest,   ///< *request is filled; `consumed` bytes belong to it
+  kError,     ///< send `error` (+"\r\n") unless `noreply`; drop `consumed` bytes; close if `close`
+};
+
+struct ParseResult {
+  ParseStatus status = ParseStatus::kNeedMore;
+  size_t consumed = 0;     ///< bytes of input this result accounts for
+  size_t swallow = 0;      ///< then discard this many further bytes (may not have arrived yet)
+  std::string_view error;  ///< kError: the error line without "\r\n", e.g. "CLIENT_ERROR bad data chunk"
+  bool close = false;      ///< kError: close the connection after sending `error`
+  bool noreply = false;    ///< kError: the line ended in "noreply", so memcached sends nothing
+                           ///< (proto_text.c out_string skips the reply); do not send `error`
+};
+
+/// Parses the first command in `input`: a line ending in "\n" (one "\r" before
+/// it is dropped) split on ' ' only, plus the data block ("\r\n"-terminated)
+/// of set/add/replace/append/prepend/cas and ms. On kRequest, `*request` is
+/// cleared and filled with views into `input`. A storage command whose value is
+/// over limits.item_size_max returns kRequest with request->too_large set,
+/// consumed = its line and swallow = bytes + 2. A line with no "\n" within
+/// limits.max_line bytes (max_get_line for get/gets/gat/gats) is kError
+/// "CLIENT_ERROR line too long" with close. "gat <exptime>" with no key is a
+/// request with empty `keys` (memcached answers "END"). Meta commands leave
+/// request->noreply false; their q flag is in meta_flags. Never reads past
+/// `input`; never throws; allocates only when the Request's vectors must grow.
+/// Thread safety: pure function of its arguments.
+ParseResult ParseRequest(std::string_view input, const ParserLimits& limits, Request* request);
+
+}  // namespace twincache
+
+#endif  // TWINCACHE_CORE_PROTOCOL_PARSER_H_

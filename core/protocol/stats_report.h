@@ -1,0 +1,56 @@
+// Stats report: the replies of `stats [<subcommand>]` and `lru_crawler ...`.
+//
+// These are the administrative reports of memcached's protocol.txt
+// ("Statistics", "General-purpose statistics", "Settings statistics",
+// "LRU_Crawler"): `STAT <name> <value>` lines in memcached's names and order
+// (memcached.c server_stats, get_stats, process_stat_settings), and the item
+// dumps memcached's crawler.c writes. Twincache has no slab classes; every
+// item is reported as class 1 ("cls=1"), the only class that holds items.
+#ifndef TWINCACHE_CORE_PROTOCOL_STATS_REPORT_H_
+#define TWINCACHE_CORE_PROTOCOL_STATS_REPORT_H_
+
+#include <string>
+#include <string_view>
+
+#include "core/protocol/request.h"
+#include "core/protocol/server_state.h"
+
+namespace twincache {
+
+/// Answers `stats` with request.args as its subcommand, appending to `*out`:
+///   (none)     the general statistics, then "twincache_version" and the
+///              lines of state->extra_stats, then "END";
+///   reset      StatsRegistry::Reset() and Store::ResetStats(), "RESET";
+///   settings   memcached's setting names that apply to twincached;
+///   items      items:1:number/evicted/evicted_unfetched/expired_unfetched/
+///              reclaimed (nothing when the cache is empty), "END";
+///   slabs      active_slabs and total_malloced, "END";
+///   sizes      "STAT sizes_status disabled" (memcached without -o track_sizes);
+///   conns      "END" (no per-connection report);
+///   detail     on|off → "OK" (prefix stats are not kept), dump → "END";
+///   cachedump  <class> <limit>: "ITEM <key> [<bytes> b; <exptime> s]" lines
+///              of class 1, at most 2 MB, as memcached items.c item_cachedump;
+///   anything else: "ERROR", as memcached.
+/// Thread safety: safe from any thread.
+void HandleStats(const Request& request, ServerState* state, std::string* out);
+
+/// Answers `lru_crawler` with request.args, as memcached's
+/// process_lru_crawler_command: `metadump <all|hash|classes>` writes one
+/// "key=<uri-encoded key> exp=<unix time or -1> la=<unix time> cas=<cas>
+/// fetch=<yes|no> cls=1 size=<bytes>\n" line per live item (crawler.c
+/// crawler_metadump_eval) and "END"; `mgdump` writes "mg <key>" lines
+/// ("mg <base64 key> b" for keys with spaces or control bytes) and "EN";
+/// crawl, tocrawl, sleep, enable and disable validate their argument and
+/// answer "OK" (expired items are reclaimed by the server's timer instead);
+/// anything else is "ERROR". The whole dump is built in `*out` by walking the
+/// Store with Scan() in chunks, one shard lock at a time.
+/// Thread safety: safe from any thread.
+void HandleLruCrawler(const Request& request, ServerState* state, std::string* out);
+
+/// Appends `in` URI-encoded as memcached's util.c uriencode: alphanumerics and
+/// "-._~" as they are, every other byte as %XX (upper-case hex).
+void AppendUriEncoded(std::string_view in, std::string* out);
+
+}  // namespace twincache
+
+#endif  // TWINCACHE_CORE_PROTOCOL_STATS_REPORT_H_

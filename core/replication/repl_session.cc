@@ -1,0 +1,459 @@
+#include "core/replication/repl_session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "core/base/log.h"
+#include "core/config/settings.h"
+#include "core/replication/repl_auth.h"
+#include "core/replication/replication.h"
+
+namespace twincache {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kOutHighWater = 512 * 1024;  // stop producing with this much unsent
+constexpr size_t kScanChunkItems = 256;       // items per Scan call (one shard lock at a time)
+// A partition must end the link soon enough that the redial, not TCP's
+// retransmission backoff (which can wait seconds), brings it back after the
+// heal: no byte from the peer for kSilenceLimitMs ends it. PINGs every
+// kHeartbeatInterval keep an idle link well inside that.
+constexpr auto kHeartbeatInterval = std::chrono::milliseconds(200);
+constexpr int64_t kSilenceLimitMs = 1000;
+
+Record RecordOf(const ItemView& item) {
+  Record record;
+  record.kind = item.tombstone ? RecordKind::kDelete : RecordKind::kSet;
+  record.hlc = item.cas;
+  record.origin = item.origin;
+  record.key = item.key;
+  if (!item.tombstone) {
+    record.value = item.value;
+    record.flags = item.flags;
+    record.exptime = item.exptime;
+    record.exptime_version = item.exptime_version;
+  }
+  return record;
+}
+
+}  // namespace
+
+ReplSession::ReplSession(Replicator* owner, asio::ip::tcp::socket socket, bool dialed, std::string peer_name)
+    : owner_(owner),
+      socket_(std::move(socket)),
+      dialed_(dialed),
+      peer_name_(std::move(peer_name)),
+      in_(kReadChunk),
+      throttle_timer_(socket_.get_executor()),
+      heartbeat_timer_(socket_.get_executor()) {
+  RandomBytes(nonce_.data(), nonce_.size());
+}
+
+void ReplSession::Start() {
+  asio::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  applied_ = owner_->applied_offset_.load();
+  acked_sent_ = applied_;
+  Hello hello;
+  hello.node_id = owner_->options_.node_id;
+  hello.replid = owner_->replid_;
+  hello.offset = owner_->backlog_.last_offset();
+  hello.peer_replid = owner_->peer_replid_;
+  hello.peer_offset = applied_;
+  hello.flags = owner_->options_.secret.empty() ? 0 : kHelloFlagHasSecret;
+  hello.nonce = nonce_;
+  AppendHello(hello, &out_);
+  Flush();
+  last_heard_ms_ = owner_->clock_->NowMillis();
+  ScheduleHeartbeat();
+  Read();
+}
+
+void ReplSession::Close(const std::string& reason) {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  throttle_timer_.cancel();
+  heartbeat_timer_.cancel();
+  asio::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  owner_->OnSessionClosed(this, reason);
+}
+
+// ---------------------------------------------------------------------------
+// Incoming
+
+void ReplSession::Read() {
+  if (phase_ == Phase::kClosed || reading_) return;
+  if (in_start_ == in_end_) in_start_ = in_end_ = 0;
+  if (in_end_ == in_.size()) {
+    if (in_start_ > 0) {
+      std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
+      in_end_ -= in_start_;
+      in_start_ = 0;
+    } else {
+      // One frame larger than the buffer: grow to hold it (DecodeFrame has
+      // already refused lengths over the frame limit).
+      in_.resize(std::min(in_.size() * 2, MaxFrame() + kFrameLengthSize));
+    }
+  }
+  reading_ = true;
+  socket_.async_read_some(
+      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+}
+
+// Until both ends are authenticated only frames this node could send itself
+// are read (HELLO and AUTH are far smaller). After, any record a twin can
+// hold: the twin's -I may be larger than ours (up to settings' 1 GB limit),
+// and a frame refused here would drop the link and be resent forever. The
+// store then refuses what does not fit under our -I, counted and logged
+// (docs/replication.md, "Writes a twin cannot store"). The buffer grows only
+// as far as the frame at hand needs.
+size_t ReplSession::MaxFrame() const {
+  return MaxFrameFor(phase_ == Phase::kReady ? kItemSizeLimit : owner_->options_.item_size_max);
+}
+
+void ReplSession::OnRead(const asio::error_code& ec, size_t n) {
+  reading_ = false;
+  if (phase_ == Phase::kClosed) return;
+  if (ec) {
+    Close(ec == asio::error::eof ? "peer closed the link" : "read error: " + ec.message());
+    return;
+  }
+  in_end_ += n;
+  last_heard_ms_ = owner_->clock_->NowMillis();
+  while (phase_ != Phase::kClosed) {
+    std::string_view input(in_.data() + in_start_, in_end_ - in_start_);
+    DecodeResult result = DecodeFrame(input, MaxFrame(), &frame_);
+    if (result.status == DecodeStatus::kNeedMore) break;
+    if (result.status == DecodeStatus::kMalformed) {
+      Close("malformed frame: " + std::string(result.reason()));
+      return;
+    }
+    bool ok = HandleFrame(frame_);
+    in_start_ += result.consumed;
+    if (!ok) return;
+  }
+  if (phase_ == Phase::kClosed) return;
+  SendAckIfAdvanced();
+  Read();
+}
+
+bool ReplSession::HandleFrame(const Frame& frame) {
+  if (phase_ == Phase::kHello) {
+    if (frame.type != FrameType::kHello) {
+      Close("expected HELLO, got " + std::string(FrameTypeName(frame.type)));
+      return false;
+    }
+    return OnHello(frame.hello);
+  }
+  if (phase_ == Phase::kAuth) {
+    if (frame.type != FrameType::kAuth) {
+      Close("expected AUTH, got " + std::string(FrameTypeName(frame.type)));
+      return false;
+    }
+    return OnAuth(frame.auth);
+  }
+  switch (frame.type) {
+    case FrameType::kFullBegin:
+      receiving_full_ = true;
+      stream_known_ = false;
+      full_replid_ = frame.full_begin.replid;
+      full_start_offset_ = frame.full_begin.start_offset;
+      full_items_ = 0;
+      full_started_ms_ = owner_->clock_->NowMillis();
+      owner_->UpdateState();
+      Log(LogLevel::kInfo, "repl_full_sync_receiving",
+          {{"peer", peer_name_},
+           {"offset", std::to_string(full_start_offset_)},
+           {"items", std::to_string(frame.full_begin.item_estimate)}});
+      return true;
+    case FrameType::kSnapshot:
+      if (!receiving_full_) {
+        Close("SNAPSHOT outside a full sync");
+        return false;
+      }
+      ApplyPeerRecord(frame.record);  // equal or older versions are simply kept
+      ++full_items_;
+      return true;
+    case FrameType::kFullEnd:
+      return OnFullEnd();
+    case FrameType::kPartialBegin:
+      if (frame.partial_begin.replid != owner_->peer_replid_) {
+        Close("PARTIAL_BEGIN for a stream this node does not hold");
+        return false;
+      }
+      if (frame.partial_begin.from_offset > applied_ + 1) {
+        Close("PARTIAL_BEGIN leaves a gap after offset " + std::to_string(applied_));
+        return false;
+      }
+      stream_known_ = true;
+      Log(LogLevel::kInfo, "repl_partial_sync_receiving",
+          {{"peer", peer_name_}, {"from", std::to_string(frame.partial_begin.from_offset)}});
+      owner_->MarkInitialSyncDone("partial sync");
+      return true;
+    case FrameType::kRecord:
+      return OnRecordFrame(frame.record_offset, frame.record);
+    case FrameType::kAck:
+      owner_->OnPeerAcked(frame.ack.applied_offset);
+      return true;
+    case FrameType::kPing:
+      return true;  // its arrival already refreshed last_heard_ms_
+    case FrameType::kError:
+      Close("peer error: " + std::string(frame.error_reason));
+      return false;
+    case FrameType::kHello:
+    case FrameType::kAuth:
+      Close("unexpected " + std::string(FrameTypeName(frame.type)) + " after the handshake");
+      return false;
+  }
+  return true;
+}
+
+bool ReplSession::OnHello(const Hello& hello) {
+  if (hello.protocol_version != kReplProtocolVersion) {
+    AppendError("unsupported protocol version", &out_);
+    Flush();
+    Close("peer speaks protocol version " + std::to_string(hello.protocol_version));
+    return false;
+  }
+  if (hello.node_id == owner_->options_.node_id) {
+    Close("connected to itself (check -x)");
+    return false;
+  }
+  peer_hello_ = hello;
+  const bool we_have_secret = !owner_->options_.secret.empty();
+  const bool peer_has_secret = (hello.flags & kHelloFlagHasSecret) != 0;
+  if (we_have_secret != peer_has_secret) {
+    Log(LogLevel::kWarning, "repl_auth_failed",
+        {{"addr", peer_name_}, {"reason", we_have_secret ? "peer has no secret" : "peer requires a secret"}});
+    Close("secret configured on one side only");
+    return false;
+  }
+  if (!we_have_secret) return BecomeReady();
+  Auth auth;
+  auth.mac = AuthMac(owner_->options_.secret, hello.nonce, owner_->options_.node_id, nonce_);
+  AppendAuth(auth, &out_);
+  Flush();
+  phase_ = Phase::kAuth;
+  return true;
+}
+
+bool ReplSession::OnAuth(const Auth& auth) {
+  auto expected = AuthMac(owner_->options_.secret, nonce_, peer_hello_.node_id, peer_hello_.nonce);
+  if (!MacEqual(expected, auth.mac)) {
+    Log(LogLevel::kWarning, "repl_auth_failed", {{"addr", peer_name_}, {"reason", "wrong secret"}});
+    Close("authentication failed");
+    return false;
+  }
+  return BecomeReady();
+}
+
+bool ReplSession::BecomeReady() {
+  phase_ = Phase::kReady;
+  if (!owner_->OnSessionReady(shared_from_this())) {
+    Close("duplicate link");
+    return false;
+  }
+  return true;
+}
+
+bool ReplSession::OnRecordFrame(uint64_t offset, const Record& record) {
+  if (!stream_known_) {
+    Close("RECORD before a full or partial sync began");
+    return false;
+  }
+  if (offset <= applied_) return true;  // already applied on an earlier link
+  if (offset != applied_ + 1) {
+    Close("offset gap: expected " + std::to_string(applied_ + 1) + ", got " + std::to_string(offset));
+    return false;
+  }
+  if (ApplyPeerRecord(record) == ApplyStatus::kStale) {
+    owner_->conflicts_.fetch_add(1, std::memory_order_relaxed);
+  }
+  applied_ = offset;
+  return true;
+}
+
+ApplyStatus ReplSession::ApplyPeerRecord(const Record& record) {
+  ApplyStatus status = owner_->store_->Apply(record);
+  if (status == ApplyStatus::kTooLarge || status == ApplyStatus::kOutOfMemory) {
+    owner_->OnApplyError(record, status, peer_name_);
+  }
+  return status;
+}
+
+bool ReplSession::OnFullEnd() {
+  if (!receiving_full_) {
+    Close("FULL_END outside a full sync");
+    return false;
+  }
+  receiving_full_ = false;
+  stream_known_ = true;
+  owner_->SetPeerReplid(full_replid_);
+  applied_ = full_start_offset_;
+  acked_sent_ = 0;  // the peer's stream restarts here: acknowledge it anew
+  int64_t ms = owner_->clock_->NowMillis() - full_started_ms_;
+  Log(LogLevel::kInfo, "repl_full_sync_received",
+      {{"peer", peer_name_},
+       {"items", std::to_string(full_items_)},
+       {"ms", std::to_string(ms)},
+       {"offset", std::to_string(applied_)}});
+  owner_->last_sync_duration_ms_.store(ms, std::memory_order_relaxed);
+  owner_->MarkInitialSyncDone("full sync");
+  owner_->UpdateState();
+  return true;
+}
+
+void ReplSession::SendAckIfAdvanced() {
+  owner_->applied_offset_.store(applied_, std::memory_order_relaxed);
+  if (!stream_known_ || applied_ == acked_sent_) return;
+  AppendAck(Ack{applied_}, &out_);
+  acked_sent_ = applied_;
+  Flush();
+}
+
+// ---------------------------------------------------------------------------
+// Outgoing
+
+void ReplSession::BeginOutgoing() {
+  const Backlog& backlog = owner_->backlog_;
+  const uint64_t last = backlog.last_offset();
+  const uint64_t have = peer_hello_.peer_offset;
+  const bool same_stream = peer_hello_.peer_replid == owner_->replid_;
+  if (same_stream && have <= last && (have == last || backlog.Contains(have + 1))) {
+    out_mode_ = OutMode::kStream;
+    next_offset_ = have + 1;
+    owner_->OnPeerAcked(have);  // the peer's HELLO says it holds our stream up to here
+    AppendPartialBegin(PartialBegin{owner_->replid_, next_offset_}, &out_);
+    owner_->partial_syncs_.fetch_add(1, std::memory_order_relaxed);
+    Log(LogLevel::kInfo, "repl_partial_sync_sent",
+        {{"peer", peer_name_}, {"from", std::to_string(next_offset_)}, {"to", std::to_string(last)}});
+  } else {
+    out_mode_ = OutMode::kFull;
+    cursor_ = ScanCursor();
+    sync_start_offset_ = last;
+    next_offset_ = last + 1;
+    sync_items_ = 0;
+    sync_bytes_ = 0;
+    sync_started_ms_ = owner_->clock_->NowMillis();
+    AppendFullBegin(FullBegin{owner_->replid_, last, owner_->store_->GetStats().curr_items}, &out_);
+    owner_->full_syncs_.fetch_add(1, std::memory_order_relaxed);
+    Log(LogLevel::kInfo, "repl_full_sync_started",
+        {{"peer", peer_name_},
+         {"reason",
+          same_stream ? "backlog no longer holds offset " + std::to_string(have + 1) : "new peer stream"},
+         {"offset", std::to_string(last)}});
+  }
+  owner_->UpdateState();
+  Pump();
+}
+
+void ReplSession::Pump() {
+  if (phase_ != Phase::kReady) return;
+  if (out_mode_ == OutMode::kFull) FullSyncStep();
+  if (out_mode_ == OutMode::kStream) StreamStep();
+  Flush();
+}
+
+// Produces snapshot frames while the socket keeps up, within --repl-sync-rate.
+void ReplSession::FullSyncStep() {
+  Store* store = owner_->store_;
+  const size_t rate = owner_->options_.sync_rate_bytes_per_s;
+  while (out_.size() < kOutHighWater && !cursor_.done()) {
+    if (rate > 0) {
+      int64_t elapsed_ms = owner_->clock_->NowMillis() - sync_started_ms_;
+      uint64_t allowed = rate * static_cast<uint64_t>(std::max<int64_t>(elapsed_ms, 0)) / 1000;
+      if (sync_bytes_ > allowed) {
+        auto wait_ms = static_cast<int64_t>((sync_bytes_ - allowed) * 1000 / rate) + 1;
+        throttle_timer_.expires_after(std::chrono::milliseconds(wait_ms));
+        throttle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+          if (!ec) self->Pump();
+        });
+        return;
+      }
+    }
+    size_t before = out_.size();
+    store->Scan(
+        &cursor_, kScanChunkItems,
+        [this](const ItemView& item) {
+          AppendSnapshot(RecordOf(item), &out_);
+          ++sync_items_;
+        },
+        /*include_tombstones=*/true);
+    sync_bytes_ += out_.size() - before;
+  }
+  if (!cursor_.done()) return;
+  const Backlog& backlog = owner_->backlog_;
+  if (next_offset_ <= backlog.last_offset() && !backlog.Contains(next_offset_)) {
+    // Writes during the copy outran the backlog: the stream cannot resume
+    // where the snapshot began, so copy again from a new start.
+    Log(LogLevel::kWarning, "repl_full_sync_restart",
+        {{"peer", peer_name_}, {"reason", "backlog overflowed during the copy"}});
+    BeginOutgoing();
+    return;
+  }
+  AppendFullEnd(FullEnd{sync_items_}, &out_);
+  out_mode_ = OutMode::kStream;
+  int64_t ms = owner_->clock_->NowMillis() - sync_started_ms_;
+  Log(LogLevel::kInfo, "repl_full_sync_sent",
+      {{"peer", peer_name_},
+       {"items", std::to_string(sync_items_)},
+       {"bytes", std::to_string(sync_bytes_)},
+       {"ms", std::to_string(ms)},
+       {"offset", std::to_string(sync_start_offset_)}});
+  owner_->UpdateState();
+}
+
+void ReplSession::StreamStep() {
+  const Backlog& backlog = owner_->backlog_;
+  while (out_.size() < kOutHighWater && next_offset_ <= backlog.last_offset()) {
+    uint64_t last_copied = 0;
+    if (backlog.CopyFrom(next_offset_, kOutHighWater - out_.size(), &out_, &last_copied) == 0) {
+      Close("backlog overflow: the peer fell behind offset " + std::to_string(next_offset_));
+      return;
+    }
+    next_offset_ = last_copied + 1;
+  }
+}
+
+void ReplSession::Flush() {
+  if (writing_ || out_.empty() || phase_ == Phase::kClosed) return;
+  std::swap(out_, sending_);
+  writing_ = true;
+  asio::async_write(
+      socket_, asio::buffer(sending_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWritten(ec, n); });
+}
+
+void ReplSession::OnWritten(const asio::error_code& ec, size_t /*n*/) {
+  writing_ = false;
+  if (phase_ == Phase::kClosed) return;
+  if (ec) {
+    Close("write error: " + ec.message());
+    return;
+  }
+  sending_.clear();
+  Pump();
+}
+
+void ReplSession::ScheduleHeartbeat() {
+  heartbeat_timer_.expires_after(kHeartbeatInterval);
+  heartbeat_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (ec || self->phase_ == Phase::kClosed) return;
+    int64_t now = self->owner_->clock_->NowMillis();
+    if (now - self->last_heard_ms_ > kSilenceLimitMs) {
+      self->Close("peer silent for " + std::to_string(kSilenceLimitMs) + " ms");
+      return;
+    }
+    if (self->phase_ == Phase::kReady) {
+      AppendPing(Ping{now, self->owner_->backlog_.last_offset()}, &self->out_);
+      self->Flush();
+    }
+    self->ScheduleHeartbeat();
+  });
+}
+
+}  // namespace twincache

@@ -1,0 +1,443 @@
+#include "core/replication/replication.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "core/base/log.h"
+#include "core/net/acceptor.h"
+#include "core/replication/repl_auth.h"
+#include "core/replication/repl_session.h"
+
+namespace twincache {
+namespace {
+
+// Redialing the twin: after a partition heals the link must be back within
+// 0.5 s (keepalived/README.md, "After a partition heals"), so a SYN lost to
+// the partition is abandoned after kConnectTimeout (the kernel would resend
+// it only after 1 s) and the next attempt follows within kDialBackoffMaxMs:
+// at most 300 ms from connectivity returning to a SYN that gets through.
+// The twins share a LAN segment (VRRP), where a handshake takes well under
+// a millisecond. While the twin is away this is about 3 attempts per
+// second, each a SYN: the bounded backoff.
+constexpr int64_t kDialBackoffMinMs = 50;
+constexpr int64_t kDialBackoffMaxMs = 100;
+constexpr auto kConnectTimeout = std::chrono::milliseconds(200);
+// At most one repl_apply_error log line per this many ms (OnApplyError).
+constexpr int64_t kApplyErrorLogGapMs = 1000;
+constexpr auto kInitialSyncRecheck = std::chrono::seconds(1);
+
+thread_local uint64_t t_last_offset = 0;
+
+// 127.0.0.1 and ::ffff:127.0.0.1 are the same peer.
+asio::ip::address Canonical(const asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
+std::string EndpointName(const asio::ip::tcp::endpoint& endpoint) {
+  std::string host = endpoint.address().to_string();
+  if (endpoint.address().is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+const char* StateName(ReplState state) {
+  switch (state) {
+    case ReplState::kConnecting:
+      return "connecting";
+    case ReplState::kSyncing:
+      return "syncing";
+    case ReplState::kConnected:
+      return "connected";
+    case ReplState::kDisconnected:
+      return "disconnected";
+  }
+  return "connecting";
+}
+
+}  // namespace
+
+std::string ReplIdHex(const ReplId& id) {
+  std::string hex;
+  char digits[3];
+  for (uint8_t byte : id) {
+    std::snprintf(digits, sizeof(digits), "%02x", byte);
+    hex += digits;
+  }
+  return hex;
+}
+
+Replicator::Replicator(const ReplicationOptions& options, Store* store, Clock* clock,
+                       const std::vector<ListenSocket>& listeners)
+    : options_(options),
+      store_(store),
+      clock_(clock),
+      started_at_ms_(clock->NowMillis()),
+      backlog_(options.backlog_bytes),
+      resolver_(context_),
+      dial_timer_(context_),
+      connect_timer_(context_),
+      initial_sync_timer_(context_) {
+  RandomBytes(replid_.data(), replid_.size());
+  for (const ListenSocket& listener : listeners) {
+    acceptors_.push_back(AdoptListener(context_, listener));
+    listen_names_.push_back(listener.address);
+  }
+}
+
+Replicator::~Replicator() { Stop(); }
+
+void Replicator::Start() {
+  work_ =
+      std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(context_.get_executor());
+  asio::post(context_, [this] {
+    for (size_t i = 0; i < acceptors_.size(); ++i) {
+      Log(LogLevel::kInfo, "repl_listening",
+          {{"addr", listen_names_[i]},
+           {"peer", options_.peer_host + ":" + std::to_string(options_.connect_port)},
+           {"node", std::to_string(options_.node_id)},
+           {"replid", ReplIdHex(replid_)},
+           {"ack", options_.ack_sync ? "sync" : "async"}});
+      Accept(i);
+    }
+    Dial();
+    initial_sync_timer_.expires_after(std::chrono::milliseconds(options_.initial_sync_timeout_ms));
+    initial_sync_timer_.async_wait([this](const asio::error_code& ec) {
+      if (!ec) OnInitialSyncTimer();
+    });
+  });
+  thread_ = std::thread([this] { context_.run(); });
+}
+
+void Replicator::Stop() {
+  if (!thread_.joinable()) return;
+  asio::post(context_, [this] { Shutdown(); });
+  thread_.join();
+}
+
+void Replicator::Shutdown() {
+  stopped_ = true;
+  for (auto& acceptor : acceptors_) {
+    asio::error_code ignored;
+    acceptor->close(ignored);
+  }
+  dial_timer_.cancel();
+  connect_timer_.cancel();
+  initial_sync_timer_.cancel();
+  if (auto session = active_) session->Close("shutting down");  // the copy outlives active_.reset()
+  for (auto& session : std::vector<std::shared_ptr<ReplSession>>(pending_)) session->Close("shutting down");
+  FailAckWaiters();
+  work_.reset();
+  context_.stop();
+}
+
+// ---------------------------------------------------------------------------
+// Links
+
+void Replicator::Accept(size_t listener) {
+  acceptors_[listener]->async_accept(
+      [this, listener](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+        if (stopped_ || ec == asio::error::operation_aborted) return;
+        if (!ec) {
+          asio::error_code peer_ec;
+          auto endpoint = socket.remote_endpoint(peer_ec);
+          std::string name = peer_ec ? "unknown" : EndpointName(endpoint);
+          if (peer_ec || !IsPeerAddress(endpoint.address())) {
+            Log(LogLevel::kWarning, "repl_refused", {{"addr", name}, {"reason", "not the configured peer"}});
+            asio::error_code ignored;
+            socket.close(ignored);
+          } else {
+            auto session = std::make_shared<ReplSession>(this, std::move(socket), /*dialed=*/false, name);
+            pending_.push_back(session);
+            session->Start();
+          }
+        } else {
+          Log(LogLevel::kError, "repl_accept_failed",
+              {{"addr", listen_names_[listener]}, {"reason", ec.message()}});
+        }
+        Accept(listener);
+      });
+}
+
+bool Replicator::IsPeerAddress(const asio::ip::address& address) const {
+  asio::ip::address canonical = Canonical(address);
+  return std::any_of(peer_addresses_.begin(), peer_addresses_.end(),
+                     [&](const asio::ip::address& peer) { return Canonical(peer) == canonical; });
+}
+
+void Replicator::Dial() {
+  if (stopped_ || active_ || dialing_) return;
+  asio::error_code ec;
+  auto endpoints = resolver_.resolve(options_.peer_host, std::to_string(options_.connect_port), ec);
+  if (ec) {
+    SetLastError("cannot resolve peer " + options_.peer_host + ": " + ec.message());
+    ScheduleDial();
+    return;
+  }
+  peer_addresses_.clear();
+  for (const auto& entry : endpoints) peer_addresses_.push_back(entry.endpoint().address());
+  dialing_ = true;
+  auto socket = std::make_shared<asio::ip::tcp::socket>(context_);
+  connect_timer_.expires_after(kConnectTimeout);
+  connect_timer_.async_wait([socket](const asio::error_code& timer_ec) {
+    if (!timer_ec) {
+      asio::error_code ignored;
+      socket->close(ignored);  // a black-holed peer: give up this attempt
+    }
+  });
+  asio::async_connect(
+      *socket, endpoints,
+      [this, socket](const asio::error_code& connect_ec, const asio::ip::tcp::endpoint& endpoint) {
+        connect_timer_.cancel();
+        dialing_ = false;
+        if (stopped_) return;
+        if (connect_ec) {
+          SetLastError("cannot connect to peer " + options_.peer_host + ":" +
+                       std::to_string(options_.connect_port) + ": " + connect_ec.message());
+          ScheduleDial();
+          return;
+        }
+        auto session =
+            std::make_shared<ReplSession>(this, std::move(*socket), /*dialed=*/true, EndpointName(endpoint));
+        pending_.push_back(session);
+        session->Start();
+      });
+}
+
+void Replicator::ScheduleDial() {
+  if (stopped_ || active_ || dialing_) return;
+  dial_backoff_ms_ =
+      dial_backoff_ms_ == 0 ? kDialBackoffMinMs : std::min(dial_backoff_ms_ * 2, kDialBackoffMaxMs);
+  dial_timer_.expires_after(std::chrono::milliseconds(dial_backoff_ms_));
+  dial_timer_.async_wait([this](const asio::error_code& ec) {
+    if (!ec) Dial();
+  });
+}
+
+// Two links can come up when both nodes dial at once: both nodes keep the one
+// dialed by the node with the smaller id, so they agree without talking.
+bool Replicator::OnSessionReady(const std::shared_ptr<ReplSession>& session) {
+  pending_.erase(std::remove(pending_.begin(), pending_.end(), session), pending_.end());
+  if (active_) {
+    const bool dialed_by_smaller = session->dialed() == (options_.node_id < session->peer_node_id());
+    if (!dialed_by_smaller) return false;
+    std::shared_ptr<ReplSession> previous = std::move(active_);
+    active_ = session;
+    previous->Close("duplicate link");
+  }
+  active_ = session;
+  ever_linked_ = true;
+  dial_backoff_ms_ = 0;
+  dial_timer_.cancel();
+  link_up_.store(true, std::memory_order_release);
+  Log(LogLevel::kInfo, "repl_link_up",
+      {{"peer", session->peer_name()},
+       {"role", session->dialed() ? "dialer" : "acceptor"},
+       {"peer_node", std::to_string(session->peer_node_id())},
+       {"offset", std::to_string(backlog_.last_offset())}});
+  session->BeginOutgoing();
+  return true;
+}
+
+void Replicator::OnSessionClosed(ReplSession* session, const std::string& reason) {
+  pending_.erase(
+      std::remove_if(pending_.begin(), pending_.end(),
+                     [session](const std::shared_ptr<ReplSession>& p) { return p.get() == session; }),
+      pending_.end());
+  if (active_.get() == session) {
+    active_.reset();
+    link_up_.store(false, std::memory_order_release);
+    FailAckWaiters();
+    SetLastError(reason);
+    Log(LogLevel::kWarning, "repl_link_dropped",
+        {{"peer", session->peer_name()},
+         {"reason", reason},
+         {"offset", std::to_string(backlog_.last_offset())},
+         {"applied", std::to_string(applied_offset_.load())}});
+  } else if (reason != "duplicate link" && reason != "shutting down") {
+    SetLastError(reason);
+    Log(LogLevel::kWarning, "repl_link_failed", {{"peer", session->peer_name()}, {"reason", reason}});
+  }
+  UpdateState();
+  ScheduleDial();
+}
+
+void Replicator::UpdateState() {
+  if (!active_) {
+    SetState(ever_linked_ ? ReplState::kDisconnected : ReplState::kConnecting);
+  } else {
+    SetState(active_->syncing() ? ReplState::kSyncing : ReplState::kConnected);
+  }
+}
+
+void Replicator::OnInitialSyncTimer() {
+  if (InitialSyncDone()) return;
+  if (active_) {  // a sync is under way: wait for it rather than serve half
+    initial_sync_timer_.expires_after(kInitialSyncRecheck);
+    initial_sync_timer_.async_wait([this](const asio::error_code& ec) {
+      if (!ec) OnInitialSyncTimer();
+    });
+    return;
+  }
+  Log(LogLevel::kWarning, "repl_initial_sync_timeout",
+      {{"peer", options_.peer_host}, {"seconds", std::to_string(options_.initial_sync_timeout_ms / 1000)}});
+  MarkInitialSyncDone("timeout");
+}
+
+void Replicator::MarkInitialSyncDone(const char* how) {
+  if (initial_sync_done_.exchange(true, std::memory_order_acq_rel)) return;
+  Log(LogLevel::kInfo, "repl_initial_sync_done",
+      {{"how", how}, {"ms", std::to_string(clock_->NowMillis() - started_at_ms_)}});
+}
+
+void Replicator::SetPeerReplid(const ReplId& replid) {
+  peer_replid_ = replid;
+  std::lock_guard<std::mutex> lock(mu_);
+  peer_replid_hex_ = ReplIdHex(replid);
+}
+
+void Replicator::SetLastError(const std::string& error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  last_error_ = error;
+}
+
+// ---------------------------------------------------------------------------
+// Local writes and acknowledgements
+
+void Replicator::OnRecord(const Record& record) {
+  t_last_offset = backlog_.Append(record, clock_->NowMillis());
+  Wake();
+}
+
+void Replicator::Wake() {
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  asio::post(context_, [this] {
+    wake_pending_.store(false, std::memory_order_release);
+    if (auto session = active_) session->Pump();  // the copy outlives a Close() inside Pump
+  });
+}
+
+uint64_t Replicator::TakeThreadOffset() {
+  uint64_t offset = t_last_offset;
+  t_last_offset = 0;
+  return offset;
+}
+
+void Replicator::WaitForAck(uint64_t offset, std::function<void(bool)> done) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (acked_offset_.load(std::memory_order_acquire) >= offset) {
+    lock.unlock();
+    done(true);
+    return;
+  }
+  if (!link_up_.load(std::memory_order_acquire)) {
+    lock.unlock();
+    done(false);
+    return;
+  }
+  waiters_.emplace(offset, std::move(done));
+}
+
+void Replicator::OnPeerAcked(uint64_t offset) {
+  if (offset <= acked_offset_.load(std::memory_order_relaxed)) return;
+  std::vector<std::function<void(bool)>> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    acked_offset_.store(offset, std::memory_order_release);
+    auto end = waiters_.upper_bound(offset);
+    for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+    waiters_.erase(waiters_.begin(), end);
+  }
+  for (auto& done : ready) done(true);
+}
+
+void Replicator::FailAckWaiters() {
+  std::vector<std::function<void(bool)>> failed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& entry : waiters_) failed.push_back(std::move(entry.second));
+    waiters_.clear();
+  }
+  for (auto& done : failed) done(false);
+}
+
+// ---------------------------------------------------------------------------
+// Stats
+
+ReplicationStatus Replicator::Status() const {
+  ReplicationStatus status;
+  status.state = StateName(static_cast<ReplState>(state_.load(std::memory_order_acquire)));
+  status.peer = options_.peer_host + ":" + std::to_string(options_.connect_port);
+  status.initial_sync_done = InitialSyncDone();
+  status.offset = backlog_.last_offset();
+  status.acked_offset = std::min(acked_offset_.load(std::memory_order_acquire), status.offset);
+  status.applied_offset = applied_offset_.load(std::memory_order_relaxed);
+  status.lag_records = link_up_.load() ? status.offset - status.acked_offset : 0;
+  if (status.lag_records > 0) {
+    int64_t since = backlog_.AppendTimeOf(status.acked_offset + 1);
+    if (since >= 0) status.lag_ms = std::max<int64_t>(0, clock_->NowMillis() - since);
+  }
+  status.full_syncs = full_syncs_.load(std::memory_order_relaxed);
+  status.partial_syncs = partial_syncs_.load(std::memory_order_relaxed);
+  status.conflicts = conflicts_.load(std::memory_order_relaxed);
+  status.apply_errors = apply_errors_.load(std::memory_order_relaxed);
+  status.degraded_writes = degraded_writes_.load(std::memory_order_relaxed);
+  status.last_sync_duration_ms = last_sync_duration_ms_.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mu_);
+  status.last_error = last_error_.empty() ? "none" : last_error_;
+  status.peer_replid = peer_replid_hex_.empty() ? "none" : peer_replid_hex_;
+  return status;
+}
+
+// A write of the twin's that this store refused (docs/replication.md,
+// "Writes a twin cannot store"): counted always; logged one line per event
+// with the key's length and the item's size, but at most one line per
+// kApplyErrorLogGapMs, the next line then saying how many were not logged.
+void Replicator::OnApplyError(const Record& record, ApplyStatus status, const std::string& peer) {
+  apply_errors_.fetch_add(1, std::memory_order_relaxed);
+  const int64_t now = clock_->NowMillis();
+  if (apply_error_logged_ms_ != 0 && now - apply_error_logged_ms_ < kApplyErrorLogGapMs) {
+    ++apply_errors_unlogged_;
+    return;
+  }
+  Log(LogLevel::kWarning, "repl_apply_error",
+      {{"peer", peer},
+       {"reason", status == ApplyStatus::kTooLarge ? "too large" : "out of memory"},
+       {"key_bytes", std::to_string(record.key.size())},
+       {"value_bytes", std::to_string(record.value.size())},
+       {"not_logged_since_last", std::to_string(apply_errors_unlogged_)},
+       {"total", std::to_string(apply_errors_.load(std::memory_order_relaxed))}});
+  apply_error_logged_ms_ = now;
+  apply_errors_unlogged_ = 0;
+}
+
+void Replicator::AppendStats(std::vector<std::pair<std::string, std::string>>* out) const {
+  const ReplicationStatus status = Status();
+  auto add = [out](const char* name, std::string value) { out->emplace_back(name, std::move(value)); };
+  add("repl_state", status.state);
+  add("repl_peer", status.peer);
+  add("repl_node_id", std::to_string(options_.node_id));
+  add("repl_replid", ReplIdHex(replid_));
+  add("repl_offset", std::to_string(status.offset));
+  add("repl_acked_offset", std::to_string(status.acked_offset));
+  add("repl_peer_replid", status.peer_replid);
+  add("repl_applied_offset", std::to_string(status.applied_offset));
+  add("repl_lag_records", std::to_string(status.lag_records));
+  add("repl_lag_ms", std::to_string(status.lag_ms));
+  add("repl_backlog_size", std::to_string(backlog_.capacity_bytes()));
+  add("repl_backlog_used", std::to_string(backlog_.used_bytes()));
+  add("repl_full_syncs", std::to_string(status.full_syncs));
+  add("repl_partial_syncs", std::to_string(status.partial_syncs));
+  add("repl_conflicts", std::to_string(status.conflicts));
+  add("repl_apply_errors", std::to_string(status.apply_errors));
+  add("repl_last_error", status.last_error);
+  add("repl_last_sync_duration_ms", std::to_string(status.last_sync_duration_ms));
+  add("repl_initial_sync", status.initial_sync_done ? "done" : "pending");
+  add("repl_degraded_writes", std::to_string(status.degraded_writes));
+  add("repl_tombstones", std::to_string(store_->GetStats().tombstones));
+  add("repl_ack", options_.ack_sync ? "sync" : "async");
+}
+
+}  // namespace twincache

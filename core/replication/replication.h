@@ -1,0 +1,202 @@
+// Replication: keeps this node's store and its twin's the same
+// (docs/replication.md).
+//
+// The Replicator observes every local write of the Store and appends it to
+// the backlog; it keeps at most one link (a ReplSession) to the peer, which
+// it both accepts on the replication port (from the peer's addresses only)
+// and dials with backoff, forever. Over the link each side streams its own
+// writes and applies the other's. All link work runs on one thread of its own
+// (its io_context), so a full sync never blocks client threads; client
+// threads only touch the backlog (under its mutex), a few atomics, and the
+// ack waiters of --repl-ack sync.
+#ifndef TWINCACHE_CORE_REPLICATION_REPLICATION_H_
+#define TWINCACHE_CORE_REPLICATION_REPLICATION_H_
+
+#include <asio.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/base/clock.h"
+#include "core/net/listener.h"
+#include "core/replication/repl_backlog.h"
+#include "core/replication/repl_frame.h"
+#include "core/store/record.h"
+#include "core/store/store.h"
+
+namespace twincache {
+
+class ReplSession;
+
+/// What replication needs from the settings (see Settings for the flags).
+struct ReplicationOptions {
+  std::string peer_host;          ///< -x: host name or IP literal of the twin
+  uint16_t connect_port = 11212;  ///< the twin's replication port
+  std::string listen_address;     ///< "" = all interfaces
+  uint16_t listen_port = 11212;
+  std::string secret;     ///< "" = no authentication
+  bool ack_sync = false;  ///< --repl-ack sync
+  int64_t ack_timeout_ms = 100;
+  size_t backlog_bytes = 64u << 20;
+  size_t sync_rate_bytes_per_s = 0;  ///< 0 = unlimited
+  int64_t initial_sync_timeout_ms = 30000;
+  size_t item_size_max = 1u << 20;  ///< -I: the largest frame accepted before authentication
+  uint64_t node_id = 0;             ///< this node's id (RandomNodeId()), never 0
+};
+
+/// Link state as `stats` repl_state shows it.
+enum class ReplState : int { kConnecting, kSyncing, kConnected, kDisconnected };
+
+/// A snapshot of the replication counters (stats repl_*).
+struct ReplicationStatus {
+  std::string state;  ///< connecting, syncing, connected, disconnected
+  std::string peer;   ///< configured peer HOST:PORT
+  bool initial_sync_done = false;
+  uint64_t offset = 0;
+  uint64_t acked_offset = 0;
+  uint64_t applied_offset = 0;
+  uint64_t lag_records = 0;
+  int64_t lag_ms = 0;
+  uint64_t full_syncs = 0;
+  uint64_t partial_syncs = 0;
+  uint64_t conflicts = 0;
+  uint64_t apply_errors = 0;  ///< the twin's writes this store refused (too large, out of memory)
+  uint64_t degraded_writes = 0;
+  int64_t last_sync_duration_ms = 0;
+  std::string last_error;   ///< "none" when there was none
+  std::string peer_replid;  ///< "none" before the first sync
+};
+
+/// Thread safety: OnRecord, TakeThreadOffset, WaitForAck, CountDegradedWrite,
+/// InitialSyncDone, Status and AppendStats are safe from any thread; Start and Stop
+/// are for the owning thread only.
+class Replicator final : public RecordObserver {
+ public:
+  /// Adopts the bound replication `listeners` (listener.h), closed on destruction.
+  Replicator(const ReplicationOptions& options, Store* store, Clock* clock,
+             const std::vector<ListenSocket>& listeners);
+  ~Replicator() override;
+  Replicator(const Replicator&) = delete;
+  Replicator& operator=(const Replicator&) = delete;
+
+  /// Starts the replication thread: accepting, dialing, the initial sync timer.
+  void Start();
+
+  /// Closes the links and joins the thread. Idempotent.
+  void Stop();
+
+  /// Store observer: appends a local write to the backlog and wakes the link.
+  /// Called under a store shard lock; takes only the backlog's mutex.
+  void OnRecord(const Record& record) override;
+
+  /// The offset of the last record the calling thread produced since its
+  /// previous call, or 0 if none (how a connection learns which offset its
+  /// replies wait for in --repl-ack sync).
+  static uint64_t TakeThreadOffset();
+
+  /// Calls `done(true)` once the peer has applied the stream up to `offset`,
+  /// or `done(false)` when the link is down (at once, or when it drops).
+  /// `done` runs on the replication thread or, if decided at once, on the
+  /// caller's; it must only post work elsewhere.
+  void WaitForAck(uint64_t offset, std::function<void(bool)> done);
+
+  /// Counts a write answered without the peer's ack (repl_degraded_writes).
+  void CountDegradedWrite() { degraded_writes_.fetch_add(1, std::memory_order_relaxed); }
+
+  /// True once this node holds its peer's data (docs/replication.md, "Initial sync").
+  bool InitialSyncDone() const { return initial_sync_done_.load(std::memory_order_acquire); }
+
+  /// The counters now (each read is atomic; the set is not one instant).
+  ReplicationStatus Status() const;
+
+  /// Appends the repl_* stats lines (name, value).
+  void AppendStats(std::vector<std::pair<std::string, std::string>>* out) const;
+
+  const ReplicationOptions& options() const { return options_; }
+
+ private:
+  friend class ReplSession;
+
+  // Link management, all on the replication thread.
+  void Accept(size_t listener);
+  void Dial();
+  void ScheduleDial();
+  void Shutdown();
+  void UpdateState();
+  bool IsPeerAddress(const asio::ip::address& address) const;
+  bool OnSessionReady(const std::shared_ptr<ReplSession>& session);
+  void OnSessionClosed(ReplSession* session, const std::string& reason);
+  void OnInitialSyncTimer();
+  void Wake();
+
+  // Called by the session (replication thread).
+  void OnPeerAcked(uint64_t offset);
+  void FailAckWaiters();
+  void MarkInitialSyncDone(const char* how);
+  void OnApplyError(const Record& record, ApplyStatus status, const std::string& peer);
+  void SetState(ReplState state) { state_.store(static_cast<int>(state), std::memory_order_release); }
+  void SetLastError(const std::string& error);
+  void SetPeerReplid(const ReplId& replid);
+
+  const ReplicationOptions options_;
+  Store* const store_;
+  Clock* const clock_;
+  const int64_t started_at_ms_;
+  ReplId replid_{};
+  Backlog backlog_;
+
+  asio::io_context context_{1};
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<std::string> listen_names_;
+  asio::ip::tcp::resolver resolver_;
+  asio::steady_timer dial_timer_;
+  asio::steady_timer connect_timer_;
+  asio::steady_timer initial_sync_timer_;
+  std::thread thread_;
+  bool stopped_ = false;
+
+  // Replication thread only.
+  std::shared_ptr<ReplSession> active_;
+  std::vector<std::shared_ptr<ReplSession>> pending_;  // handshaking
+  bool dialing_ = false;
+  int64_t dial_backoff_ms_ = 0;
+  std::vector<asio::ip::address> peer_addresses_;
+  ReplId peer_replid_{};  // the peer stream applied here (zeros: none)
+  bool ever_linked_ = false;
+  int64_t apply_error_logged_ms_ = 0;   // when the last repl_apply_error line was logged
+  uint64_t apply_errors_unlogged_ = 0;  // refused since then, not logged one by one
+
+  // Any thread.
+  std::atomic<bool> wake_pending_{false};
+  std::atomic<int> state_{static_cast<int>(ReplState::kConnecting)};
+  std::atomic<bool> initial_sync_done_{false};
+  std::atomic<uint64_t> applied_offset_{0};
+  std::atomic<uint64_t> acked_offset_{0};
+  std::atomic<uint64_t> full_syncs_{0};
+  std::atomic<uint64_t> partial_syncs_{0};
+  std::atomic<uint64_t> conflicts_{0};
+  std::atomic<uint64_t> apply_errors_{0};
+  std::atomic<uint64_t> degraded_writes_{0};
+  std::atomic<int64_t> last_sync_duration_ms_{0};
+  std::atomic<bool> link_up_{false};
+  mutable std::mutex mu_;
+  std::string last_error_;                                      // guarded by mu_
+  std::string peer_replid_hex_;                                 // guarded by mu_
+  std::multimap<uint64_t, std::function<void(bool)>> waiters_;  // guarded by mu_
+};
+
+/// Hex form of a replication id (32 lowercase digits).
+std::string ReplIdHex(const ReplId& id);
+
+}  // namespace twincache
+
+#endif  // TWINCACHE_CORE_REPLICATION_REPLICATION_H_

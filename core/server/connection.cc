@@ -1,0 +1,209 @@
+#include "core/server/connection.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "core/base/log.h"
+
+namespace twincache {
+namespace {
+
+constexpr size_t kInitialInput = 4096;            // memcached's DATA_BUFFER_SIZE is 2048
+constexpr size_t kIdleInputMax = 64 * 1024;       // shrink back to kInitialInput above this when empty
+constexpr size_t kOutputHighWater = 1024 * 1024;  // stop parsing with this much unsent
+constexpr size_t kIdleOutputMax = 1024 * 1024;    // release larger send buffers after use
+
+std::string PeerName(const asio::ip::tcp::socket& socket) {
+  asio::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  if (ep.address().is_v6()) return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+Connection::Connection(asio::ip::tcp::socket socket, const ConnectionContext* context)
+    : socket_(std::move(socket)), context_(context), in_(kInitialInput), ack_timer_(socket_.get_executor()) {
+  peer_ = PeerName(socket_);
+}
+
+Connection::~Connection() {
+  context_->state->curr_connections.fetch_sub(1, std::memory_order_relaxed);
+  if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, "connection_closed", {{"client", peer_}});
+}
+
+void Connection::Start() {
+  asio::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, "connection_opened", {{"client", peer_}});
+  Read();
+}
+
+// Makes free space after in_end_, compacting or growing the buffer. Returns
+// false when one request would need more than the limits allow.
+bool Connection::MakeReadRoom() {
+  if (in_start_ == in_end_) {
+    in_start_ = in_end_ = 0;
+    if (in_.size() > kIdleInputMax) std::vector<char>(kInitialInput).swap(in_);
+  }
+  if (in_end_ < in_.size()) return true;
+  if (in_start_ > 0) {
+    std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
+    in_end_ -= in_start_;
+    in_start_ = 0;
+    return true;
+  }
+  const ParserLimits& limits = context_->limits;
+  size_t max = limits.item_size_max + limits.max_get_line + 4096;
+  if (in_.size() >= max) return false;
+  in_.resize(std::min(max, in_.size() * 2));
+  return true;
+}
+
+void Connection::Read() {
+  if (reading_ || closing_ || paused_ || closed_ || waiting_ack_) return;
+  if (!MakeReadRoom()) {
+    Close("request_too_large");
+    return;
+  }
+  reading_ = true;
+  socket_.async_read_some(
+      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+}
+
+void Connection::OnRead(const asio::error_code& ec, size_t n) {
+  reading_ = false;
+  if (ec) {
+    Close(ec == asio::error::eof ? "eof" : "read_error");
+    return;
+  }
+  context_->stats->Add(Stat::kBytesRead, n);
+  in_end_ += n;
+  ProcessInput();
+}
+
+// Parses and handles every complete request in the buffer, in order.
+void Connection::ProcessInput() {
+  while (!closing_) {
+    if (swallow_ > 0) {
+      size_t n = std::min(swallow_, in_end_ - in_start_);
+      in_start_ += n;
+      swallow_ -= n;
+      if (swallow_ > 0) break;
+    }
+    if (out_.size() >= kOutputHighWater) {
+      paused_ = true;
+      break;
+    }
+    paused_ = false;
+    std::string_view input(in_.data() + in_start_, in_end_ - in_start_);
+    ParseResult result = ParseRequest(input, context_->limits, &request_);
+    if (result.status == ParseStatus::kNeedMore) break;
+    if (result.status == ParseStatus::kError) {
+      if (!result.noreply) out_.append(result.error).append("\r\n");
+      in_start_ += result.consumed;
+      swallow_ = result.swallow;
+      if (result.close) {
+        Log(LogLevel::kWarning, "client_error", {{"client", peer_}, {"reason", std::string(result.error)}});
+        closing_ = true;
+      }
+      continue;
+    }
+    HandleOutcome outcome = context_->handler->Handle(request_, context_->stats, &out_);
+    in_start_ += result.consumed;
+    swallow_ = result.swallow;
+    if (outcome == HandleOutcome::kClose) closing_ = true;
+  }
+  if (HoldForAck()) return;
+  Flush();
+  if (closing_ && !writing_) {
+    Close("quit");
+    return;
+  }
+  Read();
+}
+
+// --repl-ack sync: when this batch wrote anything, its replies wait until the
+// peer has applied the last record, or --repl-ack-timeout-ms (then the write
+// counts as degraded). Reading waits too, so replies stay in order.
+bool Connection::HoldForAck() {
+  Replicator* replicator = context_->replicator;
+  if (replicator == nullptr) return false;
+  const uint64_t offset = Replicator::TakeThreadOffset();
+  if (offset == 0) return false;
+  waiting_ack_ = true;
+  const uint64_t generation = ++ack_generation_;
+  auto executor = socket_.get_executor();
+  ack_timer_.expires_after(std::chrono::milliseconds(replicator->options().ack_timeout_ms));
+  // The timer's handler owns the connection while it waits: it runs once,
+  // cancelled by the ack or at the timeout.
+  ack_timer_.async_wait([self = shared_from_this(), generation](const asio::error_code& ec) {
+    if (!ec) self->OnAckDone(generation, false);
+  });
+  std::weak_ptr<Connection> weak = shared_from_this();
+  replicator->WaitForAck(offset, [weak, generation, executor](bool acked) {
+    asio::post(executor, [weak, generation, acked] {
+      if (auto self = weak.lock()) self->OnAckDone(generation, acked);
+    });
+  });
+  return true;
+}
+
+void Connection::OnAckDone(uint64_t generation, bool acked) {
+  if (!waiting_ack_ || generation != ack_generation_ || closed_) return;
+  waiting_ack_ = false;
+  ack_timer_.cancel();
+  if (!acked) context_->replicator->CountDegradedWrite();
+  Flush();
+  if (closing_ && !writing_) {
+    Close("quit");
+    return;
+  }
+  if (paused_) {
+    ProcessInput();
+    return;
+  }
+  Read();
+}
+
+void Connection::Flush() {
+  if (writing_ || out_.empty() || closed_ || waiting_ack_) return;
+  std::swap(out_, sending_);
+  writing_ = true;
+  asio::async_write(
+      socket_, asio::buffer(sending_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWritten(ec, n); });
+}
+
+void Connection::OnWritten(const asio::error_code& ec, size_t n) {
+  writing_ = false;
+  if (ec) {
+    Close("write_error");
+    return;
+  }
+  context_->stats->Add(Stat::kBytesWritten, n);
+  sending_.clear();
+  if (sending_.capacity() > kIdleOutputMax) std::string().swap(sending_);
+  if (paused_ && !reading_ && !waiting_ack_) {
+    ProcessInput();  // resumes parsing what was held back, then reads on
+    return;
+  }
+  Flush();
+  if (closing_ && !writing_ && !waiting_ack_) Close("quit");
+}
+
+void Connection::Close(const char* reason) {
+  if (closed_) return;
+  closed_ = true;
+  if (LogEnabled(LogLevel::kDebug))
+    Log(LogLevel::kDebug, "connection_closing", {{"client", peer_}, {"reason", reason}});
+  ack_timer_.cancel();
+  asio::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+}  // namespace twincache

@@ -1,0 +1,87 @@
+// Connection: one client's TCP session on a worker thread.
+//
+// A connection reads into a private buffer, parses every complete request in
+// it, runs each through the Handler in order and gathers all their replies into
+// one output buffer, which it writes with a single send while it reads on
+// (double buffering). Pipelined requests are thus answered in order with few
+// writes, as memcached's conn state machine does (memcached.c drive_machine).
+//
+// Memory per connection is bounded: input grows only as far as one request
+// needs (a line up to ParserLimits, a value up to -I) and shrinks back when
+// idle; when unsent replies pass a high-water mark the connection stops
+// reading until the client takes them, so a client that never reads its
+// replies stalls only itself. An idle connection is one pending async read.
+#ifndef TWINCACHE_CORE_SERVER_CONNECTION_H_
+#define TWINCACHE_CORE_SERVER_CONNECTION_H_
+
+#include <asio.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/protocol/handler.h"
+#include "core/protocol/parser.h"
+#include "core/protocol/request.h"
+#include "core/protocol/server_state.h"
+#include "core/protocol/stats.h"
+#include "core/replication/replication.h"
+
+namespace twincache {
+
+/// What every connection of a worker shares (owned by the Server).
+struct ConnectionContext {
+  ServerState* state = nullptr;
+  Replicator* replicator = nullptr;  ///< set with --repl-ack sync: replies wait for the peer's ack
+  Handler* handler = nullptr;
+  ThreadStats* stats = nullptr;  ///< the worker thread's counters
+  ParserLimits limits;
+};
+
+/// Thread safety: a Connection is used only on its socket's io_context thread.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(asio::ip::tcp::socket socket, const ConnectionContext* context);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  /// Starts reading. Keeps itself alive through its pending handlers.
+  void Start();
+
+ private:
+  void Read();
+  void OnRead(const asio::error_code& ec, size_t n);
+  void OnWritten(const asio::error_code& ec, size_t n);
+  void ProcessInput();
+  void Flush();
+  bool MakeReadRoom();
+  void Close(const char* reason);
+  bool HoldForAck();
+  void OnAckDone(uint64_t generation, bool acked);
+
+  asio::ip::tcp::socket socket_;
+  const ConnectionContext* context_;
+  std::string peer_;
+  Request request_;
+
+  std::vector<char> in_;  // bytes [in_start_, in_end_) are unparsed input
+  size_t in_start_ = 0;
+  size_t in_end_ = 0;
+  size_t swallow_ = 0;  // input bytes still to discard (value over -I)
+
+  std::string out_;      // replies not yet handed to the socket
+  std::string sending_;  // replies the socket is writing now
+  bool reading_ = false;
+  bool writing_ = false;
+  bool paused_ = false;   // stopped parsing because out_ passed the high-water mark
+  bool closing_ = false;  // close once sending_ and out_ are written
+  bool closed_ = false;
+  bool waiting_ack_ = false;  // replies held until the peer applied this batch's writes
+  uint64_t ack_generation_ = 0;
+  asio::steady_timer ack_timer_;
+};
+
+}  // namespace twincache
+
+#endif  // TWINCACHE_CORE_SERVER_CONNECTION_H_

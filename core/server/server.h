@@ -1,0 +1,76 @@
+// Server: the worker threads, the accept loop and the background timers.
+//
+// Each of the -t worker threads runs its own asio::io_context; connections are
+// handed to them round-robin and live on one thread for their whole life, so
+// a connection never needs a lock (the model of memcached's worker threads,
+// one libevent base each). The calling thread of Run() accepts connections,
+// enforces -c, handles SIGTERM/SIGINT and runs the periodic expiry reclaim.
+#ifndef TWINCACHE_CORE_SERVER_SERVER_H_
+#define TWINCACHE_CORE_SERVER_SERVER_H_
+
+#include <asio.hpp>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/net/listener.h"
+#include "core/protocol/handler.h"
+#include "core/protocol/server_state.h"
+#include "core/server/connection.h"
+
+namespace twincache {
+
+class Server {
+ public:
+  /// Adopts the bound `listeners` (closed when the server is destroyed).
+  /// `ack_replicator`: with --repl-ack sync, the replicator whose acks hold
+  /// back write replies; nullptr otherwise.
+  Server(ServerState* state, Handler* handler, const std::vector<ListenSocket>& listeners,
+         Replicator* ack_replicator = nullptr);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Starts the workers and serves until Stop() or SIGTERM/SIGINT; then closes
+  /// the listeners and every connection and joins the workers.
+  void Run();
+
+  /// Asks Run() to return. Thread safety: safe from any thread.
+  void Stop();
+
+  /// The io_context of the accepting thread, for other modules' timers and
+  /// sockets (replication, admin). Valid for the Server's lifetime.
+  asio::io_context& main_context() { return main_; }
+
+ private:
+  // connection_context comes first so it outlives the io_context, whose
+  // destructor destroys the connections still owned by pending handlers.
+  struct Worker {
+    ConnectionContext connection_context;
+    asio::io_context context{1};
+    std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+    std::thread thread;
+  };
+
+  void Accept(size_t listener);
+  void OnAccepted(size_t listener, size_t worker, const asio::error_code& ec, asio::ip::tcp::socket socket);
+  void ScheduleReclaim();
+
+  ServerState* state_;
+  // Declaration order is destruction order in reverse: the workers outlive
+  // main_, because an accept still pending on main_ holds a socket that
+  // belongs to a worker's io_context.
+  std::vector<std::unique_ptr<Worker>> workers_;
+  asio::io_context main_{1};
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<std::string> addresses_;
+  size_t next_worker_ = 0;  // only touched on the accepting thread
+  asio::signal_set signals_;
+  asio::steady_timer reclaim_timer_;
+  asio::steady_timer accept_retry_timer_;
+};
+
+}  // namespace twincache
+
+#endif  // TWINCACHE_CORE_SERVER_SERVER_H_

@@ -1,0 +1,325 @@
+// Store: the sharded in-memory item table with LRU eviction.
+//
+// Keys hash to one of 2^shard_bits shards; each shard has its own mutex, a
+// chained hash table and an LRU list, so worker threads contend only when they
+// touch the same shard. Memory is counted globally: `bytes` is the sum of the
+// items' allocation sizes and may not exceed `limit_bytes`; when a store would
+// pass it, the least recently used items of the writing shard (then of other
+// shards) are evicted, or with `evict_to_free == false` (-M) the write fails.
+// Expired and flushed items are reclaimed lazily on access and by
+// ReclaimExpired(), which the server calls from a background timer.
+//
+// Every stored item gets a cas unique from a hybrid logical clock (HLC: unix
+// milliseconds << 16 | a 16-bit counter), strictly increasing per store. The
+// cas unique doubles as the item's version, which replication compares to
+// pick the newer write; flush_all is recorded as a version too (items with a
+// smaller version are invalid once the flush time is reached).
+//
+// Replication (docs/replication.md). An item's version is (cas unique,
+// origin), origin being the node id of the node that accepted the write; an
+// item also carries exptime_version, the hlc of its last exptime change. Every
+// successful local write is reported to a RecordObserver (SetObserver) and
+// the peer's records are merged by Apply() under the winner rule: the greater
+// version wins. With keep_tombstones, a delete leaves a tombstone (key and
+// version, no value) that clients never see but Apply() compares against, so
+// a late older write cannot bring the key back.
+//
+// Design follows memcached (items.c: LRU tail eviction, lazy expiry,
+// flush_all's oldest_live) and Redis (dict.c: SCAN's reverse-binary cursor for
+// a dump that survives table growth).
+#ifndef TWINCACHE_CORE_STORE_STORE_H_
+#define TWINCACHE_CORE_STORE_STORE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "core/base/clock.h"
+#include "core/store/item.h"
+#include "core/store/record.h"
+
+namespace twincache {
+
+/// Construction parameters. Values mirror memcached's flags.
+struct StoreOptions {
+  size_t limit_bytes = 64u << 20;   ///< -m, in bytes
+  size_t item_size_max = 1u << 20;  ///< -I, in bytes (see ItemFits in item.h)
+  bool evict_to_free = true;        ///< false with -M: fail with kOutOfMemory instead
+  int shard_bits = 6;               ///< 2^shard_bits shards (64)
+  Clock* clock = nullptr;           ///< nullptr: SystemClock::Default()
+  uint64_t node_id = 1;             ///< origin of local writes (docs/replication.md); 0 is taken as 1
+  bool keep_tombstones = false;     ///< deletes leave a tombstone (replication on)
+  int64_t tombstone_ttl_s = 600;    ///< --repl-tombstone-ttl: seconds from the delete's version
+};
+
+/// How a storage command treats an existing item (memcached protocol.txt,
+/// "Storage commands").
+enum class StoreMode { kSet, kAdd, kReplace, kAppend, kPrepend, kCas };
+
+/// Outcome of Store(); the protocol maps them to STORED, NOT_STORED, EXISTS,
+/// NOT_FOUND, "SERVER_ERROR object too large for cache" and
+/// "SERVER_ERROR out of memory storing object".
+enum class StoreStatus { kStored, kNotStored, kExists, kNotFound, kTooLarge, kOutOfMemory };
+
+/// Outcome of Arithmetic(); kNonNumeric maps to
+/// "CLIENT_ERROR cannot increment or decrement non-numeric value".
+enum class ArithStatus { kOk, kNotFound, kExists, kNonNumeric, kOutOfMemory };
+
+/// Outcome of Delete().
+enum class DeleteStatus { kDeleted, kNotFound, kExists };
+
+/// Outcome of Apply(). kStale: the store holds the record's version or a
+/// newer one (the record lost; replication counts it in repl_conflicts).
+/// kTooLarge: the key or item exceeds kKeyMaxLength / -I. kOutOfMemory: the
+/// memory limit could not be met (as StoreItem()).
+enum class ApplyStatus { kApplied, kStale, kTooLarge, kOutOfMemory };
+
+/// Options for a lookup.
+struct ReadOptions {
+  bool bump_lru = true;  ///< move to the LRU head and update last_access (false: mg 'u')
+  bool touch = false;    ///< also set a new exptime (gat, gats, mg 'T')
+  int64_t exptime = 0;   ///< with touch: new absolute exptime (see AbsoluteExptime)
+};
+
+/// Options for a write (Store()).
+struct WriteOptions {
+  uint64_t compare_cas = 0;  ///< kCas mode (and meta 'C'): must equal the item's cas unique
+  uint64_t new_cas = 0;      ///< nonzero: use this cas unique instead of the HLC (meta 'E')
+};
+
+/// Parameters of incr/decr and meta arithmetic (memcached protocol.txt,
+/// "Increment/Decrement" and "Meta Arithmetic").
+struct ArithOptions {
+  bool incr = true;  ///< incr wraps at 2^64; decr floors at 0
+  uint64_t delta = 1;
+  uint64_t compare_cas = 0;     ///< nonzero: kExists unless the item's cas matches
+  bool autovivify = false;      ///< on miss, create the item with `initial` (ma 'N')
+  uint64_t initial = 0;         ///< value created on miss (ma 'J')
+  int64_t vivify_exptime = 0;   ///< absolute exptime of a vivified item
+  bool update_exptime = false;  ///< set `exptime` on hit (ma 'T')
+  int64_t exptime = 0;          ///< absolute exptime for update_exptime
+};
+
+/// Counters the store keeps, named as memcached's `stats` names them.
+struct StoreStats {
+  uint64_t curr_items = 0;
+  uint64_t total_items = 0;
+  uint64_t bytes = 0;
+  uint64_t limit_maxbytes = 0;
+  uint64_t evictions = 0;
+  uint64_t evicted_unfetched = 0;
+  uint64_t expired_unfetched = 0;
+  uint64_t reclaimed = 0;    ///< expired items whose memory was reused or freed
+  uint64_t get_expired = 0;  ///< lookups that found an expired item
+  uint64_t get_flushed = 0;  ///< lookups that found an item invalidated by flush_all
+  uint64_t tombstones = 0;   ///< tombstones held (repl_tombstones); not in curr_items, in bytes
+};
+
+/// Opaque position of an incremental dump (Scan). Start with a default one;
+/// Scan sets done() when every shard is finished.
+class ScanCursor {
+ public:
+  bool done() const { return shard_ >= shard_count_ && shard_count_ != 0; }
+
+ private:
+  friend class Store;
+  size_t shard_ = 0;
+  size_t shard_count_ = 0;
+  uint64_t bucket_cursor_ = 0;  // reverse-binary cursor inside the shard (Redis SCAN)
+};
+
+/// The item table. Thread safety: every public method may be called from any
+/// thread concurrently (except SetObserver); callbacks and the observer run
+/// under a shard mutex and must not call back into the Store.
+///
+/// Tombstones are invisible to every client-facing method: Get, StoreItem,
+/// Arithmetic, Delete and Touch treat a key whose entry is a tombstone as
+/// missing, and a local write over a tombstone replaces it.
+class Store {
+ public:
+  explicit Store(const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  /// Looks up `key`. On a live item calls `fn` with it (under the shard lock)
+  /// and returns true; `fn` sees `fetched` as it was before this access. A
+  /// missing, expired or flushed item returns false (expired/flushed ones are
+  /// freed and counted in get_expired/get_flushed). With options.touch the new
+  /// exptime is applied before `fn` runs, with a new exptime_version (the cas
+  /// unique stays), and reported as a kTouch record.
+  bool Get(std::string_view key, const ReadOptions& options, const std::function<void(const ItemView&)>& fn);
+
+  /// Stores `value` under `key` according to `mode` (memcached protocol.txt,
+  /// "Storage commands"). `exptime` is absolute (AbsoluteExptime()); append and
+  /// prepend keep the existing flags and exptime. kCas compares
+  /// options.compare_cas. On kStored, *cas_out (if not null) receives the new
+  /// cas unique. kTooLarge when !ItemFits() or the key is longer than
+  /// kKeyMaxLength; kOutOfMemory when the limit cannot
+  /// be met by eviction (or -M). A failed set because of kTooLarge does not
+  /// touch the existing item (the protocol layer deletes it, as memcached does).
+  /// options.compare_cas != 0 turns kSet and kReplace into kCas and makes
+  /// append/prepend answer kExists on a mismatch; kAdd ignores it (memcached
+  /// proto_text.c process_mset_command). A failed kAdd moves the existing item
+  /// to the LRU head. With options.new_cas an item whose cas is not above the
+  /// latest flush_all version counts as flushed (see FlushAll()).
+  /// A stored item has origin = node_id and exptime_version = its cas unique
+  /// and is reported as a kSet record.
+  /// (Named StoreItem, after memcached's do_store_item, because C++ forbids a
+  /// member function named like its class.)
+  StoreStatus StoreItem(StoreMode mode, std::string_view key, std::string_view value, uint32_t flags,
+                        int64_t exptime, const WriteOptions& options, uint64_t* cas_out);
+
+  /// incr/decr on a decimal value of up to 20 digits (64-bit unsigned; trailing
+  /// spaces accepted). On kOk, *value_out is the new value and *cas_out (if not
+  /// null) the new cas unique; the item keeps its flags and exptime (unless
+  /// update_exptime). kNonNumeric when the value is not a number. The result
+  /// (also an autovivified item) is a new item version, reported as kSet.
+  ArithStatus Arithmetic(std::string_view key, const ArithOptions& options, uint64_t* value_out,
+                         uint64_t* cas_out);
+
+  /// Deletes `key`; with compare_cas != 0 only if the cas matches (else kExists).
+  /// With keep_tombstones the item is replaced by a tombstone of a new version
+  /// (origin node_id); the delete is reported as kDelete with that version.
+  DeleteStatus Delete(std::string_view key, uint64_t compare_cas = 0);
+
+  /// Sets a new absolute exptime on a live item, keeping its cas unique, and
+  /// bumps it in the LRU like a fetch (memcached do_item_touch). The item gets
+  /// a new exptime_version and is reported as a kTouch record. Returns false
+  /// on a miss.
+  bool Touch(std::string_view key, int64_t exptime);
+
+  /// flush_all: invalidates every item (and tombstone) stored before unix time
+  /// `at_ms` (at_ms <= now: at once, and their memory is freed now). A later
+  /// call replaces a pending delayed flush, as memcached's oldest_live does.
+  /// Reported as a kFlush record carrying the flush version and at_ms.
+  void FlushAll(int64_t at_ms);
+
+  /// Installs the observer of local writes (docs/replication.md): after every
+  /// successful local mutation, while the key's shard mutex is held, it gets a
+  /// Record viewing the item: kSet (set/add/replace/append/prepend/cas,
+  /// incr/decr and meta arithmetic), kTouch (touch, gat/gats, mg T), kDelete
+  /// (delete, md) and kFlush (flush_all; called under the flush mutex, no
+  /// shard lock). Never for evictions, expiry, reclaiming, failed writes or
+  /// Apply(). nullptr = none. Thread safety: call once, before the store is
+  /// shared between threads; `observer` must outlive the store's use.
+  void SetObserver(RecordObserver* observer);
+
+  /// Merges one of the peer's records by the winner rule of
+  /// docs/replication.md; never calls the observer. The record's hlc is first
+  /// observed by the HLC (for kFlush only when its time has come, so a delayed
+  /// flush does not move the clock into the future). Then:
+  /// - kSet and kTouch: a version (hlc, origin) greater than the held one (item
+  ///   or tombstone; none held counts as older) stores the whole item, unless a
+  ///   reached flush_all covers the version (kStale). An equal version takes
+  ///   the record's exptime when (exptime_version, exptime) is greater (the
+  ///   exptime breaks ties so both nodes pick the same). Otherwise kStale.
+  /// - kDelete: a greater version replaces the held entry by a tombstone, also
+  ///   when the key is missing (it must beat a late older kSet); without
+  ///   keep_tombstones, or when the tombstone's TTL is already over, the held
+  ///   entry is only freed.
+  /// - kFlush: a version greater than the current flush version becomes the
+  ///   flush point from at_ms on, as FlushAll(); else kStale.
+  /// Stores honour the memory limit with eviction (or -M) as StoreItem() does.
+  /// A kSet or kTouch refused for its size (kTooLarge: value over -I) or for
+  /// memory (kOutOfMemory) frees the older live item held for the key, as
+  /// memcached frees the old item when a set fails (proto_text.c,
+  /// process_update_command): the node then answers a miss, never a value
+  /// its twin has overwritten. `record` views are only read during the call.
+  ApplyStatus Apply(const Record& record);
+
+  /// Visits up to about `max_items` live items from `*cursor` on, one shard lock
+  /// at a time, and advances the cursor. Items present for the whole scan are
+  /// visited at least once even if tables grow in between (Redis SCAN); items
+  /// written during the scan may or may not be. With include_tombstones the
+  /// live tombstones are visited too (ItemView::tombstone), for a full sync.
+  /// Returns the number visited.
+  size_t Scan(ScanCursor* cursor, size_t max_items, const std::function<void(const ItemView&)>& fn,
+              bool include_tombstones = false);
+
+  /// Frees expired and flushed items and tombstones past their TTL, examining
+  /// at most `max_items` per call and continuing where the previous call
+  /// stopped. Returns the number freed (items and tombstones).
+  size_t ReclaimExpired(size_t max_items);
+
+  /// Snapshot of the counters (each read is atomic; the set is not a single instant).
+  StoreStats GetStats() const;
+
+  /// Resets the cumulative counters (total_items, evictions, ...) to zero, as
+  /// `stats reset` does; curr_items, bytes and limit_maxbytes are kept.
+  void ResetStats();
+
+  /// Changes the memory limit (bytes) at run time (memcached `cache_memlimit`).
+  /// Excess items are evicted lazily by later writes.
+  void SetLimit(size_t limit_bytes);
+
+  /// The next cas unique / version from the store's HLC, strictly greater than
+  /// any handed out before and than any version passed to ObserveVersion().
+  uint64_t NextVersion();
+
+  /// Moves the HLC forward past a version seen from elsewhere (a replica), so
+  /// later local writes are ordered after it.
+  void ObserveVersion(uint64_t version);
+
+  const StoreOptions& options() const { return options_; }
+
+ private:
+  struct Item;                     // one malloc'd block: header, key, value (store_internal.h)
+  class ItemTable;                 // a shard's chained hash table and LRU list (store_internal.h)
+  struct Shard;                    // mutex + ItemTable + counters (store_internal.h)
+  enum class ItemState : uint8_t;  // live, expired or flushed (store_internal.h)
+  struct FlushPoint {              // a consistent read of the flush_* atomics
+    uint64_t version;
+    uint64_t origin;
+    int64_t at_ms;
+  };
+
+  Shard& ShardFor(uint64_t hash);
+  FlushPoint LoadFlush() const;
+  void PublishFlush(const FlushPoint& flush);
+  void FlushAt(const FlushPoint& flush);
+  static bool IsFlushed(const FlushPoint& flush, uint64_t cas, uint64_t origin, int64_t now_ms);
+  ItemState StateOf(const Item& item, const FlushPoint& flush, int64_t now_ms) const;
+  Item* FindLive(Shard& shard, std::string_view key, uint64_t hash, int64_t now_ms, ItemState* dead_state,
+                 Item** tombstone = nullptr);
+  void Drop(Shard& shard, Item* item, uint64_t hash);
+  void Unlink(Shard& shard, Item* item, uint64_t hash);
+  bool Charge(Shard& shard, size_t old_size, size_t new_size, const Item* keep, int64_t now_ms);
+  bool TryCharge(size_t bytes);
+  bool EvictTail(Shard& shard, const Item* keep, int64_t now_ms);
+  uint64_t Link(Shard& shard, Item* old_item, Item* new_item, uint64_t hash, uint64_t new_cas,
+                int64_t now_ms);
+  void Replace(Shard& shard, Item* old_item, Item* new_item, uint64_t hash, int64_t now_ms);
+  bool LeaveTombstone(Shard& shard, Item* item, uint64_t hash, int64_t now_ms);
+  int64_t TombstoneExpiry(uint64_t version) const;
+  void Notify(RecordKind kind, const Item& item) const;
+  StoreStatus Concatenate(StoreMode mode, std::string_view key, std::string_view value,
+                          const WriteOptions& options, uint64_t* cas_out);
+  ApplyStatus ApplyItem(const Record& record);
+  void DropOlder(const Record& record);
+  ApplyStatus ApplyDelete(const Record& record);
+  ApplyStatus ApplyFlush(const Record& record);
+  void DropFlushed(uint64_t version, uint64_t origin);
+
+  StoreOptions options_;
+  Clock* clock_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<uint64_t> bytes_{0};
+  std::atomic<size_t> limit_bytes_;
+  std::atomic<uint64_t> hlc_{0};
+  std::atomic<uint64_t> flush_version_{0};  // items with (cas, origin) <= (this, ...
+  std::atomic<uint64_t> flush_origin_{0};   // ... this) are flushed ...
+  std::atomic<int64_t> flush_at_ms_{0};     // ... once the clock reaches this time
+  std::atomic<size_t> reclaim_shard_{0};
+  std::mutex flush_mu_;                 // serialises FlushAll() and Apply(kFlush)
+  RecordObserver* observer_ = nullptr;  // set once by SetObserver() before serving
+};
+
+}  // namespace twincache
+
+#endif  // TWINCACHE_CORE_STORE_STORE_H_

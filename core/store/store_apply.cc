@@ -1,0 +1,200 @@
+// Store, replication side (see store.h and docs/replication.md): the
+// tombstones a delete leaves and Apply(), the winner rule for the peer's
+// records. Apply() compares versions against the raw entry of the key,
+// expired or not: the entry's version is what the node holds. Shares the
+// item layout with store.cc through store_internal.h.
+#include <algorithm>
+#include <mutex>
+#include <string_view>
+
+#include "core/store/store.h"
+#include "core/store/store_internal.h"
+
+namespace twincache {
+
+using store_internal::CopyBytes;
+using store_internal::ExptimeVersion;
+using store_internal::HashKey;
+using store_internal::kFlushUpdating;
+using store_internal::kHlcCounterBits;
+using store_internal::kMaxFlushMillis;
+using store_internal::Version;
+
+// ---------------------------------------------------------------------------
+// Tombstones of local deletes.
+
+// When the TTL of a tombstone of `version` ends: unix seconds, counted from
+// the version's wall-clock time so that both nodes agree.
+int64_t Store::TombstoneExpiry(uint64_t version) const {
+  const auto version_s = static_cast<int64_t>((version >> kHlcCounterBits) / 1000);
+  return std::max(version_s + options_.tombstone_ttl_s, kExptimeExpired);
+}
+
+// Replaces the live `item` by a tombstone of a new local version and reports
+// the delete. False (nothing changed) when the tombstone cannot be allocated.
+bool Store::LeaveTombstone(Shard& shard, Item* item, uint64_t hash, int64_t now_ms) {
+  const uint64_t version = NextVersion();
+  Item* tombstone = Item::Create(item->key(), 0, 0, TombstoneExpiry(version));
+  if (tombstone == nullptr) return false;
+  tombstone->tombstone = true;
+  tombstone->cas = version;
+  tombstone->origin = options_.node_id;
+  tombstone->exptime_version = version;
+  if (!Charge(shard, item->size(), tombstone->size(), item, now_ms)) {
+    Item::Destroy(tombstone);
+    return false;
+  }
+  Replace(shard, item, tombstone, hash, now_ms);
+  Notify(RecordKind::kDelete, *tombstone);
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Apply: the peer's records, by the winner rule.
+
+ApplyStatus Store::Apply(const Record& record) {
+  switch (record.kind) {
+    case RecordKind::kSet:
+    case RecordKind::kTouch:
+      ObserveVersion(record.hlc);
+      return ApplyItem(record);
+    case RecordKind::kDelete:
+      ObserveVersion(record.hlc);
+      return ApplyDelete(record);
+    case RecordKind::kFlush:
+      return ApplyFlush(record);
+  }
+  return ApplyStatus::kStale;  // not a RecordKind: nothing to apply
+}
+
+// kSet and kTouch: both carry the whole item, so they apply alike (a kTouch
+// may arrive before the kSet it follows, and a full sync ships touched items
+// as kSet). A kSet's item is built before locking, as StoreItem() does; a
+// kTouch usually only moves the exptime, so its item is built only if needed.
+ApplyStatus Store::ApplyItem(const Record& record) {
+  const std::string_view key = record.key;
+  if (key.size() > kKeyMaxLength) return ApplyStatus::kTooLarge;  // no such key is held here
+  if (!ItemFits(key.size(), record.value.size(), options_.item_size_max)) {
+    DropOlder(record);
+    return ApplyStatus::kTooLarge;
+  }
+  const auto build = [&record]() -> Item* {
+    Item* item = Item::Create(record.key, record.value.size(), record.flags, record.exptime);
+    if (item == nullptr) return nullptr;
+    CopyBytes(item->value_data(), record.value);
+    item->cas = record.hlc;
+    item->origin = record.origin;
+    item->exptime_version = record.exptime_version;
+    return item;
+  };
+  Item* fresh = nullptr;
+  if (record.kind == RecordKind::kSet) {
+    fresh = build();
+    if (fresh == nullptr) {
+      DropOlder(record);
+      return ApplyStatus::kOutOfMemory;
+    }
+  }
+  const Version version{record.hlc, record.origin};
+  const uint64_t hash = HashKey(key);
+  Shard& shard = ShardFor(hash);
+  std::unique_lock<std::mutex> lock(shard.mu);
+  const int64_t now_ms = clock_->NowMillis();
+  Item* held = shard.table.Find(key, hash);
+  ApplyStatus status = ApplyStatus::kApplied;
+  if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms)) {
+    status = ApplyStatus::kStale;  // written before a flush_all that has happened
+  } else if (held != nullptr && version < held->version()) {
+    status = ApplyStatus::kStale;
+  } else if (held != nullptr && version == held->version()) {
+    status = ApplyStatus::kStale;
+    const ExptimeVersion incoming{record.exptime_version, record.exptime};
+    if (!held->tombstone && incoming > ExptimeVersion{held->exptime_version, held->exptime}) {
+      // The same data with a later touch: take its exptime only.
+      held->exptime = record.exptime;
+      held->exptime_version = record.exptime_version;
+      status = ApplyStatus::kApplied;
+    }
+  } else {
+    if (fresh == nullptr) fresh = build();
+    if (fresh != nullptr && Charge(shard, held != nullptr ? held->size() : 0, fresh->size(), held, now_ms)) {
+      Replace(shard, held, fresh, hash, now_ms);
+      return ApplyStatus::kApplied;
+    }
+    status = ApplyStatus::kOutOfMemory;
+    if (held != nullptr && !held->tombstone) Drop(shard, held, hash);  // older than the record: see DropOlder
+  }
+  lock.unlock();
+  if (fresh != nullptr) Item::Destroy(fresh);
+  return status;
+}
+
+// A newer version of the key that this node cannot store must not leave the
+// older one readable: the twin has overwritten it. memcached does the same for
+// a failed set ("avoid stale data persisting in cache because we failed
+// alloc", proto_text.c, process_update_command): it unlinks the old item. So
+// a held live item older than `record` is freed (no tombstone: a later
+// retry, e.g. a full sync after the operator raised -m, may still store the
+// record).
+void Store::DropOlder(const Record& record) {
+  const uint64_t hash = HashKey(record.key);
+  Shard& shard = ShardFor(hash);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  Item* held = shard.table.Find(record.key, hash);
+  if (held != nullptr && !held->tombstone && held->version() < Version{record.hlc, record.origin}) {
+    Drop(shard, held, hash);
+  }
+}
+
+// kDelete: a tombstone in place of anything older, even of nothing, so that a
+// late older kSet loses to it.
+ApplyStatus Store::ApplyDelete(const Record& record) {
+  const std::string_view key = record.key;
+  if (key.size() > kKeyMaxLength) return ApplyStatus::kTooLarge;
+  const Version version{record.hlc, record.origin};
+  const uint64_t hash = HashKey(key);
+  Shard& shard = ShardFor(hash);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  const int64_t now_ms = clock_->NowMillis();
+  Item* held = shard.table.Find(key, hash);
+  if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms)) return ApplyStatus::kStale;
+  if (held != nullptr && version <= held->version()) return ApplyStatus::kStale;
+  const int64_t expiry = TombstoneExpiry(record.hlc);
+  if (!options_.keep_tombstones || IsExpired(expiry, now_ms / 1000)) {
+    if (held != nullptr) Drop(shard, held, hash);
+    return ApplyStatus::kApplied;
+  }
+  Item* tombstone = Item::Create(key, 0, 0, expiry);
+  if (tombstone == nullptr) return ApplyStatus::kOutOfMemory;
+  tombstone->tombstone = true;
+  tombstone->cas = record.hlc;
+  tombstone->origin = record.origin;
+  tombstone->exptime_version = record.hlc;
+  if (!Charge(shard, held != nullptr ? held->size() : 0, tombstone->size(), held, now_ms)) {
+    Item::Destroy(tombstone);
+    return ApplyStatus::kOutOfMemory;
+  }
+  Replace(shard, held, tombstone, hash, now_ms);
+  return ApplyStatus::kApplied;
+}
+
+// kFlush: the greater flush version becomes the flush point, so both nodes
+// keep the same one whatever order two flushes arrive in.
+ApplyStatus Store::ApplyFlush(const Record& record) {
+  if (record.hlc == kFlushUpdating) return ApplyStatus::kStale;  // not a version
+  std::lock_guard<std::mutex> flush_lock(flush_mu_);
+  const FlushPoint current = LoadFlush();
+  if (Version{record.hlc, record.origin} <= Version{current.version, current.origin}) {
+    return ApplyStatus::kStale;
+  }
+  // A delayed flush's version lies at its (future) time: observing it now
+  // would move the HLC there, so local writes until then would escape the
+  // flush and outrank the peer's. A flush whose time has come is observed,
+  // so that later local writes survive it.
+  const int64_t at_ms = std::min(record.at_ms, kMaxFlushMillis);
+  if (at_ms <= clock_->NowMillis()) ObserveVersion(record.hlc);
+  FlushAt({record.hlc, record.origin, at_ms});
+  return ApplyStatus::kApplied;
+}
+
+}  // namespace twincache

@@ -1,0 +1,185 @@
+// Tests for the memcached/repcached command line and the config file.
+#include "core/config/settings.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace twincache {
+namespace {
+
+ParseOutcome Parse(std::vector<const char*> args, Settings* settings) {
+  args.insert(args.begin(), "twincached");
+  return ParseSettings(static_cast<int>(args.size()), args.data(), settings);
+}
+
+TEST(SettingsTest, DefaultsAreMemcached) {
+  Settings s;
+  ASSERT_TRUE(Parse({}, &s).ok);
+  EXPECT_EQ(s.port, 11211);
+  EXPECT_EQ(s.memory_limit_mb, 64u);
+  EXPECT_EQ(s.max_connections, 1024u);
+  EXPECT_EQ(s.threads, 4u);
+  EXPECT_EQ(s.item_size_max, 1u << 20);
+  EXPECT_FALSE(s.no_evict);
+  EXPECT_EQ(s.admin_listen, "127.0.0.1:11213");  // loopback only unless configured otherwise
+}
+
+TEST(SettingsTest, OperatorGuideLine) {
+  Settings s;
+  ParseOutcome out = Parse({"-d", "-m", "2048", "-p", "11211", "-u", "memcached", "-c", "2048", "-P",
+                            "/run/twincache/twincached.pid"},
+                           &s);
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_TRUE(s.daemonize);
+  EXPECT_EQ(s.memory_limit_mb, 2048u);
+  EXPECT_EQ(s.user, "memcached");
+  EXPECT_EQ(s.max_connections, 2048u);
+  EXPECT_EQ(s.pid_file, "/run/twincache/twincached.pid");
+}
+
+TEST(SettingsTest, ShortAndLongForms) {
+  Settings s;
+  ASSERT_TRUE(Parse({"-l", "127.0.0.1", "-t", "2", "-vv", "-U", "0", "-I", "2m", "-M", "-m", "128"}, &s).ok);
+  EXPECT_EQ(s.listen, "127.0.0.1");
+  EXPECT_EQ(s.threads, 2u);
+  EXPECT_EQ(s.verbosity, 2);
+  EXPECT_EQ(s.item_size_max, 2u << 20);
+  EXPECT_TRUE(s.no_evict);
+  Settings l;
+  ASSERT_TRUE(Parse({"--port", "22122", "--listen", "::1", "--memory-limit", "32", "--conn-limit", "10",
+                     "--threads", "1", "--max-item-size", "512k", "--disable-evictions"},
+                    &l)
+                  .ok);
+  EXPECT_EQ(l.port, 22122);
+  EXPECT_EQ(l.listen, "::1");
+  EXPECT_EQ(l.item_size_max, 512u << 10);
+}
+
+TEST(SettingsTest, UdpIsRefusedClearly) {
+  Settings s;
+  ParseOutcome out = Parse({"-U", "11211"}, &s);
+  EXPECT_FALSE(out.ok);
+  EXPECT_EQ(out.exit_code, kExitUsage);
+  EXPECT_NE(out.message.find("UDP not supported"), std::string::npos);
+}
+
+TEST(SettingsTest, BadFlagsExitWithUsage) {
+  for (std::vector<const char*> args : std::vector<std::vector<const char*>>{{"--no-such-flag"},
+                                                                             {"-p", "notaport"},
+                                                                             {"-p", "70000"},
+                                                                             {"-t", "0"},
+                                                                             {"-I", "12q"},
+                                                                             {"-I", "100"},
+                                                                             {"-m", "1", "-I", "1m"},
+                                                                             {"-c", "0"}}) {
+    Settings s;
+    ParseOutcome out = Parse(args, &s);
+    EXPECT_FALSE(out.ok) << args[0];
+    EXPECT_EQ(out.exit_code, kExitUsage) << args[0];
+    EXPECT_FALSE(out.message.empty());
+    EXPECT_EQ(out.message.find('\n'), std::string::npos) << out.message;
+  }
+}
+
+TEST(SettingsTest, VersionAndHelpExitZero) {
+  Settings s;
+  ParseOutcome version = Parse({"--version"}, &s);
+  EXPECT_TRUE(version.exit_now);
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.message.find(kTwincacheVersion), std::string::npos);
+  ParseOutcome help = Parse({"--help"}, &s);
+  EXPECT_TRUE(help.exit_now);
+  EXPECT_NE(help.message.find("--memory-limit"), std::string::npos);
+}
+
+TEST(SettingsTest, ConfigFileUsesLongNamesAndFlagsWin) {
+  std::string path = testing::TempDir() + "/twincached_test.conf";
+  {
+    std::ofstream f(path);
+    f << "# twincached.conf\nport = 22222\nmemory-limit = 256\nthreads = 8\nmax-item-size = \"4m\"\n";
+  }
+  Settings s;
+  ParseOutcome out = Parse({"--config", path.c_str(), "-t", "2"}, &s);
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_EQ(s.port, 22222);
+  EXPECT_EQ(s.memory_limit_mb, 256u);
+  EXPECT_EQ(s.threads, 2u);  // the command line wins
+  EXPECT_EQ(s.item_size_max, 4u << 20);
+  EXPECT_EQ(s.config_file, path);
+
+  {
+    std::ofstream f(path);
+    f << "prot = 1\n";  // a typo must not pass silently
+  }
+  Settings t;
+  EXPECT_EQ(Parse({"--config", path.c_str()}, &t).exit_code, kExitUsage);
+  std::remove(path.c_str());
+}
+
+TEST(SettingsTest, RepcachedReplicationFlags) {
+  Settings s;
+  ASSERT_TRUE(Parse({"-p", "11211", "-x", "10.0.0.17"}, &s).ok);
+  EXPECT_EQ(s.peer_host, "10.0.0.17");
+  EXPECT_EQ(s.repl_listen_port, 11212);
+  EXPECT_EQ(s.repl_connect_port, 11212);
+  Settings x;
+  ASSERT_TRUE(Parse({"-x", "127.0.0.1", "-X", "21001:21002"}, &x).ok);
+  EXPECT_EQ(x.repl_listen_port, 21001);
+  EXPECT_EQ(x.repl_connect_port, 21002);
+  Settings one;
+  ASSERT_TRUE(Parse({"-x", "peer.example", "-X", "13000"}, &one).ok);
+  EXPECT_EQ(one.repl_listen_port, 13000);
+  EXPECT_EQ(one.repl_connect_port, 13000);
+  Settings v6;
+  ASSERT_TRUE(Parse({"--peer", "[::1]:14000", "--repl-ack", "sync", "--repl-backlog-size", "1m"}, &v6).ok);
+  EXPECT_EQ(v6.peer_host, "::1");
+  EXPECT_EQ(v6.repl_connect_port, 14000);
+  EXPECT_TRUE(v6.repl_ack_sync);
+  EXPECT_EQ(v6.repl_backlog_size, 1u << 20);
+  for (std::vector<const char*> args : std::vector<std::vector<const char*>>{{"-x", "h", "-X", "0"},
+                                                                             {"-x", "h", "-X", "1:x"},
+                                                                             {"-x", "h:99999"},
+                                                                             {"--repl-ack", "maybe"},
+                                                                             {"--repl-backlog-size", "0"},
+                                                                             {"-x", "[::1"}}) {
+    Settings bad;
+    EXPECT_EQ(Parse(args, &bad).exit_code, kExitUsage) << args[1];
+  }
+}
+
+TEST(SettingsTest, SplitHostPort) {
+  std::string host;
+  uint16_t port = 7;
+  EXPECT_TRUE(SplitHostPort("fe80::1", &host, &port));  // a bare IPv6 literal is a host
+  EXPECT_EQ(host, "fe80::1");
+  EXPECT_EQ(port, 7);
+  EXPECT_TRUE(SplitHostPort("[fe80::1]:99", &host, &port));
+  EXPECT_EQ(host, "fe80::1");
+  EXPECT_EQ(port, 99);
+  EXPECT_TRUE(SplitHostPort("twin-b:11300", &host, &port));
+  EXPECT_EQ(host, "twin-b");
+  EXPECT_EQ(port, 11300);
+  EXPECT_FALSE(SplitHostPort(":11212", &host, &port));
+  EXPECT_FALSE(SplitHostPort("h:", &host, &port));
+}
+
+TEST(SettingsTest, ParseSize) {
+  size_t n = 0;
+  EXPECT_TRUE(ParseSize("1048576", &n));
+  EXPECT_EQ(n, 1048576u);
+  EXPECT_TRUE(ParseSize("1k", &n));
+  EXPECT_EQ(n, 1024u);
+  EXPECT_TRUE(ParseSize("2M", &n));
+  EXPECT_EQ(n, 2u << 20);
+  EXPECT_FALSE(ParseSize("", &n));
+  EXPECT_FALSE(ParseSize("m", &n));
+  EXPECT_FALSE(ParseSize("1mb", &n));
+  EXPECT_FALSE(ParseSize("-1", &n));
+}
+
+}  // namespace
+}  // namespace twincache
