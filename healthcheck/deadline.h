@@ -23,8 +23,6 @@ class Deadline {
   /// The whole budget in milliseconds, for messages ("within 500 ms").
   int budget_ms() const { return budget_ms_; }
 
-  Clock::time_point end() const { return end_; }
-
   /// Time left, zero once passed.
   std::chrono::microseconds Remaining() const {
     auto left = std::chrono::duration_cast<std::chrono::microseconds>(end_ - Clock::now());

@@ -63,7 +63,7 @@ void ArmWatchdog(std::chrono::steady_clock::time_point deadline) {
 
 int main(int argc, char** argv) {
   // First, before anything can be delayed: the clocks (log time, deadline,
-  // SEQ fallback; notify.h explains why SEQ does not rely on them).
+  // SEQ fallback; fork_sequence.h explains why SEQ does not rely on them).
   timespec boottime{};
   timespec realtime{};
   clock_gettime(CLOCK_BOOTTIME, &boottime);

@@ -47,8 +47,6 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
   void BeginOutgoing();
 
   bool dialed() const { return dialed_; }
-  bool ready() const { return phase_ == Phase::kReady; }
-  bool closed() const { return phase_ == Phase::kClosed; }
   uint64_t peer_node_id() const { return peer_hello_.node_id; }
   const std::string& peer_name() const { return peer_name_; }
   /// True while either direction is in a full sync.

@@ -39,10 +39,6 @@ class Server {
   /// Asks Run() to return. Thread safety: safe from any thread.
   void Stop();
 
-  /// The io_context of the accepting thread, for other modules' timers and
-  /// sockets (replication, admin). Valid for the Server's lifetime.
-  asio::io_context& main_context() { return main_; }
-
  private:
   // connection_context comes first so it outlives the io_context, whose
   // destructor destroys the connections still owned by pending handlers.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The package tests (issue 5): build the .deb and the .rpm with CPack, lint and
+# The package tests: build the .deb and the .rpm with CPack, lint and
 # inspect them, then install-test the .deb in a fresh Debian 12 root.
 #
 #   test_packages.sh BUILD_DIR CPACK_COMMAND
@@ -111,7 +111,7 @@ deb2=$work/v2/twincache_${version2}_amd64.deb
 [[ -f $deb2 ]] || fail "cpack made no $deb2"
 ls -l "$deb" "$rpm_file" "$deb2"
 
-# The layout both packages install (issue 5), directories included for the
+# The layout both packages install, directories included for the
 # .deb; the RPM owns no directory another package owns.
 files="/etc/logrotate.d/twincache
 /etc/twincache/twincached.conf

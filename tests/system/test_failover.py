@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""System test (issue 4): a twincache pair with real keepalived 2.2.7 in
+"""System test: a twincache pair with real keepalived 2.2.7 in
 network namespaces keeps applications' data on VIP:11211 through failures.
 
 Topology, daemons and configs: cluster.py (node A priority 150, node B 100,
@@ -10,7 +10,7 @@ or verify keys, and as a loop doing get/set on the VIP every 20 ms with
 
 Steps (each fault at its worst phase; every failover reports the time to
 the VIP move and to the first client op served by the new node, client
-errors, acknowledged writes missed and lost, and asserts issue 8's targets):
+errors, acknowledged writes missed and lost, and asserts the targets below):
   1. the client writes 10,000 keys through the VIP; the VIP is on A and A's
      daemon reports MASTER (B: BACKUP);
   2. kill -9 twincached on A: the VIP moves to B; all 10,000 keys read back;
@@ -73,7 +73,7 @@ PRELOAD_PREFIX = "sys"
 START = 30
 FAILOVER = 20
 TRANSITION = 20
-# Issue 8's targets: every fault, at its worst phase, gives the first good
+# The failover targets: every fault, at its worst phase, gives the first good
 # client op through the VIP within FAILOVER_TARGET s; after a partition heals
 # the clients are served again within HEAL_TARGET s and an acknowledged
 # write is invisible for at most STALE_TARGET s. Asserted unless the daemon

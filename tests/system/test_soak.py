@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""No false failover (issue 8): the master keeps the VIP for SOAK seconds
+"""No false failover: the master keeps the VIP for SOAK seconds
 (env TCSYS_SOAK_SECONDS, default 300, at most 300) while its CPU is
 saturated: memcaslap (libmemcached-tools) drives the VIP from the client
 namespace with as many connections as it can serve, and CPU hogs run beside

@@ -246,6 +246,7 @@ TEST(ReplBacklogTest, IndexGrowsWhileWrapped) {
   uint64_t last = 0;
   ASSERT_EQ(backlog.CopyFrom(1701, 1 << 20, &out, &last), 300u);
   const std::vector<Decoded> frames = DecodeAll(out);
+  ASSERT_EQ(frames.size(), 300u);
   for (size_t j = 0; j < frames.size(); ++j) ASSERT_EQ(frames[j].offset, 1701 + j);
 }
 
@@ -286,7 +287,9 @@ TEST(ReplBacklogTest, ConcurrentAppendsGetUniqueContiguousOffsets) {
   std::string out;
   uint64_t last = 0;
   ASSERT_EQ(backlog.CopyFrom(1, SIZE_MAX, &out, &last), static_cast<size_t>(kThreads * kPerThread));
-  for (const Decoded& d : DecodeAll(out)) {
+  const std::vector<Decoded> frames = DecodeAll(out);
+  ASSERT_EQ(frames.size(), static_cast<size_t>(kThreads * kPerThread));
+  for (const Decoded& d : frames) {
     const int t = d.key[0] - '0';
     const int i = std::stoi(d.key.substr(1));
     ASSERT_EQ(offsets[t][i], d.offset);
