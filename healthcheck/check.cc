@@ -14,8 +14,6 @@
 namespace twincache {
 namespace {
 
-constexpr std::string_view kInitialSyncPending = "initial sync pending";
-
 // "STAT name value" lines of a stats reply, by name.
 std::map<std::string, std::string, std::less<>> StatLines(std::string_view reply) {
   std::map<std::string, std::string, std::less<>> stats;
@@ -47,8 +45,15 @@ std::string FormatPercent(double percent) {
 // The twin has every write of this node and this node has the twin's data:
 // the VIP can move without losing a write or serving a half-synced cache.
 bool PeerCaughtUp(const DaemonHealth& health) {
-  return health.repl_configured && health.repl_state == "connected" && health.lag_records == 0 &&
-         health.initial_sync == "done";
+  return health.repl_configured && health.repl_state == ReplState::kConnected && health.lag_records == 0 &&
+         health.initial_sync == InitialSync::kDone;
+}
+
+// What the daemon spelled, by repl_state.h: an unknown link state is no
+// link; an unknown initial sync is not done (the check fails closed).
+ReplState ReplStateOf(std::string_view text) { return ParseReplState(text).value_or(ReplState::kNone); }
+InitialSync InitialSyncOf(std::string_view text) {
+  return ParseInitialSync(text).value_or(InitialSync::kPending);
 }
 
 }  // namespace
@@ -73,8 +78,8 @@ bool HealthFromStats(std::string_view reply, DaemonHealth* health, std::string* 
   std::string repl_state = get("repl_state");
   if (!repl_state.empty()) {
     health->repl_configured = true;
-    health->repl_state = repl_state;
-    health->initial_sync = get("repl_initial_sync");
+    health->repl_state = ReplStateOf(repl_state);
+    health->initial_sync = InitialSyncOf(get("repl_initial_sync"));
     health->lag_records = ToUint(get("repl_lag_records"));
   }
   return true;
@@ -104,8 +109,8 @@ bool HealthFromJson(int http_status, std::string_view body, DaemonHealth* health
     if (json.contains("replication")) {
       const nlohmann::json& repl = json.at("replication");
       health->repl_configured = repl.value("configured", false);
-      health->repl_state = repl.value("state", std::string("none"));
-      health->initial_sync = repl.value("initial_sync", std::string("none"));
+      health->repl_state = ReplStateOf(repl.value("state", std::string(Name(ReplState::kNone))));
+      health->initial_sync = InitialSyncOf(repl.value("initial_sync", std::string(Name(InitialSync::kNone))));
       health->lag_records = repl.value("lag_records", uint64_t{0});
     }
     if (json.contains("memory") && json.at("memory").contains("percent")) {
@@ -125,7 +130,8 @@ Verdict Evaluate(const CheckOptions& options, const DaemonHealth& health, bool m
   if (!health.serving_ok) {
     // The daemon's /health also fails during the initial sync; only
     // --require-sync off overrides that one reason.
-    bool only_sync = health.unhealthy_reason == kInitialSyncPending && health.initial_sync == "pending";
+    bool only_sync =
+        health.unhealthy_reason == kInitialSyncPendingReason && health.initial_sync == InitialSync::kPending;
     if (!(only_sync && options.require_sync == RequireSync::kOff)) return {false, health.unhealthy_reason};
   }
   if (options.max_memory_percent > 0 && health.memory_known &&
@@ -135,13 +141,13 @@ Verdict Evaluate(const CheckOptions& options, const DaemonHealth& health, bool m
   }
   if (sync_required) {
     if (!health.repl_configured) return {false, "replication not configured (--require-sync on)"};
-    if (health.initial_sync != "done") return {false, std::string(kInitialSyncPending)};
+    if (health.initial_sync != InitialSync::kDone) return {false, std::string(kInitialSyncPendingReason)};
   }
   if (maintenance_file_exists || health.maintenance) {
     if (PeerCaughtUp(health)) return {false, "maintenance: the peer is connected and caught up"};
-    std::string state = health.repl_configured ? "repl_state=" + health.repl_state +
+    std::string state = health.repl_configured ? "repl_state=" + std::string(Name(health.repl_state)) +
                                                      " lag_records=" + std::to_string(health.lag_records) +
-                                                     " initial_sync=" + health.initial_sync
+                                                     " initial_sync=" + std::string(Name(health.initial_sync))
                                                : "no peer configured";
     return {true, "maintenance: waiting for the peer to catch up (" + state + ")"};
   }

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/replication/repl_state.h"
 #include "keepalived/track_file.h"
 
 namespace twincache {
@@ -52,15 +53,15 @@ struct CheckOptions {
 
 /// What the daemon says about itself, from GET /health or from `stats`.
 struct DaemonHealth {
-  bool serving_ok = true;             ///< /health: HTTP 200 and "status":"ok"
-  std::string unhealthy_reason;       ///< /health "reason" when !serving_ok
-  bool maintenance = false;           ///< /health "maintenance", stats `maintenance 1`
-  bool repl_configured = false;       ///< a peer is configured (stats: any repl_state line)
-  std::string repl_state = "none";    ///< connecting|syncing|connected|disconnected|none
-  std::string initial_sync = "none";  ///< done|pending|none
-  uint64_t lag_records = 0;           ///< writes not yet acknowledged by the twin
-  bool memory_known = false;          ///< false when the source gave no memory figures
-  double memory_percent = 0;          ///< memory used / limit * 100
+  bool serving_ok = true;                         ///< /health: HTTP 200 and "status":"ok"
+  std::string unhealthy_reason;                   ///< /health "reason" when !serving_ok
+  bool maintenance = false;                       ///< /health "maintenance", stats `maintenance 1`
+  bool repl_configured = false;                   ///< a peer is configured (stats: any repl_state line)
+  ReplState repl_state = ReplState::kNone;        ///< the link; an unknown spelling reads as kNone
+  InitialSync initial_sync = InitialSync::kNone;  ///< an unknown spelling reads as kPending (fails closed)
+  uint64_t lag_records = 0;                       ///< writes not yet acknowledged by the twin
+  bool memory_known = false;                      ///< false when the source gave no memory figures
+  double memory_percent = 0;                      ///< memory used / limit * 100
 };
 
 /// Reads a `stats` reply ("STAT name value\r\n"... "END\r\n") into *health:
@@ -70,7 +71,7 @@ struct DaemonHealth {
 /// `STAT pid` line (not a memcached stats reply). Thread safety: reentrant.
 bool HealthFromStats(std::string_view reply, DaemonHealth* health, std::string* error);
 
-/// Reads GET /health's answer (the admin endpoint's JSON, issue 4) into
+/// Reads GET /health's answer (the admin endpoint's JSON, core/admin/health.h) into
 /// *health. HTTP 200 and 503 carry the body; any other status, or a body that
 /// is not a JSON object with the documented field types, is false with
 /// *error ("admin endpoint answered HTTP 404", "bad /health body: ...").

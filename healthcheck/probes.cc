@@ -11,6 +11,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "core/config/settings.h"
+
 namespace twincache {
 namespace {
 
@@ -37,10 +39,7 @@ class Fd {
 };
 
 // "HOST:PORT", with an IPv6 literal in brackets.
-std::string Endpoint(const std::string& host, uint16_t port) {
-  std::string name = host.find(':') == std::string::npos ? host : "[" + host + "]";
-  return name + ":" + std::to_string(port);
-}
+std::string Endpoint(const std::string& host, uint16_t port) { return JoinHostPort(host, port); }
 
 std::string NoAnswer(const std::string& endpoint, const Deadline& deadline) {
   return "no answer from " + endpoint + " within " + std::to_string(deadline.budget_ms()) + " ms";

@@ -95,7 +95,7 @@ bool AdminServer::Bind(const std::string& address, std::string* error) {
 void AdminServer::Start(ServerState* state, const Replicator* replicator) {
   state_ = state;
   replicator_ = replicator;
-  Log(LogLevel::kInfo, "admin_listening", {{"addr", host_ + ":" + std::to_string(port_)}});
+  Log(LogLevel::kInfo, "admin_listening", {{"addr", JoinHostPort(host_, port_)}});
   thread_ = std::thread([this] { http_->listen_after_bind(); });
 }
 

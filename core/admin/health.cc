@@ -14,15 +14,15 @@ nlohmann::json HealthReport(ServerState* state, const Replicator* replicator) {
   nlohmann::json replication = {{"configured", replicator != nullptr}};
   if (replicator != nullptr) {
     const ReplicationStatus status = replicator->Status();
-    replication["state"] = status.state;
-    replication["initial_sync"] = status.initial_sync_done ? "done" : "pending";
+    replication["state"] = Name(status.state);
+    replication["initial_sync"] = Name(status.initial_sync);
     replication["lag_records"] = status.lag_records;
     replication["lag_ms"] = status.lag_ms;
     replication["peer"] = status.peer;
-    if (reason.empty() && !status.initial_sync_done) reason = "initial sync pending";
+    if (reason.empty() && status.initial_sync != InitialSync::kDone) reason = kInitialSyncPendingReason;
   } else {
-    replication["state"] = "none";
-    replication["initial_sync"] = "none";
+    replication["state"] = Name(ReplState::kNone);
+    replication["initial_sync"] = Name(InitialSync::kNone);
     replication["lag_records"] = 0;
     replication["lag_ms"] = 0;
     replication["peer"] = "";

@@ -2,6 +2,8 @@
 
 #include <string_view>
 
+#include "core/replication/repl_state.h"
+
 namespace twincache {
 namespace {
 
@@ -101,11 +103,12 @@ std::string RenderMetrics(const std::map<std::string, std::string>& stats) {
   }
   if (auto it = stats.find("repl_initial_sync"); it != stats.end()) {
     Header(&out, "twincache_repl_initial_sync_done", "gauge", "1 once this node holds its twin's data.");
-    out.append("twincache_repl_initial_sync_done ").append(it->second == "done" ? "1\n" : "0\n");
+    out.append("twincache_repl_initial_sync_done ")
+        .append(it->second == Name(InitialSync::kDone) ? "1\n" : "0\n");
   }
   if (auto it = stats.find("repl_state"); it != stats.end()) {
     Header(&out, "twincache_repl_connected", "gauge", "1 while the replication link is up and streaming.");
-    out.append("twincache_repl_connected ").append(it->second == "connected" ? "1\n" : "0\n");
+    out.append("twincache_repl_connected ").append(it->second == Name(ReplState::kConnected) ? "1\n" : "0\n");
   }
   return out;
 }

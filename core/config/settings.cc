@@ -73,6 +73,12 @@ bool ParsePort(std::string_view text, uint16_t* port) {
 
 }  // namespace
 
+std::string JoinHostPort(std::string_view host, uint16_t port) {
+  std::string out =
+      host.find(':') == std::string_view::npos ? std::string(host) : "[" + std::string(host) + "]";
+  return out + ":" + std::to_string(port);
+}
+
 bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port) {
   std::string h = text;
   std::string port_text;

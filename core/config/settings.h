@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/config/version.h"
 
@@ -65,6 +66,11 @@ struct Settings {
 /// with several colons is a host). Keeps *port when none is given. False on a
 /// bad port or empty host.
 bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port);
+
+/// "HOST:PORT", the inverse of SplitHostPort: a host with a ':' (an IPv6
+/// literal) goes in brackets, "[::1]:11212". The one formatter of endpoints
+/// for logs, stats and messages. Pure; reentrant.
+std::string JoinHostPort(std::string_view host, uint16_t port);
 
 /// Result of ParseSettings.
 struct ParseOutcome {

@@ -1,5 +1,7 @@
 #include "core/net/listener.h"
 
+#include "core/config/settings.h"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -18,11 +20,11 @@ std::string FormatAddress(const sockaddr* sa) {
   if (sa->sa_family == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
     inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+    return JoinHostPort(host, ntohs(in6->sin6_port));
   }
   const auto* in4 = reinterpret_cast<const sockaddr_in*>(sa);
   inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
-  return std::string(host) + ":" + std::to_string(ntohs(in4->sin_port));
+  return JoinHostPort(host, ntohs(in4->sin_port));
 }
 
 // Binds every address getaddrinfo gives for `host` (nullptr: wildcard).

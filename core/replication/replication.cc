@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/base/log.h"
+#include "core/config/settings.h"
 #include "core/net/acceptor.h"
 #include "core/replication/repl_auth.h"
 #include "core/replication/repl_session.h"
@@ -38,23 +39,7 @@ asio::ip::address Canonical(const asio::ip::address& address) {
 }
 
 std::string EndpointName(const asio::ip::tcp::endpoint& endpoint) {
-  std::string host = endpoint.address().to_string();
-  if (endpoint.address().is_v6()) host = "[" + host + "]";
-  return host + ":" + std::to_string(endpoint.port());
-}
-
-const char* StateName(ReplState state) {
-  switch (state) {
-    case ReplState::kConnecting:
-      return "connecting";
-    case ReplState::kSyncing:
-      return "syncing";
-    case ReplState::kConnected:
-      return "connected";
-    case ReplState::kDisconnected:
-      return "disconnected";
-  }
-  return "connecting";
+  return JoinHostPort(endpoint.address().to_string(), endpoint.port());
 }
 
 }  // namespace
@@ -96,7 +81,7 @@ void Replicator::Start() {
     for (size_t i = 0; i < acceptors_.size(); ++i) {
       Log(LogLevel::kInfo, "repl_listening",
           {{"addr", listen_names_[i]},
-           {"peer", options_.peer_host + ":" + std::to_string(options_.connect_port)},
+           {"peer", JoinHostPort(options_.peer_host, options_.connect_port)},
            {"node", std::to_string(options_.node_id)},
            {"replid", ReplIdHex(replid_)},
            {"ack", options_.ack_sync ? "sync" : "async"}});
@@ -194,8 +179,8 @@ void Replicator::Dial() {
         dialing_ = false;
         if (stopped_) return;
         if (connect_ec) {
-          SetLastError("cannot connect to peer " + options_.peer_host + ":" +
-                       std::to_string(options_.connect_port) + ": " + connect_ec.message());
+          SetLastError("cannot connect to peer " + JoinHostPort(options_.peer_host, options_.connect_port) +
+                       ": " + connect_ec.message());
           ScheduleDial();
           return;
         }
@@ -368,9 +353,9 @@ void Replicator::FailAckWaiters() {
 
 ReplicationStatus Replicator::Status() const {
   ReplicationStatus status;
-  status.state = StateName(static_cast<ReplState>(state_.load(std::memory_order_acquire)));
-  status.peer = options_.peer_host + ":" + std::to_string(options_.connect_port);
-  status.initial_sync_done = InitialSyncDone();
+  status.state = static_cast<ReplState>(state_.load(std::memory_order_acquire));
+  status.peer = JoinHostPort(options_.peer_host, options_.connect_port);
+  status.initial_sync = InitialSyncDone() ? InitialSync::kDone : InitialSync::kPending;
   status.offset = backlog_.last_offset();
   status.acked_offset = std::min(acked_offset_.load(std::memory_order_acquire), status.offset);
   status.applied_offset = applied_offset_.load(std::memory_order_relaxed);
@@ -416,7 +401,7 @@ void Replicator::OnApplyError(const Record& record, ApplyStatus status, const st
 void Replicator::AppendStats(std::vector<std::pair<std::string, std::string>>* out) const {
   const ReplicationStatus status = Status();
   auto add = [out](const char* name, std::string value) { out->emplace_back(name, std::move(value)); };
-  add("repl_state", status.state);
+  add("repl_state", std::string(Name(status.state)));
   add("repl_peer", status.peer);
   add("repl_node_id", std::to_string(options_.node_id));
   add("repl_replid", ReplIdHex(replid_));
@@ -434,7 +419,7 @@ void Replicator::AppendStats(std::vector<std::pair<std::string, std::string>>* o
   add("repl_apply_errors", std::to_string(status.apply_errors));
   add("repl_last_error", status.last_error);
   add("repl_last_sync_duration_ms", std::to_string(status.last_sync_duration_ms));
-  add("repl_initial_sync", status.initial_sync_done ? "done" : "pending");
+  add("repl_initial_sync", std::string(Name(status.initial_sync)));
   add("repl_degraded_writes", std::to_string(status.degraded_writes));
   add("repl_tombstones", std::to_string(store_->GetStats().tombstones));
   add("repl_ack", options_.ack_sync ? "sync" : "async");

@@ -29,6 +29,7 @@
 #include "core/net/listener.h"
 #include "core/replication/repl_backlog.h"
 #include "core/replication/repl_frame.h"
+#include "core/replication/repl_state.h"
 #include "core/store/record.h"
 #include "core/store/store.h"
 
@@ -52,14 +53,11 @@ struct ReplicationOptions {
   uint64_t node_id = 0;             ///< this node's id (RandomNodeId()), never 0
 };
 
-/// Link state as `stats` repl_state shows it.
-enum class ReplState : int { kConnecting, kSyncing, kConnected, kDisconnected };
-
 /// A snapshot of the replication counters (stats repl_*).
 struct ReplicationStatus {
-  std::string state;  ///< connecting, syncing, connected, disconnected
-  std::string peer;   ///< configured peer HOST:PORT
-  bool initial_sync_done = false;
+  ReplState state = ReplState::kConnecting;
+  std::string peer;  ///< configured peer HOST:PORT
+  InitialSync initial_sync = InitialSync::kPending;
   uint64_t offset = 0;
   uint64_t acked_offset = 0;
   uint64_t applied_offset = 0;

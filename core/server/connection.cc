@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/base/log.h"
+#include "core/config/settings.h"
 
 namespace twincache {
 namespace {
@@ -18,8 +19,7 @@ std::string PeerName(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;
   auto ep = socket.remote_endpoint(ec);
   if (ec) return "unknown";
-  if (ep.address().is_v6()) return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
+  return JoinHostPort(ep.address().to_string(), ep.port());
 }
 
 }  // namespace

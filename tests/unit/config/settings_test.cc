@@ -183,3 +183,22 @@ TEST(SettingsTest, ParseSize) {
 
 }  // namespace
 }  // namespace twincache
+
+namespace twincache {
+namespace {
+
+TEST(JoinHostPortTest, BracketsIpv6AndRoundTrips) {
+  EXPECT_EQ(JoinHostPort("127.0.0.1", 11211), "127.0.0.1:11211");
+  EXPECT_EQ(JoinHostPort("::1", 11212), "[::1]:11212");
+  EXPECT_EQ(JoinHostPort("cache-b.example", 1), "cache-b.example:1");
+  for (const char* host : {"10.0.0.7", "::ffff:10.0.0.7", "fe80::1", "twin"}) {
+    std::string parsed;
+    uint16_t port = 0;
+    ASSERT_TRUE(SplitHostPort(JoinHostPort(host, 11212), &parsed, &port)) << host;
+    EXPECT_EQ(parsed, host);
+    EXPECT_EQ(port, 11212);
+  }
+}
+
+}  // namespace
+}  // namespace twincache

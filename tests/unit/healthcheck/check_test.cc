@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "healthcheck/check.h"
@@ -41,7 +42,7 @@ TEST(HealthFromStatsTest, ReadsMemoryAndNoReplication) {
   EXPECT_DOUBLE_EQ(health.memory_percent, 50.0);
   EXPECT_FALSE(health.maintenance);
   EXPECT_FALSE(health.repl_configured);
-  EXPECT_EQ(health.initial_sync, "none");
+  EXPECT_EQ(health.initial_sync, InitialSync::kNone);
 }
 
 TEST(HealthFromStatsTest, ReadsReplicationAndMaintenance) {
@@ -50,8 +51,8 @@ TEST(HealthFromStatsTest, ReadsReplicationAndMaintenance) {
   ASSERT_TRUE(HealthFromStats(kReplStatsReply, &health, &error)) << error;
   EXPECT_TRUE(health.maintenance);
   EXPECT_TRUE(health.repl_configured);
-  EXPECT_EQ(health.repl_state, "syncing");
-  EXPECT_EQ(health.initial_sync, "pending");
+  EXPECT_EQ(health.repl_state, ReplState::kSyncing);
+  EXPECT_EQ(health.initial_sync, InitialSync::kPending);
   EXPECT_EQ(health.lag_records, 7u);
 }
 
@@ -68,8 +69,8 @@ TEST(HealthFromJsonTest, ReadsAHealthyBody) {
   ASSERT_TRUE(HealthFromJson(200, kHealthyJson, &health, &error)) << error;
   EXPECT_TRUE(health.serving_ok);
   EXPECT_TRUE(health.repl_configured);
-  EXPECT_EQ(health.repl_state, "connected");
-  EXPECT_EQ(health.initial_sync, "done");
+  EXPECT_EQ(health.repl_state, ReplState::kConnected);
+  EXPECT_EQ(health.initial_sync, InitialSync::kDone);
   EXPECT_EQ(health.lag_records, 0u);
   EXPECT_TRUE(health.memory_known);
   EXPECT_DOUBLE_EQ(health.memory_percent, 10.0);
@@ -84,7 +85,7 @@ TEST(HealthFromJsonTest, Reads503WithItsReason) {
       &health, &error));
   EXPECT_FALSE(health.serving_ok);
   EXPECT_EQ(health.unhealthy_reason, "initial sync pending");
-  EXPECT_EQ(health.initial_sync, "pending");
+  EXPECT_EQ(health.initial_sync, InitialSync::kPending);
 }
 
 TEST(HealthFromJsonTest, A503WithoutReasonStillFails) {
@@ -106,11 +107,36 @@ TEST(HealthFromJsonTest, RejectsOtherStatusesAndBadBodies) {
   EXPECT_TRUE(error.starts_with("bad /health body: ")) << error;
 }
 
-DaemonHealth Replicating(std::string state, std::string initial_sync, uint64_t lag_records) {
+TEST(ReplStateTest, OneSpellingBothWays) {
+  for (ReplState state : {ReplState::kConnecting, ReplState::kSyncing, ReplState::kConnected,
+                          ReplState::kDisconnected, ReplState::kNone}) {
+    EXPECT_EQ(ParseReplState(Name(state)), state);
+  }
+  for (InitialSync sync : {InitialSync::kNone, InitialSync::kPending, InitialSync::kDone}) {
+    EXPECT_EQ(ParseInitialSync(Name(sync)), sync);
+  }
+  EXPECT_EQ(Name(InitialSync::kPending), "pending");
+  EXPECT_EQ(Name(ReplState::kConnected), "connected");
+  EXPECT_FALSE(ParseReplState("Connected"));
+  EXPECT_FALSE(ParseInitialSync(""));
+}
+
+TEST(HealthFromStatsTest, UnknownSpellingsFailClosed) {
+  DaemonHealth health;
+  std::string error;
+  ASSERT_TRUE(HealthFromStats(
+      "STAT pid 1\r\nSTAT repl_state linking\r\nSTAT repl_initial_sync almost\r\nEND\r\n", &health, &error));
+  EXPECT_EQ(health.repl_state, ReplState::kNone);
+  EXPECT_EQ(health.initial_sync, InitialSync::kPending);
+  EXPECT_FALSE(Evaluate(CheckOptions(), health, false).healthy);
+}
+
+// `state` and `initial_sync` as the daemon spells them (repl_state.h).
+DaemonHealth Replicating(std::string_view state, std::string_view initial_sync, uint64_t lag_records) {
   DaemonHealth health;
   health.repl_configured = true;
-  health.repl_state = std::move(state);
-  health.initial_sync = std::move(initial_sync);
+  health.repl_state = ParseReplState(state).value();
+  health.initial_sync = ParseInitialSync(initial_sync).value();
   health.lag_records = lag_records;
   return health;
 }
