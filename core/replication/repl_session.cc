@@ -7,7 +7,6 @@
 #include "core/base/log.h"
 #include "core/config/settings.h"
 #include "core/replication/repl_auth.h"
-#include "core/replication/replication.h"
 
 namespace twincache {
 namespace {
@@ -39,7 +38,7 @@ Record RecordOf(const ItemView& item) {
 
 }  // namespace
 
-ReplSession::ReplSession(Replicator* owner, asio::ip::tcp::socket socket, bool dialed, std::string peer_name)
+ReplSession::ReplSession(LinkOwner* owner, asio::ip::tcp::socket socket, bool dialed, std::string peer_name)
     : owner_(owner),
       socket_(std::move(socket)),
       dialed_(dialed),
@@ -53,19 +52,19 @@ ReplSession::ReplSession(Replicator* owner, asio::ip::tcp::socket socket, bool d
 void ReplSession::Start() {
   asio::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  applied_ = owner_->applied_offset_.load();
+  applied_ = owner_->applied_offset();
   acked_sent_ = applied_;
   Hello hello;
-  hello.node_id = owner_->options_.node_id;
-  hello.replid = owner_->replid_;
-  hello.offset = owner_->backlog_.last_offset();
-  hello.peer_replid = owner_->peer_replid_;
+  hello.node_id = owner_->options().node_id;
+  hello.replid = owner_->replid();
+  hello.offset = owner_->backlog().last_offset();
+  hello.peer_replid = owner_->peer_replid();
   hello.peer_offset = applied_;
-  hello.flags = owner_->options_.secret.empty() ? 0 : kHelloFlagHasSecret;
+  hello.flags = owner_->options().secret.empty() ? 0 : kHelloFlagHasSecret;
   hello.nonce = nonce_;
   AppendHello(hello, &out_);
   Flush();
-  last_heard_ms_ = owner_->clock_->NowMillis();
+  last_heard_ms_ = owner_->clock()->NowMillis();
   ScheduleHeartbeat();
   Read();
 }
@@ -112,7 +111,7 @@ void ReplSession::Read() {
 // (docs/replication.md, "Writes a twin cannot store"). The buffer grows only
 // as far as the frame at hand needs.
 size_t ReplSession::MaxFrame() const {
-  return MaxFrameFor(phase_ == Phase::kReady ? kItemSizeLimit : owner_->options_.item_size_max);
+  return MaxFrameFor(phase_ == Phase::kReady ? kItemSizeLimit : owner_->options().item_size_max);
 }
 
 void ReplSession::OnRead(const asio::error_code& ec, size_t n) {
@@ -123,7 +122,7 @@ void ReplSession::OnRead(const asio::error_code& ec, size_t n) {
     return;
   }
   in_end_ += n;
-  last_heard_ms_ = owner_->clock_->NowMillis();
+  last_heard_ms_ = owner_->clock()->NowMillis();
   while (phase_ != Phase::kClosed) {
     std::string_view input(in_.data() + in_start_, in_end_ - in_start_);
     DecodeResult result = DecodeFrame(input, MaxFrame(), &frame_);
@@ -163,8 +162,8 @@ bool ReplSession::HandleFrame(const Frame& frame) {
       full_replid_ = frame.full_begin.replid;
       full_start_offset_ = frame.full_begin.start_offset;
       full_items_ = 0;
-      full_started_ms_ = owner_->clock_->NowMillis();
-      owner_->UpdateState();
+      full_started_ms_ = owner_->clock()->NowMillis();
+      owner_->OnLinkStateChanged();
       Log(LogLevel::kInfo, "repl_full_sync_receiving",
           {{"peer", peer_name_},
            {"offset", std::to_string(full_start_offset_)},
@@ -175,13 +174,13 @@ bool ReplSession::HandleFrame(const Frame& frame) {
         Close("SNAPSHOT outside a full sync");
         return false;
       }
-      ApplyPeerRecord(frame.record);  // equal or older versions are simply kept
+      ApplyPeerRecord(frame.record, /*counted_as_conflict=*/false);  // equal or older versions are kept
       ++full_items_;
       return true;
     case FrameType::kFullEnd:
       return OnFullEnd();
     case FrameType::kPartialBegin:
-      if (frame.partial_begin.replid != owner_->peer_replid_) {
+      if (frame.partial_begin.replid != owner_->peer_replid()) {
         Close("PARTIAL_BEGIN for a stream this node does not hold");
         return false;
       }
@@ -192,7 +191,7 @@ bool ReplSession::HandleFrame(const Frame& frame) {
       stream_known_ = true;
       Log(LogLevel::kInfo, "repl_partial_sync_receiving",
           {{"peer", peer_name_}, {"from", std::to_string(frame.partial_begin.from_offset)}});
-      owner_->MarkInitialSyncDone("partial sync");
+      owner_->OnInitialSyncDone("partial sync");
       return true;
     case FrameType::kRecord:
       return OnRecordFrame(frame.record_offset, frame.record);
@@ -219,12 +218,12 @@ bool ReplSession::OnHello(const Hello& hello) {
     Close("peer speaks protocol version " + std::to_string(hello.protocol_version));
     return false;
   }
-  if (hello.node_id == owner_->options_.node_id) {
+  if (hello.node_id == owner_->options().node_id) {
     Close("connected to itself (check -x)");
     return false;
   }
   peer_hello_ = hello;
-  const bool we_have_secret = !owner_->options_.secret.empty();
+  const bool we_have_secret = !owner_->options().secret.empty();
   const bool peer_has_secret = (hello.flags & kHelloFlagHasSecret) != 0;
   if (we_have_secret != peer_has_secret) {
     Log(LogLevel::kWarning, "repl_auth_failed",
@@ -234,7 +233,7 @@ bool ReplSession::OnHello(const Hello& hello) {
   }
   if (!we_have_secret) return BecomeReady();
   Auth auth;
-  auth.mac = AuthMac(owner_->options_.secret, hello.nonce, owner_->options_.node_id, nonce_);
+  auth.mac = AuthMac(owner_->options().secret, hello.nonce, owner_->options().node_id, nonce_);
   AppendAuth(auth, &out_);
   Flush();
   phase_ = Phase::kAuth;
@@ -242,7 +241,7 @@ bool ReplSession::OnHello(const Hello& hello) {
 }
 
 bool ReplSession::OnAuth(const Auth& auth) {
-  auto expected = AuthMac(owner_->options_.secret, nonce_, peer_hello_.node_id, peer_hello_.nonce);
+  auto expected = AuthMac(owner_->options().secret, nonce_, peer_hello_.node_id, peer_hello_.nonce);
   if (!MacEqual(expected, auth.mac)) {
     Log(LogLevel::kWarning, "repl_auth_failed", {{"addr", peer_name_}, {"reason", "wrong secret"}});
     Close("authentication failed");
@@ -270,19 +269,13 @@ bool ReplSession::OnRecordFrame(uint64_t offset, const Record& record) {
     Close("offset gap: expected " + std::to_string(applied_ + 1) + ", got " + std::to_string(offset));
     return false;
   }
-  if (ApplyPeerRecord(record) == ApplyStatus::kStale) {
-    owner_->conflicts_.fetch_add(1, std::memory_order_relaxed);
-  }
+  ApplyPeerRecord(record, /*counted_as_conflict=*/true);
   applied_ = offset;
   return true;
 }
 
-ApplyStatus ReplSession::ApplyPeerRecord(const Record& record) {
-  ApplyStatus status = owner_->store_->Apply(record);
-  if (status == ApplyStatus::kTooLarge || status == ApplyStatus::kOutOfMemory) {
-    owner_->OnApplyError(record, status, peer_name_);
-  }
-  return status;
+void ReplSession::ApplyPeerRecord(const Record& record, bool counted_as_conflict) {
+  owner_->OnApplyResult(record, owner_->store()->Apply(record), counted_as_conflict, peer_name_);
 }
 
 bool ReplSession::OnFullEnd() {
@@ -292,23 +285,20 @@ bool ReplSession::OnFullEnd() {
   }
   receiving_full_ = false;
   stream_known_ = true;
-  owner_->SetPeerReplid(full_replid_);
   applied_ = full_start_offset_;
   acked_sent_ = 0;  // the peer's stream restarts here: acknowledge it anew
-  int64_t ms = owner_->clock_->NowMillis() - full_started_ms_;
+  int64_t ms = owner_->clock()->NowMillis() - full_started_ms_;
   Log(LogLevel::kInfo, "repl_full_sync_received",
       {{"peer", peer_name_},
        {"items", std::to_string(full_items_)},
        {"ms", std::to_string(ms)},
        {"offset", std::to_string(applied_)}});
-  owner_->last_sync_duration_ms_.store(ms, std::memory_order_relaxed);
-  owner_->MarkInitialSyncDone("full sync");
-  owner_->UpdateState();
+  owner_->OnFullSyncReceived(full_replid_, ms);
   return true;
 }
 
 void ReplSession::SendAckIfAdvanced() {
-  owner_->applied_offset_.store(applied_, std::memory_order_relaxed);
+  owner_->OnApplied(applied_);
   if (!stream_known_ || applied_ == acked_sent_) return;
   AppendAck(Ack{applied_}, &out_);
   acked_sent_ = applied_;
@@ -319,16 +309,16 @@ void ReplSession::SendAckIfAdvanced() {
 // Outgoing
 
 void ReplSession::BeginOutgoing() {
-  const Backlog& backlog = owner_->backlog_;
+  const Backlog& backlog = owner_->backlog();
   const uint64_t last = backlog.last_offset();
   const uint64_t have = peer_hello_.peer_offset;
-  const bool same_stream = peer_hello_.peer_replid == owner_->replid_;
+  const bool same_stream = peer_hello_.peer_replid == owner_->replid();
   if (same_stream && have <= last && (have == last || backlog.Contains(have + 1))) {
     out_mode_ = OutMode::kStream;
     next_offset_ = have + 1;
     owner_->OnPeerAcked(have);  // the peer's HELLO says it holds our stream up to here
-    AppendPartialBegin(PartialBegin{owner_->replid_, next_offset_}, &out_);
-    owner_->partial_syncs_.fetch_add(1, std::memory_order_relaxed);
+    AppendPartialBegin(PartialBegin{owner_->replid(), next_offset_}, &out_);
+    owner_->OnSyncSent(/*full=*/false);
     Log(LogLevel::kInfo, "repl_partial_sync_sent",
         {{"peer", peer_name_}, {"from", std::to_string(next_offset_)}, {"to", std::to_string(last)}});
   } else {
@@ -338,16 +328,16 @@ void ReplSession::BeginOutgoing() {
     next_offset_ = last + 1;
     sync_items_ = 0;
     sync_bytes_ = 0;
-    sync_started_ms_ = owner_->clock_->NowMillis();
-    AppendFullBegin(FullBegin{owner_->replid_, last, owner_->store_->GetStats().curr_items}, &out_);
-    owner_->full_syncs_.fetch_add(1, std::memory_order_relaxed);
+    sync_started_ms_ = owner_->clock()->NowMillis();
+    AppendFullBegin(FullBegin{owner_->replid(), last, owner_->store()->GetStats().curr_items}, &out_);
+    owner_->OnSyncSent(/*full=*/true);
     Log(LogLevel::kInfo, "repl_full_sync_started",
         {{"peer", peer_name_},
          {"reason",
           same_stream ? "backlog no longer holds offset " + std::to_string(have + 1) : "new peer stream"},
          {"offset", std::to_string(last)}});
   }
-  owner_->UpdateState();
+  owner_->OnLinkStateChanged();
   Pump();
 }
 
@@ -360,11 +350,11 @@ void ReplSession::Pump() {
 
 // Produces snapshot frames while the socket keeps up, within --repl-sync-rate.
 void ReplSession::FullSyncStep() {
-  Store* store = owner_->store_;
-  const size_t rate = owner_->options_.sync_rate_bytes_per_s;
+  Store* store = owner_->store();
+  const size_t rate = owner_->options().sync_rate_bytes_per_s;
   while (out_.size() < kOutHighWater && !cursor_.done()) {
     if (rate > 0) {
-      int64_t elapsed_ms = owner_->clock_->NowMillis() - sync_started_ms_;
+      int64_t elapsed_ms = owner_->clock()->NowMillis() - sync_started_ms_;
       uint64_t allowed = rate * static_cast<uint64_t>(std::max<int64_t>(elapsed_ms, 0)) / 1000;
       if (sync_bytes_ > allowed) {
         auto wait_ms = static_cast<int64_t>((sync_bytes_ - allowed) * 1000 / rate) + 1;
@@ -386,7 +376,7 @@ void ReplSession::FullSyncStep() {
     sync_bytes_ += out_.size() - before;
   }
   if (!cursor_.done()) return;
-  const Backlog& backlog = owner_->backlog_;
+  const Backlog& backlog = owner_->backlog();
   if (next_offset_ <= backlog.last_offset() && !backlog.Contains(next_offset_)) {
     // Writes during the copy outran the backlog: the stream cannot resume
     // where the snapshot began, so copy again from a new start.
@@ -397,18 +387,18 @@ void ReplSession::FullSyncStep() {
   }
   AppendFullEnd(FullEnd{sync_items_}, &out_);
   out_mode_ = OutMode::kStream;
-  int64_t ms = owner_->clock_->NowMillis() - sync_started_ms_;
+  int64_t ms = owner_->clock()->NowMillis() - sync_started_ms_;
   Log(LogLevel::kInfo, "repl_full_sync_sent",
       {{"peer", peer_name_},
        {"items", std::to_string(sync_items_)},
        {"bytes", std::to_string(sync_bytes_)},
        {"ms", std::to_string(ms)},
        {"offset", std::to_string(sync_start_offset_)}});
-  owner_->UpdateState();
+  owner_->OnLinkStateChanged();
 }
 
 void ReplSession::StreamStep() {
-  const Backlog& backlog = owner_->backlog_;
+  const Backlog& backlog = owner_->backlog();
   while (out_.size() < kOutHighWater && next_offset_ <= backlog.last_offset()) {
     uint64_t last_copied = 0;
     if (backlog.CopyFrom(next_offset_, kOutHighWater - out_.size(), &out_, &last_copied) == 0) {
@@ -443,13 +433,13 @@ void ReplSession::ScheduleHeartbeat() {
   heartbeat_timer_.expires_after(kHeartbeatInterval);
   heartbeat_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
     if (ec || self->phase_ == Phase::kClosed) return;
-    int64_t now = self->owner_->clock_->NowMillis();
+    int64_t now = self->owner_->clock()->NowMillis();
     if (now - self->last_heard_ms_ > kSilenceLimitMs) {
       self->Close("peer silent for " + std::to_string(kSilenceLimitMs) + " ms");
       return;
     }
     if (self->phase_ == Phase::kReady) {
-      AppendPing(Ping{now, self->owner_->backlog_.last_offset()}, &self->out_);
+      AppendPing(Ping{now, self->owner_->backlog().last_offset()}, &self->out_);
       self->Flush();
     }
     self->ScheduleHeartbeat();

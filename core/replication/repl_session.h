@@ -9,7 +9,7 @@
 //     the backlog from the scan's start offset;
 //   incoming: the peer's stream: snapshot items and records are merged into
 //     the store by the winner rule, and applied offsets are acknowledged.
-// A malformed frame, an offset gap, a failed AUTH or five silent seconds end
+// A malformed frame, an offset gap, a failed AUTH or a silent second ends
 // the session with one log line. Everything runs on the replication thread.
 #ifndef TWINCACHE_CORE_REPLICATION_REPL_SESSION_H_
 #define TWINCACHE_CORE_REPLICATION_REPL_SESSION_H_
@@ -22,17 +22,18 @@
 #include <string>
 #include <vector>
 
+#include "core/replication/link_owner.h"
 #include "core/replication/repl_frame.h"
 #include "core/store/store.h"
 
 namespace twincache {
 
-class Replicator;
-
 class ReplSession : public std::enable_shared_from_this<ReplSession> {
  public:
   /// `dialed`: this node opened the connection. `peer_name`: "ADDR:PORT" for logs.
-  ReplSession(Replicator* owner, asio::ip::tcp::socket socket, bool dialed, std::string peer_name);
+  /// `owner`: the Replicator, through the narrow interface it offers its
+  /// links (link_owner.h); it outlives the session's use of it.
+  ReplSession(LinkOwner* owner, asio::ip::tcp::socket socket, bool dialed, std::string peer_name);
 
   /// Sends HELLO and starts reading.
   void Start();
@@ -64,9 +65,9 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
   bool BecomeReady();
   bool OnRecordFrame(uint64_t offset, const Record& record);
   bool OnFullEnd();
-  // Applies one of the peer's records; a refused one (too large, out of
-  // memory) is counted and logged by the Replicator (repl_apply_errors).
-  ApplyStatus ApplyPeerRecord(const Record& record);
+  // Applies one of the peer's records and reports the outcome to the owner
+  // (conflicts; a refused one is counted and logged: repl_apply_errors).
+  void ApplyPeerRecord(const Record& record, bool counted_as_conflict);
   // The longest frame read now (bytes, type + payload).
   size_t MaxFrame() const;
   void SendAckIfAdvanced();
@@ -77,7 +78,7 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
   void OnWritten(const asio::error_code& ec, size_t n);
   void ScheduleHeartbeat();
 
-  Replicator* const owner_;
+  LinkOwner* const owner_;
   asio::ip::tcp::socket socket_;
   const bool dialed_;
   const std::string peer_name_;

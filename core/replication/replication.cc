@@ -134,7 +134,8 @@ void Replicator::Accept(size_t listener) {
             asio::error_code ignored;
             socket.close(ignored);
           } else {
-            auto session = std::make_shared<ReplSession>(this, std::move(socket), /*dialed=*/false, name);
+            auto session = std::make_shared<ReplSession>(static_cast<LinkOwner*>(this), std::move(socket),
+                                                         /*dialed=*/false, name);
             pending_.push_back(session);
             session->Start();
           }
@@ -184,8 +185,8 @@ void Replicator::Dial() {
           ScheduleDial();
           return;
         }
-        auto session =
-            std::make_shared<ReplSession>(this, std::move(*socket), /*dialed=*/true, EndpointName(endpoint));
+        auto session = std::make_shared<ReplSession>(static_cast<LinkOwner*>(this), std::move(*socket),
+                                                     /*dialed=*/true, EndpointName(endpoint));
         pending_.push_back(session);
         session->Start();
       });
@@ -376,11 +377,16 @@ ReplicationStatus Replicator::Status() const {
   return status;
 }
 
-// A write of the twin's that this store refused (docs/replication.md,
-// "Writes a twin cannot store"): counted always; logged one line per event
-// with the key's length and the item's size, but at most one line per
-// kApplyErrorLogGapMs, the next line then saying how many were not logged.
-void Replicator::OnApplyError(const Record& record, ApplyStatus status, const std::string& peer) {
+// One of the peer's records, applied by a link. A write the store refused
+// (docs/replication.md, "Writes a twin cannot store") is counted always and
+// logged one line per event with the key's length and the item's size, but
+// at most one line per kApplyErrorLogGapMs, the next line then saying how
+// many were not logged.
+void Replicator::OnApplyResult(const Record& record, ApplyStatus status, bool counted_as_conflict,
+                               const std::string& peer) {
+  if (status == ApplyStatus::kStale && counted_as_conflict)
+    conflicts_.fetch_add(1, std::memory_order_relaxed);
+  if (status != ApplyStatus::kTooLarge && status != ApplyStatus::kOutOfMemory) return;
   apply_errors_.fetch_add(1, std::memory_order_relaxed);
   const int64_t now = clock_->NowMillis();
   if (apply_error_logged_ms_ != 0 && now - apply_error_logged_ms_ < kApplyErrorLogGapMs) {
@@ -396,6 +402,17 @@ void Replicator::OnApplyError(const Record& record, ApplyStatus status, const st
        {"total", std::to_string(apply_errors_.load(std::memory_order_relaxed))}});
   apply_error_logged_ms_ = now;
   apply_errors_unlogged_ = 0;
+}
+
+void Replicator::OnFullSyncReceived(const ReplId& replid, int64_t ms) {
+  SetPeerReplid(replid);
+  last_sync_duration_ms_.store(ms, std::memory_order_relaxed);
+  MarkInitialSyncDone("full sync");
+  UpdateState();
+}
+
+void Replicator::OnSyncSent(bool full) {
+  (full ? full_syncs_ : partial_syncs_).fetch_add(1, std::memory_order_relaxed);
 }
 
 void Replicator::AppendStats(std::vector<std::pair<std::string, std::string>>* out) const {

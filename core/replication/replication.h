@@ -27,6 +27,7 @@
 
 #include "core/base/clock.h"
 #include "core/net/listener.h"
+#include "core/replication/link_owner.h"
 #include "core/replication/repl_backlog.h"
 #include "core/replication/repl_frame.h"
 #include "core/replication/repl_state.h"
@@ -36,22 +37,6 @@
 namespace twincache {
 
 class ReplSession;
-
-/// What replication needs from the settings (see Settings for the flags).
-struct ReplicationOptions {
-  std::string peer_host;          ///< -x: host name or IP literal of the twin
-  uint16_t connect_port = 11212;  ///< the twin's replication port
-  std::string listen_address;     ///< "" = all interfaces
-  uint16_t listen_port = 11212;
-  std::string secret;     ///< "" = no authentication
-  bool ack_sync = false;  ///< --repl-ack sync
-  int64_t ack_timeout_ms = 100;
-  size_t backlog_bytes = 64u << 20;
-  size_t sync_rate_bytes_per_s = 0;  ///< 0 = unlimited
-  int64_t initial_sync_timeout_ms = 30000;
-  size_t item_size_max = 1u << 20;  ///< -I: the largest frame accepted before authentication
-  uint64_t node_id = 0;             ///< this node's id (RandomNodeId()), never 0
-};
 
 /// A snapshot of the replication counters (stats repl_*).
 struct ReplicationStatus {
@@ -76,7 +61,7 @@ struct ReplicationStatus {
 /// Thread safety: OnRecord, TakeThreadOffset, WaitForAck, CountDegradedWrite,
 /// InitialSyncDone, Status and AppendStats are safe from any thread; Start and Stop
 /// are for the owning thread only.
-class Replicator final : public RecordObserver {
+class Replicator final : public RecordObserver, private LinkOwner {
  public:
   /// Adopts the bound replication `listeners` (listener.h), closed on destruction.
   Replicator(const ReplicationOptions& options, Store* store, Clock* clock,
@@ -118,10 +103,27 @@ class Replicator final : public RecordObserver {
   /// Appends the repl_* stats lines (name, value).
   void AppendStats(std::vector<std::pair<std::string, std::string>>* out) const;
 
-  const ReplicationOptions& options() const { return options_; }
+  const ReplicationOptions& options() const override { return options_; }
 
  private:
-  friend class ReplSession;
+  // LinkOwner (link_owner.h): what the links read and report, on the
+  // replication thread.
+  Clock* clock() const override { return clock_; }
+  Store* store() const override { return store_; }
+  const Backlog& backlog() const override { return backlog_; }
+  const ReplId& replid() const override { return replid_; }
+  const ReplId& peer_replid() const override { return peer_replid_; }
+  uint64_t applied_offset() const override { return applied_offset_.load(std::memory_order_relaxed); }
+  bool OnSessionReady(const std::shared_ptr<ReplSession>& session) override;
+  void OnSessionClosed(ReplSession* session, const std::string& reason) override;
+  void OnLinkStateChanged() override { UpdateState(); }
+  void OnPeerAcked(uint64_t offset) override;
+  void OnApplied(uint64_t offset) override { applied_offset_.store(offset, std::memory_order_relaxed); }
+  void OnInitialSyncDone(const char* how) override { MarkInitialSyncDone(how); }
+  void OnFullSyncReceived(const ReplId& replid, int64_t ms) override;
+  void OnSyncSent(bool full) override;
+  void OnApplyResult(const Record& record, ApplyStatus status, bool counted_as_conflict,
+                     const std::string& peer) override;
 
   // Link management, all on the replication thread.
   void Accept(size_t listener);
@@ -130,16 +132,10 @@ class Replicator final : public RecordObserver {
   void Shutdown();
   void UpdateState();
   bool IsPeerAddress(const asio::ip::address& address) const;
-  bool OnSessionReady(const std::shared_ptr<ReplSession>& session);
-  void OnSessionClosed(ReplSession* session, const std::string& reason);
   void OnInitialSyncTimer();
   void Wake();
-
-  // Called by the session (replication thread).
-  void OnPeerAcked(uint64_t offset);
   void FailAckWaiters();
   void MarkInitialSyncDone(const char* how);
-  void OnApplyError(const Record& record, ApplyStatus status, const std::string& peer);
   void SetState(ReplState state) { state_.store(static_cast<int>(state), std::memory_order_release); }
   void SetLastError(const std::string& error);
   void SetPeerReplid(const ReplId& replid);
