@@ -8,27 +8,12 @@
 #include <map>
 #include <system_error>
 
+#include "core/protocol/stat_lines.h"
 #include "healthcheck/deadline.h"
 #include "healthcheck/probes.h"
 
 namespace twincache {
 namespace {
-
-// "STAT name value" lines of a stats reply, by name.
-std::map<std::string, std::string, std::less<>> StatLines(std::string_view reply) {
-  std::map<std::string, std::string, std::less<>> stats;
-  while (!reply.empty()) {
-    size_t eol = reply.find("\r\n");
-    std::string_view line = reply.substr(0, eol);
-    reply = eol == std::string_view::npos ? std::string_view() : reply.substr(eol + 2);
-    if (!line.starts_with("STAT ")) continue;
-    line.remove_prefix(5);
-    size_t space = line.find(' ');
-    if (space == std::string_view::npos) continue;
-    stats.emplace(std::string(line.substr(0, space)), std::string(line.substr(space + 1)));
-  }
-  return stats;
-}
 
 uint64_t ToUint(std::string_view text) {
   uint64_t value = 0;
@@ -59,7 +44,7 @@ InitialSync InitialSyncOf(std::string_view text) {
 }  // namespace
 
 bool HealthFromStats(std::string_view reply, DaemonHealth* health, std::string* error) {
-  auto stats = StatLines(reply);
+  auto stats = ParseStatLines(reply);
   if (stats.find("pid") == stats.end()) {
     *error = "stats reply without STAT pid";
     return false;

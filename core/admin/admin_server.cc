@@ -6,7 +6,6 @@
 #include <unistd.h>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/admin/health.h"
 #include "core/admin/metrics.h"
@@ -14,6 +13,7 @@
 #include "core/config/settings.h"
 #include "core/net/listener.h"
 #include "core/protocol/request.h"
+#include "core/protocol/stat_lines.h"
 #include "core/protocol/stats_report.h"
 
 namespace twincache {
@@ -30,17 +30,8 @@ std::map<std::string, std::string> StatsMap(ServerState* state) {
   request.command = Command::kStats;
   std::string text;
   HandleStats(request, state, &text);
-  std::map<std::string, std::string> stats;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.rfind("STAT ", 0) != 0) continue;
-    size_t space = line.find(' ', 5);
-    if (space == std::string::npos) continue;
-    stats[line.substr(5, space - 5)] = line.substr(space + 1);
-  }
-  return stats;
+  const auto parsed = ParseStatLines(text);
+  return std::map<std::string, std::string>(parsed.begin(), parsed.end());
 }
 
 void ReplyJson(httplib::Response& response, int status, const nlohmann::json& body) {
