@@ -1,6 +1,6 @@
 #include "healthcheck/check_options.h"
 
-#include <CLI/CLI.hpp>
+#include "core/config/command_line.h"
 
 #include <map>
 #include <string>
@@ -13,7 +13,7 @@ ParseOutcome ParseCheckOptions(int argc, const char* const* argv, CheckOptions* 
   CLI::App app{
       "twincache-check: keepalived track_script for twincached.\n"
       "Exit 0 healthy, 1 unhealthy (reason on stderr and syslog), 2 bad usage."};
-  app.set_version_flag("--version", std::string("twincache-check ") + kTwincacheVersion);
+  app.set_version_flag("--version", VersionLine("twincache-check"));
   std::string admin = "127.0.0.1:11213";
   std::string require_sync = "auto";
   app.add_option("--host", options->host, "the daemon's memcached address (127.0.0.1)");
@@ -37,22 +37,10 @@ ParseOutcome ParseCheckOptions(int argc, const char* const* argv, CheckOptions* 
                      std::string(kDefaultTrackFile) + ")");
   app.add_flag("-q,--quiet", options->quiet, "do not log to syslog");
   app.add_flag("-v,--verbose", options->verbose, "print the outcome on stdout also when healthy");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForVersion& e) {
-    outcome.exit_now = true;
-    outcome.exit_code = 0;
-    outcome.message = e.what();
-    return outcome;
-  } catch (const CLI::Success&) {  // --help
-    outcome.exit_now = true;
-    outcome.exit_code = 0;
-    outcome.message = app.help();
-    return outcome;
-  } catch (const CLI::ParseError& e) {
-    outcome.message = e.what();
-    return outcome;
-  }
+  outcome = ParseCommandLine(app, argc, argv, kCheckExitUsage);
+  if (!outcome.ok) return outcome;
+  outcome.ok = false;  // until every value is checked
+  outcome.exit_code = kCheckExitUsage;
   const std::map<std::string, RequireSync> modes = {
       {"auto", RequireSync::kAuto}, {"on", RequireSync::kOn}, {"off", RequireSync::kOff}};
   options->require_sync = modes.at(require_sync);

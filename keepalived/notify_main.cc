@@ -24,9 +24,7 @@
 #include <optional>
 #include <string>
 
-#include <CLI/CLI.hpp>
-
-#include "core/config/settings.h"
+#include "core/config/command_line.h"
 
 #include "keepalived/fork_sequence.h"
 #include "keepalived/notify.h"
@@ -37,6 +35,7 @@ namespace {
 constexpr std::chrono::milliseconds kDeadline(800);  // keepalived's STOP hook gets 1 s
 constexpr char kDefaultLogFile[] = "/var/log/twincache/notify.log";
 constexpr char kDefaultAdmin[] = "127.0.0.1:11213";
+constexpr int kExitBadArguments = 2;
 
 void OnDeadline(int) {
   static constexpr char kMessage[] = "twincache-notify: deadline reached, exiting\n";
@@ -79,7 +78,7 @@ int main(int argc, char** argv) {
   std::string admin = kDefaultAdmin;
   std::string track_file = twincache::kDefaultTrackFile;
   CLI::App app{"keepalived notify hook: logs the VRRP transition and posts the role to twincached"};
-  app.set_version_flag("--version", std::string("twincache-notify ") + twincache::kTwincacheVersion);
+  app.set_version_flag("--version", twincache::VersionLine("twincache-notify"));
   app.add_option("--log-file", log_file, "notify log to append to")->capture_default_str();
   app.add_option("--admin", admin, "the daemon's admin endpoint HOST:PORT, or off")->capture_default_str();
   app.add_option("--track-file", track_file,
@@ -90,11 +89,15 @@ int main(int argc, char** argv) {
   app.add_option("--priority", hook.priority, "the priority, for notify_master/backup/fault");
   app.add_option("args", hook.positionals,
                  "STATE, or INSTANCE|GROUP NAME STATE PRIORITY as keepalived appends");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() != 0) syslog(LOG_ERR, "bad arguments: %s", e.what());
-    return app.exit(e);
+  twincache::ParseOutcome parsed = twincache::ParseCommandLine(app, argc, argv, kExitBadArguments);
+  if (parsed.exit_now) {
+    std::printf("%s\n", parsed.message.c_str());
+    return parsed.exit_code;
+  }
+  if (!parsed.ok) {
+    std::fprintf(stderr, "twincache-notify: %s\n", parsed.message.c_str());
+    syslog(LOG_ERR, "bad arguments: %s", parsed.message.c_str());
+    return parsed.exit_code;
   }
   std::string error;
   std::optional<notify::Transition> transition = notify::ParseTransition(hook, &error);
@@ -105,7 +108,7 @@ int main(int argc, char** argv) {
   if (!transition) {
     fprintf(stderr, "twincache-notify: %s\n", error.c_str());
     syslog(LOG_ERR, "bad arguments: %s", error.c_str());
-    return 2;
+    return kExitBadArguments;
   }
 
   std::string problems;  // "; "-separated, empty when all went well

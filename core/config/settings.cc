@@ -1,5 +1,7 @@
 #include "core/config/settings.h"
 
+#include "core/config/command_line.h"
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -106,8 +108,8 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   CLI::App app{"twincached: a memcached-compatible cache that replicates to a twin"};
   app.set_config("--config", "", "read settings from FILE (the long option names as keys)");
   app.allow_config_extras(CLI::config_extras_mode::error);
-  app.set_version_flag("-V,--version", std::string("twincached ") + kTwincacheVersion +
-                                           " (memcached protocol " + kProtocolVersion + ")");
+  app.set_version_flag("-V,--version",
+                       VersionLine("twincached") + " (memcached protocol " + kProtocolVersion + ")");
 
   std::string item_size = std::to_string(settings->item_size_max);
   app.add_option("-p,--port", settings->port, "TCP port to listen on (default 11211)");
@@ -147,21 +149,9 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   app.add_flag("--lenient-keys", settings->lenient_keys,
                "accept keys with control characters, as memcached does (e.g. memcaslap's binary key prefix)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForVersion& e) {
-    outcome.exit_now = true;
-    outcome.message = e.what();
-    return outcome;
-  } catch (const CLI::Success&) {  // --help
-    outcome.exit_now = true;
-    outcome.message = app.help();
-    return outcome;
-  } catch (const CLI::ParseError& e) {
-    outcome.exit_code = kExitUsage;
-    outcome.message = e.what();
-    return outcome;
-  }
+  outcome = ParseCommandLine(app, argc, argv, kExitUsage);
+  if (!outcome.ok) return outcome;
+  outcome.ok = false;  // until every value is checked
   if (!ParseSize(item_size, &settings->item_size_max)) {
     outcome.exit_code = kExitUsage;
     outcome.message = "bad max item size (-I): " + item_size;
