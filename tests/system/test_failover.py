@@ -177,14 +177,12 @@ class Run:
         `allow_misses`, on lost keys unless `allow_lost` (default: as
         allow_misses)."""
         errors, kinds, _, span = self.client_errors(t0, first_op["t"] + 0.5)
-        missed = [line for line in self.loop.since(t0) if line.get("miss")]
-        misses = sorted({key for line in missed for key in line["miss"]})
-        stale_s = missed[-1]["t"] - t0 if missed else 0.0
+        misses, _, stale_s = self.stale_window(t0)
         self.settle()
         lost, lost_examples = self.lost(t0 - 3.0)
         move_s = moved_at - t0
         op_s = first_op["t"] - t0
-        kinds_text = ", ".join("%s x%d" % kv for kv in kinds.most_common()) or "none"
+        kinds_text = describe_kinds(kinds)
         say("step %s %s: VIP moved %.2f s after the fault; first client op served by the new node %.2f s "
             "after; client errors %d over %.2f s (%s); acknowledged keys missed %d (stale until %.2f s), "
             "lost %d" % (step, what, move_s, op_s, len(errors), span, kinds_text, len(misses), stale_s, lost))
@@ -196,6 +194,16 @@ class Run:
             expect(not misses, "step %s: client missed keys written before: %s" % (step, misses[:10]))
         if not (allow_misses if allow_lost is None else allow_lost):
             expect(not lost, "step %s: %d acknowledged writes lost: %s" % (step, lost, lost_examples))
+
+    def stale_window(self, t0):
+        """(sorted keys, first s, last s after t0): the acknowledged (or
+        preloaded) keys the loop read back missing since t0, and when the
+        first and the last tick with a miss ended (0.0 when none)."""
+        missed = [line for line in self.loop.since(t0) if line.get("miss")]
+        if not missed:
+            return [], 0.0, 0.0
+        return (sorted({key for line in missed for key in line["miss"]}), missed[0]["t"] - t0,
+                missed[-1]["t"] - t0)
 
     def settle(self):
         """Waits until the loop has served SETTLE_TICKS ticks in a row without
@@ -487,18 +495,15 @@ class Run:
         self.transition(b, "BACKUP")
         self.settle()
         errors, kinds, _, span = self.client_errors(heal, time.monotonic())
-        missed = [line for line in self.loop.since(heal) if line.get("miss")]
-        misses = sorted({key for line in missed for key in line["miss"]})
-        stale_s = missed[-1]["t"] - heal if missed else 0.0
-        first_stale = missed[0]["t"] - heal if missed else 0.0
+        misses, first_stale, stale_s = self.stale_window(heal)
         self.replicated(b, a)
         self.replicated(a, b)
         lost, examples = self.lost(t0 - 3.0)
         back_s = back["t"] - heal
         say("step 9 heal: clients served by A again %.2f s after the heal; client errors %d over %.2f s (%s); "
             "acknowledged keys missed %d, from %.2f s to %.2f s after the heal (stale window %.2f s); lost %d" % (
-                back_s, len(errors), span, ", ".join("%s x%d" % kv for kv in kinds.most_common()) or "none",
-                len(misses), first_stale, stale_s, stale_s - first_stale if missed else 0.0, lost))
+                back_s, len(errors), span, describe_kinds(kinds), len(misses), first_stale, stale_s,
+                stale_s - first_stale, lost))
         self.results.append(("9h", "partition heals: A takes the VIP back", None, back_s, len(errors),
                              len(misses), lost, stale_s))
         expect(lost == 0, "step 9: %d acknowledged writes lost after the heal: %s" % (lost, examples))
@@ -544,6 +549,11 @@ class Run:
             say("  step %-3s %-58s %s / %5.2f s, %3d errors, %3d missed, %d lost, stale %.2f s" % (
                 step, what, "  -   " if move_s is None else "%4.2f s" % move_s, op_s, errors, misses, lost,
                 stale_s))
+
+
+def describe_kinds(kinds):
+    """"TimeoutError x8, ConnectionResetError x1" from a Counter of error kinds."""
+    return ", ".join("%s x%d" % kv for kv in kinds.most_common()) or "none"
 
 
 def iso_ms(text):
