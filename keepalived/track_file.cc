@@ -115,17 +115,18 @@ TrackWriteResult Replace(const std::string& path, std::string_view text) {
 TrackFileState ParseTrackFile(std::string_view text) {
   TrackFileState state;
   // keepalived 2.2.7 reads strtol(text) (trackers/track_file.c): leading
-  // blanks, a sign, digits; whatever follows is ignored.
+  // blanks, a sign, digits; whatever follows is ignored. from_chars takes a
+  // '-' but not a '+'.
   size_t start = text.find_first_not_of(" \t\n");
   if (start == std::string_view::npos) return state;
   text.remove_prefix(start);
-  bool negative = !text.empty() && text[0] == '-';
-  if (!text.empty() && (text[0] == '-' || text[0] == '+')) text.remove_prefix(1);
+  if (text.starts_with("+-")) return state;  // strtol refuses a second sign too
+  if (text.starts_with('+')) text.remove_prefix(1);
   long value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end == text.data()) return state;
+  if (ec != std::errc()) return state;
   state.readable = true;
-  state.value = negative ? -value : value;
+  state.value = value;
   std::string_view rest(end, static_cast<size_t>(text.data() + text.size() - end));
   if (!rest.empty() && rest[0] == ' ') {
     rest.remove_prefix(1);

@@ -14,7 +14,8 @@ namespace twincache {
 namespace {
 
 // Redialing the twin: after a partition heals the link must be back within
-// 0.5 s (keepalived/README.md, "After a partition heals"), so a SYN lost to
+// 0.5 s (keepalived/README.md, "Failover times, and what happens when a
+// partition heals"), so a SYN lost to
 // the partition is abandoned after kConnectTimeout (the kernel would resend
 // it only after 1 s) and the next attempt follows within kDialBackoffMaxMs:
 // at most 300 ms from connectivity returning to a SYN that gets through.
@@ -24,7 +25,7 @@ namespace {
 constexpr int64_t kDialBackoffMinMs = 50;
 constexpr int64_t kDialBackoffMaxMs = 100;
 constexpr auto kConnectTimeout = std::chrono::milliseconds(200);
-// At most one repl_apply_error log line per this many ms (OnApplyError).
+// At most one repl_apply_error log line per this many ms (OnApplyResult).
 constexpr int64_t kApplyErrorLogGapMs = 1000;
 constexpr auto kInitialSyncRecheck = std::chrono::seconds(1);
 
