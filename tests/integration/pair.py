@@ -278,9 +278,15 @@ class Pair:
         return "\n".join(out)
 
     def wait_connected(self, timeout=LINK_TIMEOUT):
-        """Waits until both nodes report repl_state connected."""
-        ok = harness.poll_until(
-            lambda: all(n.stats().get("repl_state") == "connected" for n in self.nodes), timeout)
+        """Waits until both nodes report repl_state connected. A node that
+        does not answer counts as not connected, so a failure ends with both
+        nodes' state and logs (a dead node shows "(not running)")."""
+        def connected(node):
+            try:
+                return node.stats().get("repl_state") == "connected"
+            except OSError:
+                return False
+        ok = harness.poll_until(lambda: all(connected(n) for n in self.nodes), timeout)
         if not ok:
             raise AssertionError("pair did not connect within %.0fs\n%s" %
                                  (timeout, self.describe()))
