@@ -114,13 +114,9 @@ int Main(int argc, char** argv) {
     replicator = std::make_unique<Replicator>(repl, &store, SystemClock::Default(), repl_listeners);
     store.SetObserver(replicator.get());
   }
-  state.extra_stats = [&state, r = replicator.get()](std::vector<std::pair<std::string, std::string>>* out) {
-    const RoleReport role = state.role.Get();
-    out->emplace_back("role", role.role);
-    out->emplace_back("role_seq", std::to_string(role.seq));
-    out->emplace_back("maintenance", state.maintenance.load() ? "1" : "0");
-    if (r != nullptr) r->AppendStats(out);
-  };
+  if (replicator != nullptr) {
+    state.extra_stats = [r = replicator.get()](StatList* out) { r->AppendStats(out); };
+  }
   Handler handler(&state);
   Server server(&state, &handler, listeners, settings.repl_ack_sync ? replicator.get() : nullptr);
   Log(LogLevel::kInfo, "starting",

@@ -416,31 +416,30 @@ void Replicator::OnSyncSent(bool full) {
   (full ? full_syncs_ : partial_syncs_).fetch_add(1, std::memory_order_relaxed);
 }
 
-void Replicator::AppendStats(std::vector<std::pair<std::string, std::string>>* out) const {
+void Replicator::AppendStats(StatList* out) const {
   const ReplicationStatus status = Status();
-  auto add = [out](const char* name, std::string value) { out->emplace_back(name, std::move(value)); };
-  add("repl_state", std::string(Name(status.state)));
-  add("repl_peer", status.peer);
-  add("repl_node_id", std::to_string(options_.node_id));
-  add("repl_replid", ReplIdHex(replid_));
-  add("repl_offset", std::to_string(status.offset));
-  add("repl_acked_offset", std::to_string(status.acked_offset));
-  add("repl_peer_replid", status.peer_replid);
-  add("repl_applied_offset", std::to_string(status.applied_offset));
-  add("repl_lag_records", std::to_string(status.lag_records));
-  add("repl_lag_ms", std::to_string(status.lag_ms));
-  add("repl_backlog_size", std::to_string(backlog_.capacity_bytes()));
-  add("repl_backlog_used", std::to_string(backlog_.used_bytes()));
-  add("repl_full_syncs", std::to_string(status.full_syncs));
-  add("repl_partial_syncs", std::to_string(status.partial_syncs));
-  add("repl_conflicts", std::to_string(status.conflicts));
-  add("repl_apply_errors", std::to_string(status.apply_errors));
-  add("repl_last_error", status.last_error);
-  add("repl_last_sync_duration_ms", std::to_string(status.last_sync_duration_ms));
-  add("repl_initial_sync", std::string(Name(status.initial_sync)));
-  add("repl_degraded_writes", std::to_string(status.degraded_writes));
-  add("repl_tombstones", std::to_string(store_->GetStats().tombstones));
-  add("repl_ack", options_.ack_sync ? "sync" : "async");
+  AddStat(out, "repl_state", Name(status.state));
+  AddStat(out, "repl_peer", status.peer);
+  AddStat(out, "repl_node_id", options_.node_id);
+  AddStat(out, "repl_replid", ReplIdHex(replid_));
+  AddStat(out, "repl_offset", status.offset);
+  AddStat(out, "repl_acked_offset", status.acked_offset);
+  AddStat(out, "repl_peer_replid", status.peer_replid);
+  AddStat(out, "repl_applied_offset", status.applied_offset);
+  AddStat(out, "repl_lag_records", status.lag_records);
+  AddStat(out, "repl_lag_ms", std::to_string(status.lag_ms));
+  AddStat(out, "repl_backlog_size", backlog_.capacity_bytes());
+  AddStat(out, "repl_backlog_used", backlog_.used_bytes());
+  AddStat(out, "repl_full_syncs", status.full_syncs);
+  AddStat(out, "repl_partial_syncs", status.partial_syncs);
+  AddStat(out, "repl_conflicts", status.conflicts);
+  AddStat(out, "repl_apply_errors", status.apply_errors);
+  AddStat(out, "repl_last_error", status.last_error);
+  AddStat(out, "repl_last_sync_duration_ms", std::to_string(status.last_sync_duration_ms));
+  AddStat(out, "repl_initial_sync", Name(status.initial_sync));
+  AddStat(out, "repl_degraded_writes", status.degraded_writes);
+  AddStat(out, "repl_tombstones", store_->GetStats().tombstones);
+  AddStat(out, "repl_ack", options_.ack_sync ? "sync" : "async");
 }
 
 }  // namespace twincache

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/base/clock.h"
+#include "core/base/stat_list.h"
 #include "core/net/listener.h"
 #include "core/replication/link_owner.h"
 #include "core/replication/repl_backlog.h"
@@ -100,8 +101,9 @@ class Replicator final : public RecordObserver, private LinkOwner {
   /// The counters now (each read is atomic; the set is not one instant).
   ReplicationStatus Status() const;
 
-  /// Appends the repl_* stats lines (name, value).
-  void AppendStats(std::vector<std::pair<std::string, std::string>>* out) const;
+  /// Appends the repl_* stats (README, "Replicating to a twin") to `*out`.
+  /// Thread safety: safe from any thread.
+  void AppendStats(StatList* out) const;
 
   const ReplicationOptions& options() const override { return options_; }
 

@@ -417,9 +417,7 @@ TEST_F(HandlerTest, CountersAfterASequence) {
 // stats and lru_crawler.
 
 TEST_F(HandlerTest, StatsNamesInMemcachedOrder) {
-  state_.extra_stats = [](std::vector<std::pair<std::string, std::string>>* lines) {
-    lines->emplace_back("role", "primary");
-  };
+  state_.extra_stats = [](StatList* lines) { AddStat(lines, "repl_state", "connected"); };
   std::vector<std::string> names;
   for (const auto& [name, value] : StatLines("stats\r\n")) {
     names.push_back(name);
@@ -469,7 +467,10 @@ TEST_F(HandlerTest, StatsNamesInMemcachedOrder) {
                                              "evictions",
                                              "reclaimed",
                                              "twincache_version",
-                                             "role"};
+                                             "role",
+                                             "role_seq",
+                                             "maintenance",
+                                             "repl_state"};
   EXPECT_EQ(names, expected);
 }
 
