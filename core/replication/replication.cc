@@ -29,8 +29,6 @@ constexpr auto kConnectTimeout = std::chrono::milliseconds(200);
 constexpr int64_t kApplyErrorLogGapMs = 1000;
 constexpr auto kInitialSyncRecheck = std::chrono::seconds(1);
 
-thread_local uint64_t t_last_offset = 0;
-
 // 127.0.0.1 and ::ffff:127.0.0.1 are the same peer.
 asio::ip::address Canonical(const asio::ip::address& address) {
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
@@ -294,7 +292,7 @@ void Replicator::SetLastError(const std::string& error) {
 // Local writes and acknowledgements
 
 void Replicator::OnRecord(const Record& record) {
-  t_last_offset = backlog_.Append(record, clock_->NowMillis());
+  backlog_.Append(record, clock_->NowMillis());
   Wake();
 }
 
@@ -306,11 +304,7 @@ void Replicator::Wake() {
   });
 }
 
-uint64_t Replicator::TakeThreadOffset() {
-  uint64_t offset = t_last_offset;
-  t_last_offset = 0;
-  return offset;
-}
+uint64_t Replicator::StreamOffset() const { return backlog_.last_offset(); }
 
 void Replicator::WaitForAck(uint64_t offset, std::function<void(bool)> done) {
   std::unique_lock<std::mutex> lock(mu_);

@@ -28,6 +28,7 @@
 #include "core/base/clock.h"
 #include "core/base/stat_list.h"
 #include "core/net/listener.h"
+#include "core/replication/ack_waiter.h"
 #include "core/replication/link_owner.h"
 #include "core/replication/repl_backlog.h"
 #include "core/replication/repl_frame.h"
@@ -59,10 +60,10 @@ struct ReplicationStatus {
   std::string peer_replid;  ///< "none" before the first sync
 };
 
-/// Thread safety: OnRecord, TakeThreadOffset, WaitForAck, CountDegradedWrite,
-/// InitialSyncDone, Status and AppendStats are safe from any thread; Start and Stop
-/// are for the owning thread only.
-class Replicator final : public RecordObserver, private LinkOwner {
+/// Thread safety: OnRecord, the AckWaiter methods, InitialSyncDone, Status and
+/// AppendStats are safe from any thread; Start and Stop are for the owning
+/// thread only.
+class Replicator final : public RecordObserver, public AckWaiter, private LinkOwner {
  public:
   /// Adopts the bound replication `listeners` (listener.h), closed on destruction.
   Replicator(const ReplicationOptions& options, Store* store, Clock* clock,
@@ -81,19 +82,11 @@ class Replicator final : public RecordObserver, private LinkOwner {
   /// Called under a store shard lock; takes only the backlog's mutex.
   void OnRecord(const Record& record) override;
 
-  /// The offset of the last record the calling thread produced since its
-  /// previous call, or 0 if none (how a connection learns which offset its
-  /// replies wait for in --repl-ack sync).
-  static uint64_t TakeThreadOffset();
-
-  /// Calls `done(true)` once the peer has applied the stream up to `offset`,
-  /// or `done(false)` when the link is down (at once, or when it drops).
-  /// `done` runs on the replication thread or, if decided at once, on the
-  /// caller's; it must only post work elsewhere.
-  void WaitForAck(uint64_t offset, std::function<void(bool)> done);
-
-  /// Counts a write answered without the peer's ack (repl_degraded_writes).
-  void CountDegradedWrite() { degraded_writes_.fetch_add(1, std::memory_order_relaxed); }
+  // AckWaiter (ack_waiter.h): --repl-ack sync.
+  uint64_t StreamOffset() const override;
+  void WaitForAck(uint64_t offset, std::function<void(bool)> done) override;
+  int64_t AckTimeoutMs() const override { return options_.ack_timeout_ms; }
+  void CountDegradedWrite() override { degraded_writes_.fetch_add(1, std::memory_order_relaxed); }
 
   /// True once this node holds its peer's data (docs/replication.md, "Initial sync").
   bool InitialSyncDone() const { return initial_sync_done_.load(std::memory_order_acquire); }
