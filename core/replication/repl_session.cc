@@ -11,9 +11,9 @@
 namespace twincache {
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
-constexpr size_t kOutHighWater = 512 * 1024;  // stop producing with this much unsent
-constexpr size_t kScanChunkItems = 256;       // items per Scan call (one shard lock at a time)
+constexpr size_t kReadChunk = size_t{64} * 1024;
+constexpr size_t kOutHighWater = size_t{512} * 1024;  // stop producing with this much unsent
+constexpr size_t kScanChunkItems = 256;               // items per Scan call (one shard lock at a time)
 // A partition must end the link soon enough that the redial, not TCP's
 // retransmission backoff (which can wait seconds), brings it back after the
 // heal: no byte from the peer for kSilenceLimitMs ends it. PINGs every

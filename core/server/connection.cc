@@ -10,10 +10,10 @@
 namespace twincache {
 namespace {
 
-constexpr size_t kInitialInput = 4096;            // memcached's DATA_BUFFER_SIZE is 2048
-constexpr size_t kIdleInputMax = 64 * 1024;       // shrink back to kInitialInput above this when empty
-constexpr size_t kOutputHighWater = 1024 * 1024;  // stop parsing with this much unsent
-constexpr size_t kIdleOutputMax = 1024 * 1024;    // release larger send buffers after use
+constexpr size_t kInitialInput = 4096;               // memcached's DATA_BUFFER_SIZE is 2048
+constexpr size_t kIdleInputMax = size_t{64} * 1024;  // shrink back to kInitialInput above this when empty
+constexpr size_t kOutputHighWater = size_t{1024} * 1024;  // stop parsing with this much unsent
+constexpr size_t kIdleOutputMax = size_t{1024} * 1024;    // release larger send buffers after use
 
 std::string PeerName(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;

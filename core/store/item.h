@@ -19,7 +19,7 @@ constexpr size_t kKeyMaxLength = 250;
 
 /// Relative exptimes above this many seconds (30 days) are unix timestamps
 /// (memcached protocol.txt, "Expiration times").
-constexpr int64_t kRelativeExptimeMax = 60 * 60 * 24 * 30;
+constexpr int64_t kRelativeExptimeMax = int64_t{60} * 60 * 24 * 30;
 
 /// Absolute exptime that means "already expired" (any time in the past works;
 /// 1 is never mistaken for "never expires", which is 0).

@@ -51,6 +51,8 @@ inline uint64_t HashKey(std::string_view key) { return std::hash<std::string_vie
 struct Version {
   uint64_t hlc;
   uint64_t origin;
+  // clang-tidy 14 sees a literal 0 in defaulted comparisons.
+  // NOLINTNEXTLINE(modernize-use-nullptr)
   friend auto operator<=>(const Version&, const Version&) = default;
 };
 
@@ -59,6 +61,7 @@ struct Version {
 struct ExptimeVersion {
   uint64_t exptime_version;
   int64_t exptime;
+  // NOLINTNEXTLINE(modernize-use-nullptr): as Version's
   friend auto operator<=>(const ExptimeVersion&, const ExptimeVersion&) = default;
 };
 
