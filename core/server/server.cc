@@ -21,7 +21,7 @@ Server::Server(ServerState* state, Handler* handler, const std::vector<ListenSoc
     : state_(state), signals_(main_, SIGTERM, SIGINT), reclaim_timer_(main_), accept_retry_timer_(main_) {
   ParserLimits limits;
   limits.item_size_max = state->settings.item_size_max;
-  limits.lenient_keys = state->settings.lenient_keys;
+  limits.strict_keys = state->settings.strict_keys;
   for (size_t i = 0; i < state->settings.threads; ++i) {
     auto worker = std::make_unique<Worker>();
     worker->connection_context =
