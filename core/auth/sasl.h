@@ -91,10 +91,9 @@ SaslOptions SaslOptionsFromEnvironment(int verbosity);
 
 /// What InitSasl found, for the start log line.
 struct SaslInitInfo {
-  std::string conf_path;  ///< the SASL_CONF_PATH or /etc directory libsasl2 reads memcached.conf from
-  std::string
-      mechanisms;     ///< what sessions offer, space separated, e.g. "PLAIN" or "SCRAM-SHA-256 ... PLAIN"
-  std::string realm;  ///< default user realm (gethostname()); "" if the host name is unknown
+  std::string conf_path;   ///< the SASL_CONF_PATH or /etc directory libsasl2 reads memcached.conf from
+  std::string mechanisms;  ///< what sessions offer, space separated, e.g. "PLAIN CRAM-MD5"
+  std::string realm;       ///< default user realm (gethostname()); "" if the host name is unknown
 };
 
 /// Initializes libsasl2 for the process (sasl_server_init with app name
@@ -103,14 +102,18 @@ struct SaslInitInfo {
 /// libsasl2's log lines through core/base/log (event=sasl_log; level PASS,
 /// which may carry passwords, is never written), real mutexes. Then checks
 /// that options.pwdb_path (if set) can be read and that a session offers at
-/// least one mechanism. False with *error (one line, e.g. "SASL: no config
-/// path: set SASL_CONF_PATH or create /etc/sasl2/memcached.conf (as memcached
-/// -S)", "SASL: cannot read MEMCACHED_SASL_PWDB file F: No such file or
-/// directory", "SASL: no mechanism available (...)") when any of this fails; the caller must then not serve
-/// with -S, as memcached exits. Reads its files as the calling user: call after dropping privileges, as
-/// memcached does, so the files the daemon's user cannot read fail here.
-/// A second call fails ("SASL already initialized"): one configuration per
-/// process. Thread safety: call once, before any thread uses a SaslSession.
+/// least one mechanism, and fills *info.
+///
+/// False with *error, one line, when any of this fails, e.g.
+///   "SASL: no config path: set SASL_CONF_PATH or create /etc/sasl2/memcached.conf (as memcached -S)"
+///   "SASL: cannot read MEMCACHED_SASL_PWDB file F: No such file or directory"
+///   "SASL: no mechanism available (...)"
+/// and then the caller must not serve with -S (memcached exits). A second
+/// call fails with "SASL already initialized": one configuration per process.
+///
+/// Reads its files as the calling user: call it after dropping privileges, as
+/// memcached does, so that files the daemon's user cannot read fail here.
+/// Thread safety: call once, before any thread uses a SaslSession.
 bool InitSasl(const SaslOptions& options, SaslInitInfo* info, std::string* error);
 
 /// True once InitSasl succeeded. Thread safety: any thread.
@@ -156,7 +159,7 @@ class SaslSession {
   SaslSession& operator=(const SaslSession&) = delete;
 
   /// The mechanisms a client may use, space separated with no prefix or
-  /// suffix, e.g. "CRAM-MD5 PLAIN": the value memcached sends for opcode 0x20
+  /// suffix, e.g. "PLAIN CRAM-MD5": the value memcached sends for opcode 0x20
   /// (sasl_listmech(conn, NULL, "", " ", "")). False with *error when libsasl2
   /// fails or offers none (memcached: status 0x20 AUTH_ERROR). Clears
   /// authenticated().
