@@ -52,6 +52,13 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "twincached: %s\n", parsed.message.c_str());
     return parsed.exit_code;
   }
+  if (settings.sasl) {
+    // Until the binary protocol's SASL opcodes use core/auth, -S must refuse
+    // to start rather than serve without authentication; memcached built
+    // without SASL answers -S the same way (memcached.c, case 'S').
+    std::fprintf(stderr, "twincached: This server is not built with SASL support.\n");
+    return kExitUsage;
+  }
   SetLogLevel(settings.verbosity >= 2 ? LogLevel::kDebug : LogLevel::kInfo);
 
   std::string error;

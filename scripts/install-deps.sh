@@ -8,6 +8,8 @@ packages=(
   cmake g++ make ccache pkg-config
   libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest libssl-dev libcpp-httplib-dev
   libsystemd-dev  # sd_notify: Type=notify readiness of twincached.service
+  # SASL (-S): libsasl2 to build, its mechanism plugins (PLAIN, CRAM-MD5, ...) and saslpasswd2 for the tests
+  libsasl2-dev libsasl2-modules sasl2-bin
   # fuzzing and sanitizers (clang's libFuzzer and runtimes); the style checks of tests/run.sh
   clang libclang-rt-14-dev clang-format clang-tidy
   # real clients and the reference peer for tests and benchmarks

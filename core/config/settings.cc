@@ -132,6 +132,9 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   app.add_option("-I,--max-item-size", item_size, "max item size, with k/m suffix (default 1m)");
   app.add_flag("-M,--disable-evictions", settings->no_evict, "return an error when memory is exhausted");
   app.add_option("-b,--listen-backlog", settings->backlog, "listen backlog (default 1024)");
+  app.add_flag(
+      "-S,--enable-sasl", settings->sasl,
+      "turn on SASL authentication (binary protocol; SASL_CONF_PATH, MEMCACHED_SASL_PWDB as memcached)");
   std::string peer;
   std::string repl_port;
   std::string repl_ack = "async";

@@ -1,7 +1,7 @@
 // Settings: twincached's configuration, from the command line and a config file.
 //
 // The flags are memcached's and repcached's (-p -l -m -c -t -u -d -P -v -vv -U
-// -I -M) with their long forms, so existing command lines and init scripts
+// -I -M -S) with their long forms, so existing command lines and init scripts
 // keep working; `--config FILE` reads the same keys (long names, INI/TOML
 // "key = value" lines, via CLI11's config support). Parsing is here and not in
 // daemon/ so tests can exercise it without starting a process.
@@ -45,6 +45,7 @@ struct Settings {
   bool no_evict = false;            ///< -M, --disable-evictions: error instead of evicting
   int backlog = 1024;               ///< -b, --listen-backlog
   bool strict_keys = false;         ///< --strict-keys: refuse control characters in keys
+  bool sasl = false;                ///< -S, --enable-sasl: SASL auth (core/auth/sasl.h)
   std::string config_file;          ///< --config: file the other settings were read from
   std::string admin_listen;         ///< --admin-listen HOST:PORT for HTTP /health etc.; "off";
                                     ///< ParseSettings fills in DefaultAdminListen(port)

@@ -134,6 +134,29 @@ TEST(SettingsTest, ConfigFileUsesLongNamesAndFlagsWin) {
   std::remove(path.c_str());
 }
 
+TEST(SettingsTest, EnableSasl) {
+  Settings off;
+  ASSERT_TRUE(Parse({}, &off).ok);
+  EXPECT_FALSE(off.sasl);
+  Settings s;
+  ASSERT_TRUE(Parse({"-S"}, &s).ok);
+  EXPECT_TRUE(s.sasl);
+  Settings l;
+  ASSERT_TRUE(Parse({"--enable-sasl"}, &l).ok);
+  EXPECT_TRUE(l.sasl);
+
+  std::string path = testing::TempDir() + "/twincached_sasl_test.conf";
+  {
+    std::ofstream f(path);
+    f << "enable-sasl = true\n";
+  }
+  Settings c;
+  ParseOutcome out = Parse({"--config", path.c_str()}, &c);
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_TRUE(c.sasl);
+  std::remove(path.c_str());
+}
+
 TEST(SettingsTest, RepcachedReplicationFlags) {
   Settings s;
   ASSERT_TRUE(Parse({"-p", "11211", "-x", "10.0.0.17"}, &s).ok);

@@ -203,8 +203,8 @@ TEST_F(ParserTest, HttpRequestLinesCloseWithoutReply) {
     EXPECT_EQ(result.consumed, line.size()) << line;
   }
   // Families answer their unknown words; lowercase http/ and short commands too.
-  for (const std::string line : {"gx / HTTP/1.0\r\n", "mz / HTTP/1.0\r\n",
-                                 "GET / http/1.0\r\n", "x HTTP/1.0\r\n", "GET / HTTP/1.0 x\r\n"}) {
+  for (const std::string line : {"gx / HTTP/1.0\r\n", "mz / HTTP/1.0\r\n", "GET / http/1.0\r\n",
+                                 "x HTTP/1.0\r\n", "GET / HTTP/1.0 x\r\n"}) {
     Fails(line, "ERROR");
   }
   EXPECT_EQ(Keys(Ok("get / HTTP/1.0\r\n")), (std::vector<std::string>{"/", "HTTP/1.0"}));
