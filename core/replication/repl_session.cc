@@ -178,7 +178,7 @@ bool ReplSession::HandleFrame(const Frame& frame) {
       ++full_items_;
       return true;
     case FrameType::kFullEnd:
-      return OnFullEnd();
+      return OnFullEnd(frame.full_end.items_sent);
     case FrameType::kPartialBegin:
       if (frame.partial_begin.replid != owner_->peer_replid()) {
         Close("PARTIAL_BEGIN for a stream this node does not hold");
@@ -198,8 +198,9 @@ bool ReplSession::HandleFrame(const Frame& frame) {
     case FrameType::kAck:
       owner_->OnPeerAcked(frame.ack.applied_offset);
       return true;
-    case FrameType::kPing:
-      return true;  // its arrival already refreshed last_heard_ms_
+    case FrameType::kPing:  // its arrival already refreshed last_heard_ms_
+      owner_->OnPeerPing(frame.ping.sender_offset, frame.ping.sender_time_ms);
+      return true;
     case FrameType::kError:
       Close("peer error: " + std::string(frame.error_reason));
       return false;
@@ -278,9 +279,14 @@ void ReplSession::ApplyPeerRecord(const Record& record, bool counted_as_conflict
   owner_->OnApplyResult(record, owner_->store()->Apply(record), counted_as_conflict, peer_name_);
 }
 
-bool ReplSession::OnFullEnd() {
+bool ReplSession::OnFullEnd(uint64_t items_sent) {
   if (!receiving_full_) {
     Close("FULL_END outside a full sync");
+    return false;
+  }
+  if (items_sent != full_items_) {
+    Close("FULL_END counts " + std::to_string(items_sent) + " items, " + std::to_string(full_items_) +
+          " arrived");
     return false;
   }
   receiving_full_ = false;

@@ -28,6 +28,8 @@ constexpr auto kConnectTimeout = std::chrono::milliseconds(200);
 // At most one repl_apply_error log line per this many ms (OnApplyResult).
 constexpr int64_t kApplyErrorLogGapMs = 1000;
 constexpr auto kInitialSyncRecheck = std::chrono::seconds(1);
+// A twin's clock this far off (ms) is logged once (repl_clock_skew).
+constexpr int64_t kClockSkewWarnMs = 1000;
 
 // 127.0.0.1 and ::ffff:127.0.0.1 are the same peer.
 asio::ip::address Canonical(const asio::ip::address& address) {
@@ -355,6 +357,8 @@ ReplicationStatus Replicator::Status() const {
   status.offset = backlog_.last_offset();
   status.acked_offset = std::min(acked_offset_.load(std::memory_order_acquire), status.offset);
   status.applied_offset = applied_offset_.load(std::memory_order_relaxed);
+  status.peer_offset = peer_offset_.load(std::memory_order_relaxed);
+  status.peer_clock_skew_ms = peer_clock_skew_ms_.load(std::memory_order_relaxed);
   status.lag_records = link_up_.load() ? status.offset - status.acked_offset : 0;
   if (status.lag_records > 0) {
     int64_t since = backlog_.AppendTimeOf(status.acked_offset + 1);
@@ -406,6 +410,21 @@ void Replicator::OnFullSyncReceived(const ReplId& replid, int64_t ms) {
   UpdateState();
 }
 
+void Replicator::OnPeerPing(uint64_t offset, int64_t peer_time_ms) {
+  peer_offset_.store(offset, std::memory_order_relaxed);
+  const int64_t skew = clock_->NowMillis() - peer_time_ms;
+  peer_clock_skew_ms_.store(skew, std::memory_order_relaxed);
+  // Versions are hybrid logical clocks (docs/replication.md): a skew between
+  // the twins decides which of two concurrent writes wins. Say so once.
+  if ((skew > kClockSkewWarnMs || skew < -kClockSkewWarnMs) && !skew_logged_) {
+    skew_logged_ = true;
+    Log(LogLevel::kWarning, "repl_clock_skew",
+        {{"peer", options_.peer_host},
+         {"skew_ms", std::to_string(skew)},
+         {"offset", std::to_string(offset)}});
+  }
+}
+
 void Replicator::OnSyncSent(bool full) {
   (full ? full_syncs_ : partial_syncs_).fetch_add(1, std::memory_order_relaxed);
 }
@@ -420,6 +439,8 @@ void Replicator::AppendStats(StatList* out) const {
   AddStat(out, "repl_acked_offset", status.acked_offset);
   AddStat(out, "repl_peer_replid", status.peer_replid);
   AddStat(out, "repl_applied_offset", status.applied_offset);
+  AddStat(out, "repl_peer_offset", status.peer_offset);
+  AddStat(out, "repl_peer_clock_skew_ms", std::to_string(status.peer_clock_skew_ms));
   AddStat(out, "repl_lag_records", status.lag_records);
   AddStat(out, "repl_lag_ms", std::to_string(status.lag_ms));
   AddStat(out, "repl_backlog_size", backlog_.capacity_bytes());

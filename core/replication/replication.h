@@ -48,6 +48,8 @@ struct ReplicationStatus {
   uint64_t offset = 0;
   uint64_t acked_offset = 0;
   uint64_t applied_offset = 0;
+  uint64_t peer_offset = 0;        ///< the peer's last produced offset, per its last PING
+  int64_t peer_clock_skew_ms = 0;  ///< this node's clock minus the peer's at its last PING (+ one-way delay)
   uint64_t lag_records = 0;
   int64_t lag_ms = 0;
   uint64_t full_syncs = 0;
@@ -114,6 +116,7 @@ class Replicator final : public RecordObserver, public AckWaiter, private LinkOw
   void OnLinkStateChanged() override { UpdateState(); }
   void OnPeerAcked(uint64_t offset) override;
   void OnApplied(uint64_t offset) override { applied_offset_.store(offset, std::memory_order_relaxed); }
+  void OnPeerPing(uint64_t offset, int64_t peer_time_ms) override;
   void OnInitialSyncDone(const char* how) override { MarkInitialSyncDone(how); }
   void OnFullSyncReceived(const ReplId& replid, int64_t ms) override;
   void OnSyncSent(bool full) override;
@@ -169,6 +172,9 @@ class Replicator final : public RecordObserver, public AckWaiter, private LinkOw
   std::atomic<int> state_{static_cast<int>(ReplState::kConnecting)};
   std::atomic<bool> initial_sync_done_{false};
   std::atomic<uint64_t> applied_offset_{0};
+  std::atomic<uint64_t> peer_offset_{0};        // the peer's stream end, per its last PING
+  std::atomic<int64_t> peer_clock_skew_ms_{0};  // local clock minus the peer's, plus one-way delay
+  bool skew_logged_ = false;                    // replication thread only
   std::atomic<uint64_t> acked_offset_{0};
   std::atomic<uint64_t> full_syncs_{0};
   std::atomic<uint64_t> partial_syncs_{0};
