@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   # build
   cmake g++ make ccache pkg-config
-  libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest libssl-dev libcpp-httplib-dev
+  libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest libssl-dev
+  # (cpp-httplib is header-only in third_party/cpp-httplib: the programs need no libcpp-httplib.so)
   libsystemd-dev  # sd_notify: Type=notify readiness of twincached.service
   # SASL (-S): libsasl2 to build, its mechanism plugins (PLAIN, CRAM-MD5, ...) and saslpasswd2 for the tests
   libsasl2-dev libsasl2-modules sasl2-bin
@@ -22,7 +23,8 @@ packages=(
   # systemd-analyze verify/security, systemd-sysusers, systemd-tmpfiles and logrotate check systemd/
   systemd logrotate
   # the .deb and .rpm (CPack: dpkg-shlibdeps, file, rpmbuild), man pages, and the package tests
-  dpkg-dev file help2man rpm lintian debootstrap
+  # (lintian, rpmlint; debootstrap; binutils' objdump and cpio for the RPM targets' check)
+  dpkg-dev file help2man rpm lintian rpmlint debootstrap binutils cpio
 )
 
 missing=()

@@ -58,17 +58,22 @@ def become(root, uid, gid):
 
 
 def wait_for_notify(sock, daemon, state, deadline_s):
-    """Returns the first datagram holding `state` (e.g. READY=1), or raises."""
+    """Returns the first datagram holding `state` (e.g. READY=1), or raises.
+
+    A daemon that has exited may still have datagrams queued (STOPPING=1 is
+    sent just before a clean exit): those are read before its exit counts."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        if daemon.poll() is not None:
-            raise AssertionError("twincached exited with %d before %s" % (daemon.returncode, state))
-        ready, _, _ = select.select([sock], [], [], min(0.5, max(0.0, end - time.monotonic())))
+        exited = daemon.poll() is not None
+        timeout = 0 if exited else min(0.5, max(0.0, end - time.monotonic()))
+        ready, _, _ = select.select([sock], [], [], timeout)
         if ready:
             message = sock.recv(4096).decode()
             print("probe: notify: %r" % message, flush=True)
             if state in message.split("\n"):
                 return message
+        elif exited:
+            raise AssertionError("twincached exited with %d before %s" % (daemon.returncode, state))
     raise AssertionError("no %s within %d s" % (state, deadline_s))
 
 
