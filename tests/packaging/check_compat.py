@@ -127,9 +127,11 @@ class Checker:
             failed = False
             for soname in needed:
                 if soname not in target["libraries"]:
-                    self.finding("%s needs %s, which %s lacks" % (label, soname, target["name"]))
+                    self.finding("%s needs %s, not on the list for %s" % (label, soname, target["name"]))
                     failed = True
             for soname, names in sorted(references.items()):
+                if soname not in target["libraries"]:
+                    continue  # reported above, as a library the target lacks
                 for name in names:
                     reason = check_library_version(target, soname, name)
                     if reason:
