@@ -244,15 +244,26 @@ struct MetaGetReply {
     } else {
       out->append("HD");
     }
+    // memcached applies 'T' and a vivified item's 'N' where they stand in
+    // the request: a 't' before them shows the TTL before them.
+    int64_t exptime = item.previous_exptime;
     for (const MetaFlag& flag : request->meta_flags) {
       switch (flag.code) {
+        case 'T':
+          exptime = AbsoluteExptime(flags->ttl, now_s);
+          break;
+        case 'N':
+          if (item.vivified) {
+            exptime = AbsoluteExptime(flags->vivify_ttl, now_s);
+          }
+          break;
         case 's':
           out->append(" s");
           AppendUint(out, item.value.size());
           break;
         case 't':
           out->append(" t");
-          AppendInt(out, RemainingTtl(item.exptime, now_s));
+          AppendInt(out, RemainingTtl(exptime, now_s));
           break;
         case 'c':
           out->append(" c");
@@ -296,6 +307,19 @@ struct MetaGetReply {
   }
 };
 
+// True when flag `first` comes before flag `second` in the request (both present).
+bool FlagBefore(const Request& request, char first, char second) {
+  for (const MetaFlag& flag : request.meta_flags) {
+    if (flag.code == second) {
+      return false;
+    }
+    if (flag.code == first) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // The client exptime of an item that mg 'N' creates: memcached applies 'N'
 // and 'T' to it where they stand in the request, so the later one counts.
 int32_t VivifyTtl(const Request& request, const MetaFlags& f) {
@@ -324,6 +348,7 @@ void MetaGet(const Request& request, ServerState* state, ThreadStats* stats, std
   options.exptime = AbsoluteExptime(f.ttl, now_s);
   options.win_token = true;
   options.recache_before = f.recache ? AbsoluteExptime(f.recache_ttl, now_s) : 0;
+  options.recache_before_touch = FlagBefore(request, 'R', 'T');
   options.vivify = f.vivify;
   options.vivify_exptime = AbsoluteExptime(VivifyTtl(request, f), now_s);
   options.vivify_cas = f.new_cas;

@@ -53,11 +53,13 @@ namespace twincache {
 /// Differences from memcached 1.6.18: flags of later protocol.txt revisions
 /// are accepted: md 'x' (empty the value, keep the item; with 'I' the empty
 /// item is marked stale) and 'E' on mg (a vivified item's cas), ms and md;
-/// ma 'E' is accepted and ignored (the item gets an HLC cas). mg applies 'T'
-/// before it answers any flag, so 't' and 'R' placed before 'T' see the new
-/// TTL (memcached applies 'T' where it stands), and a vivified item's 't'
-/// shows the N TTL wherever 't' stands. mg 'C' is ignored, as memcached's
-/// code does.
+/// ma 'E' is accepted and ignored (the item gets an HLC cas); mg 'C' is
+/// ignored, as memcached's code does. 'k' with 'b' always answers the key in
+/// base64 (memcached answers it raw for an item that was not stored with 'b',
+/// e.g. one vivified by mg N). A decremented number is stored without the
+/// trailing spaces memcached pads it with when it shrinks (protocol.txt allows
+/// both), so mg 's' and 'v' show its own length. Like memcached, mg applies
+/// 'T' and 'N' where they stand: a 't' or 'R' before them sees the TTL before.
 /// Thread safety: safe from any thread; each thread passes its own stats.
 void HandleMetaCommand(const Request& request, ServerState* state, ThreadStats* stats, std::string* out);
 

@@ -73,6 +73,9 @@ struct ItemView {
                                  ///< access (mg answers Z); see ReadOptions::win_token in store.h
   bool won = false;              ///< this Get won the item's win token (mg answers W); only with
                                  ///< ReadOptions::win_token
+  bool vivified = false;         ///< this Get created the item (ReadOptions::vivify)
+  int64_t previous_exptime = 0;  ///< Get: the exptime before this access's touch (= exptime
+                                 ///< without one; 0 for a vivified item), for mg flags before 'T'
 };
 
 }  // namespace twincache

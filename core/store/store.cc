@@ -386,6 +386,7 @@ bool Store::Get(std::string_view key, const ReadOptions& options,
   Item* tombstone = nullptr;
   Item* item = FindLive(shard, key, hash, now_ms, &dead_state, &tombstone);
   bool created = false;
+  int64_t previous_exptime = 0;
   if (item == nullptr) {
     if (dead_state == ItemState::kExpired) ++shard.get_expired;
     if (dead_state == ItemState::kFlushed) ++shard.get_flushed;
@@ -394,13 +395,18 @@ bool Store::Get(std::string_view key, const ReadOptions& options,
     if (item == nullptr) return false;
     created = true;
   } else if (options.touch) {
+    previous_exptime = item->exptime;
     item->exptime = options.exptime;
     item->exptime_version = NextVersion();
     Notify(RecordKind::kTouch, *item);
+  } else {
+    previous_exptime = item->exptime;
   }
   ItemView view = item->View();
+  view.vivified = created;
+  view.previous_exptime = previous_exptime;
   if (created) view.win_token_sent = false;  // taken by this very read
-  if (options.win_token || created) view.won = WinToken(item, options, created);
+  if (options.win_token || created) view.won = WinToken(item, options, created, previous_exptime);
   fn(view);
   if (options.bump_lru) {
     // memcached do_item_bump: mark fetched, refresh the access time, move to the head.
@@ -434,11 +440,11 @@ Store::Item* Store::Vivify(Shard& shard, std::string_view key, uint64_t hash, It
 // so takes it (memcached process_mget_command: 'N' on a created item, 'R'
 // below the token, or a stale item, each only while ITEM_TOKEN_SENT is clear).
 // A created item's token was taken by Vivify().
-bool Store::WinToken(Item* item, const ReadOptions& options, bool created) {
+bool Store::WinToken(Item* item, const ReadOptions& options, bool created, int64_t previous_exptime) {
   if (created) return true;
   if (item->win_token_sent) return false;
-  const bool recache =
-      options.recache_before != 0 && item->exptime != 0 && item->exptime < options.recache_before;
+  const int64_t exptime = options.touch && options.recache_before_touch ? previous_exptime : item->exptime;
+  const bool recache = options.recache_before != 0 && exptime != 0 && exptime < options.recache_before;
   if (!item->stale && !recache) return false;
   item->win_token_sent = true;
   return true;

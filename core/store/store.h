@@ -104,6 +104,9 @@ struct ReadOptions {
   /// Invalidate() clears it. Local state: no record, no new version.
   bool win_token = false;
   int64_t recache_before = 0;  ///< absolute unix seconds (AbsoluteExptime of the R token); 0: no R test
+  /// With touch: the R test reads the exptime the item had before the touch
+  /// (memcached applies mg flags in request order: 'R' before 'T').
+  bool recache_before_touch = false;
 
   /// mg 'N': on a miss, create an empty item (no value, flags 0, exptime
   /// vivify_exptime) under the same lock, as StoreItem(kAdd) would (memory
@@ -364,7 +367,7 @@ class Store {
                           const WriteOptions& options, uint64_t* cas_out);
   Item* Vivify(Shard& shard, std::string_view key, uint64_t hash, Item* tombstone, const ReadOptions& options,
                int64_t now_ms);
-  static bool WinToken(Item* item, const ReadOptions& options, bool created);
+  static bool WinToken(Item* item, const ReadOptions& options, bool created, int64_t previous_exptime);
   ApplyStatus ApplyItem(const Record& record);
   void DropOlder(const Record& record);
   ApplyStatus ApplyDelete(const Record& record);

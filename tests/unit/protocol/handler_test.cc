@@ -676,6 +676,19 @@ TEST_F(HandlerTest, MetaGetVivifyAndRecache) {
   EXPECT_EQ(Run("mg e N30 E12345 c\r\n"), "HD c12345 W\r\n");
 }
 
+// memcached applies mg's T and N where they stand in the request.
+TEST_F(HandlerTest, MetaGetFlagsBeforeTSeeTheOldTtl) {
+  Run("set k 0 100 1\r\na\r\n");
+  EXPECT_EQ(Run("mg k t R30 T10\r\n"), "HD t100\r\n");  // R saw 100: no win
+  EXPECT_EQ(Run("mg k R30 t\r\n"), "HD t10 W\r\n");
+  Run("set k 0 100 1\r\na\r\n");
+  EXPECT_EQ(Run("mg k T10 R30 t\r\n"), "HD t10 W\r\n");
+  EXPECT_EQ(Run("mg v t N30\r\n"), "HD t-1 W\r\n");  // the new item before N applies
+  EXPECT_EQ(Run("mg v t\r\n"), "HD t30 Z\r\n");
+  EXPECT_EQ(Run("mg w N30 t T60\r\n"), "HD t30 W\r\n");
+  EXPECT_EQ(Run("mg w t\r\n"), "HD t60 Z\r\n");
+}
+
 TEST_F(HandlerTest, MetaGetBase64Key) {
   // "AAEC" is the three bytes 00 01 02; "Zm9v" is "foo".
   EXPECT_EQ(Run("ms Zm9v 2 b\r\nhi\r\n"), "HD\r\n");

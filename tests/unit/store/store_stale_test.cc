@@ -29,6 +29,8 @@ struct Seen {
   bool stale = false;
   bool win_token_sent = false;
   bool won = false;
+  bool vivified = false;
+  int64_t previous_exptime = 0;
 };
 
 // Records kept by kind and bits.
@@ -85,6 +87,8 @@ class StoreStaleTest : public ::testing::Test {
       seen.stale = view.stale;
       seen.win_token_sent = view.win_token_sent;
       seen.won = view.won;
+      seen.vivified = view.vivified;
+      seen.previous_exptime = view.previous_exptime;
     });
     return seen;
   }
@@ -179,6 +183,21 @@ TEST_F(StoreStaleTest, RecacheTokenGoesToTheFirstReadBelowTheThreshold) {
   // Without R a read still reports the token out.
   EXPECT_TRUE(Mg("k").win_token_sent);
 
+  // With a touch, R reads the new exptime, or the old one when it came first.
+  Set("t", "v", kStartSeconds + 100);
+  ReadOptions touch;
+  touch.win_token = true;
+  touch.touch = true;
+  touch.exptime = kStartSeconds + 10;
+  touch.recache_before = kStartSeconds + 30;
+  touch.recache_before_touch = true;
+  Seen seen = Read("t", touch);
+  EXPECT_FALSE(seen.won);
+  EXPECT_EQ(seen.previous_exptime, kStartSeconds + 100);
+  EXPECT_EQ(seen.exptime, kStartSeconds + 10);
+  touch.recache_before_touch = false;
+  EXPECT_TRUE(Read("t", touch).won);
+
   // An item that never expires is never below the token.
   Set("forever", "v");
   EXPECT_FALSE(Mg("forever", kStartSeconds + 1'000'000).won);
@@ -201,6 +220,8 @@ TEST_F(StoreStaleTest, VivifyCreatesAnEmptyItemWhoseTokenTheCreatorWins) {
   EXPECT_EQ(created.flags, 0u);
   EXPECT_EQ(created.exptime, kStartSeconds + 30);
   EXPECT_TRUE(created.won);
+  EXPECT_TRUE(created.vivified);
+  EXPECT_EQ(created.previous_exptime, 0);
   EXPECT_FALSE(created.win_token_sent);
   EXPECT_FALSE(created.stale);
   EXPECT_EQ(store_.GetStats().curr_items, 1u);
@@ -212,6 +233,7 @@ TEST_F(StoreStaleTest, VivifyCreatesAnEmptyItemWhoseTokenTheCreatorWins) {
   // Another vivifying read finds the item: no new item, the token is out.
   const Seen other = Read("k", options);
   ASSERT_TRUE(other.found);
+  EXPECT_FALSE(other.vivified);
   EXPECT_FALSE(other.won);
   EXPECT_TRUE(other.win_token_sent);
   EXPECT_EQ(other.cas, created.cas);
