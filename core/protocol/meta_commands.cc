@@ -320,8 +320,8 @@ bool FlagBefore(const Request& request, char first, char second) {
   return false;
 }
 
-// The client exptime of an item that mg 'N' creates: memcached applies 'N'
-// and 'T' to it where they stand in the request, so the later one counts.
+// The client exptime of an item that mg or ma 'N' creates: memcached applies
+// 'N' and 'T' to it where they stand in the request, so the later one counts.
 int32_t VivifyTtl(const Request& request, const MetaFlags& f) {
   int32_t ttl = f.vivify_ttl;
   for (const MetaFlag& flag : request.meta_flags) {
@@ -595,17 +595,6 @@ void MetaDelete(const Request& request, ServerState* state, ThreadStats* stats, 
   }
 }
 
-// The item's TTL after ma, for 't': known when 'T' set it, else read back.
-int64_t TtlAfterArithmetic(const MetaFlags& f, int64_t now_s, Store* store) {
-  int64_t exptime = 0;
-  if (f.has_ttl) {
-    exptime = AbsoluteExptime(f.ttl, now_s);
-  } else {
-    Peek(store, f.key, [&exptime](const ItemView& item) { exptime = item.exptime; });
-  }
-  return RemainingTtl(exptime, now_s);
-}
-
 void MetaArithmetic(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
   MetaFlags f;
   std::string_view error = ReadMetaRequest(request, kInvalidOrDuplicateFlag, &f);
@@ -633,14 +622,18 @@ void MetaArithmetic(const Request& request, ServerState* state, ThreadStats* sta
   options.compare_cas = f.compare_cas;
   options.autovivify = f.vivify;
   options.initial = f.initial;
-  options.vivify_exptime = AbsoluteExptime(f.vivify_ttl, now_s);
+  options.vivify_exptime = AbsoluteExptime(VivifyTtl(request, f), now_s);
   options.update_exptime = f.has_ttl;
   options.exptime = AbsoluteExptime(f.ttl, now_s);
   uint64_t value = 0;
   uint64_t cas = 0;
-  const ArithStatus status = state->store->Arithmetic(f.key, options, &value, &cas);
+  ArithResult result;
+  const ArithStatus status = state->store->Arithmetic(f.key, options, &value, &cas, &result);
   stats->Add(Stat::kCmdMeta);
-  CountArithmeticOutcome(options.incr, status, stats);
+  if (!result.created) {
+    // memcached counts a vivified item as neither a hit nor a miss.
+    CountArithmeticOutcome(options.incr, status, stats);
+  }
   switch (status) {
     case ArithStatus::kOk:
       break;
@@ -655,8 +648,8 @@ void MetaArithmetic(const Request& request, ServerState* state, ThreadStats* sta
       AppendLine(ArithmeticFailureLine(status), out);
       return;
   }
-  if (f.no_reply) {
-    return;  // memcached skips the whole reply, VA included
+  if (f.no_reply && !result.created) {
+    return;  // memcached skips the whole reply, VA included (not for a vivified item)
   }
   char digits[20];
   const auto [digits_end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
@@ -667,15 +660,25 @@ void MetaArithmetic(const Request& request, ServerState* state, ThreadStats* sta
   } else {
     out->append("HD");
   }
+  // memcached applies 'T' and a vivified item's 'N' where they stand.
+  int64_t exptime = result.previous_exptime;
   for (const MetaFlag& flag : request.meta_flags) {
     switch (flag.code) {
+      case 'T':
+        exptime = options.exptime;
+        break;
+      case 'N':
+        if (result.created) {
+          exptime = AbsoluteExptime(f.vivify_ttl, now_s);
+        }
+        break;
       case 'c':
         out->append(" c");
         AppendUint(out, cas);
         break;
       case 't':
         out->append(" t");
-        AppendInt(out, TtlAfterArithmetic(f, now_s, state->store));
+        AppendInt(out, RemainingTtl(exptime, now_s));
         break;
       case 'O':
         AppendOpaque(flag, out);

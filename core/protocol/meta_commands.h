@@ -58,8 +58,10 @@ namespace twincache {
 /// base64 (memcached answers it raw for an item that was not stored with 'b',
 /// e.g. one vivified by mg N). A decremented number is stored without the
 /// trailing spaces memcached pads it with when it shrinks (protocol.txt allows
-/// both), so mg 's' and 'v' show its own length. Like memcached, mg applies
-/// 'T' and 'N' where they stand: a 't' or 'R' before them sees the TTL before.
+/// both), so mg 's' and 'v' show its own length. Like memcached, mg and ma
+/// apply 'T' and 'N' where they stand: a 't' or 'R' before them sees the TTL
+/// before. An ma that vivifies counts neither incr/decr hits nor misses and
+/// answers even with 'q', as memcached's does.
 /// Thread safety: safe from any thread; each thread passes its own stats.
 void HandleMetaCommand(const Request& request, ServerState* state, ThreadStats* stats, std::string* out);
 

@@ -551,7 +551,7 @@ StoreStatus Store::Concatenate(StoreMode mode, std::string_view key, std::string
 }
 
 ArithStatus Store::Arithmetic(std::string_view key, const ArithOptions& options, uint64_t* value_out,
-                              uint64_t* cas_out) {
+                              uint64_t* cas_out, ArithResult* result_out) {
   const uint64_t hash = HashKey(key);
   Shard& shard = ShardFor(hash);
   std::lock_guard<std::mutex> lock(shard.mu);
@@ -593,6 +593,10 @@ ArithStatus Store::Arithmetic(std::string_view key, const ArithOptions& options,
   if (!Charge(shard, displaced != nullptr ? displaced->size() : 0, fresh->size(), displaced, now_ms)) {
     Item::Destroy(fresh);
     return ArithStatus::kOutOfMemory;
+  }
+  if (result_out != nullptr) {  // before Link() frees `old`
+    result_out->created = old == nullptr;
+    result_out->previous_exptime = old != nullptr ? old->exptime : 0;
   }
   const uint64_t cas = Link(shard, displaced, fresh, hash, 0, now_ms);
   Notify(RecordKind::kSet, *fresh);

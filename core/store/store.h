@@ -152,6 +152,12 @@ struct ArithOptions {
   int64_t exptime = 0;          ///< absolute exptime for update_exptime
 };
 
+/// What Arithmetic() did besides the new value, for meta arithmetic's reply.
+struct ArithResult {
+  bool created = false;          ///< the item was autovivified (ArithOptions::autovivify)
+  int64_t previous_exptime = 0;  ///< absolute exptime before the command; 0 for a created item
+};
+
 /// Counters the store keeps, named as memcached's `stats` names them.
 struct StoreStats {
   uint64_t curr_items = 0;
@@ -233,9 +239,11 @@ class Store {
   /// (also an autovivified item) is a new item version, reported as kSet. It
   /// keeps the stale and win_token_sent bits when the new number is not
   /// longer than the old value, as memcached's do_add_delta rewrites the
-  /// item in place then (and allocates a fresh item otherwise).
+  /// item in place then (and allocates a fresh item otherwise). On kOk,
+  /// *result (if not null) says whether the item was created and its exptime
+  /// before; a created item takes vivify_exptime (update_exptime is for hits).
   ArithStatus Arithmetic(std::string_view key, const ArithOptions& options, uint64_t* value_out,
-                         uint64_t* cas_out);
+                         uint64_t* cas_out, ArithResult* result = nullptr);
 
   /// Deletes `key`; with compare_cas != 0 only if the cas matches (else kExists).
   /// With keep_tombstones the item is replaced by a tombstone of a new version

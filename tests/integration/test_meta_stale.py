@@ -161,6 +161,11 @@ class MetaStaleTest(ServerTestCase):
         self.assertEqual(reply(c, "ma ma2 N30 J5 MD D2 v"), b"VA 1\r\n5\r\n")
         self.assertEqual(reply(c, "ma ma2 MD D2 v"), b"VA 1\r\n3\r\n")
         self.assert_ttl_reply(reply(c, "mg ma2 t v"), rb"VA 1 t(\d+)\r\n3\r\n", 30)
+        # N and T apply where they stand; a vivifying ma answers even with q.
+        self.assert_ttl_reply(reply(c, "ma ma3 N30 t T60"), rb"HD t(\d+)\r\n", 30)
+        self.assert_ttl_reply(reply(c, "ma ma3 t T90"), rb"HD t(\d+)\r\n", 60)
+        self.assertEqual(reply(c, "ma ma4 N0 q"), b"HD\r\n")
+        self.assertEqual(reply(c, "ma ma4 q\r\nmn"), b"MN\r\n")
 
     def test_base64_keys(self):
         c = self.conn()
