@@ -32,6 +32,8 @@ Record RecordOf(const ItemView& item) {
     record.flags = item.flags;
     record.exptime = item.exptime;
     record.exptime_version = item.exptime_version;
+    record.stale = item.stale;
+    record.win_token_sent = item.win_token_sent;
   }
   return record;
 }
@@ -60,7 +62,7 @@ void ReplSession::Start() {
   hello.offset = owner_->backlog().last_offset();
   hello.peer_replid = owner_->peer_replid();
   hello.peer_offset = applied_;
-  hello.flags = owner_->options().secret.empty() ? 0 : kHelloFlagHasSecret;
+  hello.flags = kHelloFlagItemBits | (owner_->options().secret.empty() ? 0 : kHelloFlagHasSecret);
   hello.nonce = nonce_;
   AppendHello(hello, &out_);
   Flush();
@@ -379,6 +381,7 @@ void ReplSession::FullSyncStep() {
           ++sync_items_;
         },
         /*include_tombstones=*/true);
+    StripItemBitsFrom(before);
     sync_bytes_ += out_.size() - before;
   }
   if (!cursor_.done()) return;
@@ -407,12 +410,21 @@ void ReplSession::StreamStep() {
   const Backlog& backlog = owner_->backlog();
   while (out_.size() < kOutHighWater && next_offset_ <= backlog.last_offset()) {
     uint64_t last_copied = 0;
+    const size_t before = out_.size();
     if (backlog.CopyFrom(next_offset_, kOutHighWater - out_.size(), &out_, &last_copied) == 0) {
       Close("backlog overflow: the peer fell behind offset " + std::to_string(next_offset_));
       return;
     }
+    StripItemBitsFrom(before);
     next_offset_ = last_copied + 1;
   }
+}
+
+// A peer of an earlier build refuses the item bits of a kind byte
+// (docs/replication.md, "Wire format"): it gets the items without them.
+void ReplSession::StripItemBitsFrom(size_t from) {
+  if ((peer_hello_.flags & kHelloFlagItemBits) != 0 || out_.size() <= from) return;
+  ClearRecordItemBits(out_.data() + from, out_.size() - from);
 }
 
 void ReplSession::Flush() {

@@ -74,6 +74,7 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
 
   void FullSyncStep();
   void StreamStep();
+  void StripItemBitsFrom(size_t from);
   void Flush();
   void OnWritten(const asio::error_code& ec, size_t n);
   void ScheduleHeartbeat();

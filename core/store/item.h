@@ -68,6 +68,14 @@ struct ItemView {
   uint64_t exptime_version = 0;  ///< hlc of the last exptime change (= cas unless touched)
   bool tombstone = false;        ///< a deleted key's tombstone (only from Store::Scan with
                                  ///< include_tombstones): no value, exptime = when it is reclaimed
+  bool stale = false;            ///< marked stale by meta md I / ms I (mg answers X)
+  bool win_token_sent = false;   ///< a recache win token was handed out for this item before this
+                                 ///< access (mg answers Z); see ReadOptions::win_token in store.h
+  bool won = false;              ///< this Get won the item's win token (mg answers W); only with
+                                 ///< ReadOptions::win_token
+  bool vivified = false;         ///< this Get created the item (ReadOptions::vivify)
+  int64_t previous_exptime = 0;  ///< Get: the exptime before this access's touch (= exptime
+                                 ///< without one; 0 for a vivified item), for mg flags before 'T'
 };
 
 }  // namespace twincache
