@@ -37,6 +37,9 @@ class Deadline {
 
   bool Expired() const { return Clock::now() >= end_; }
 
+  /// The point itself, for APIs that take one (core/http).
+  Clock::time_point end() const { return end_; }
+
  private:
   int budget_ms_;
   Clock::time_point end_;

@@ -51,8 +51,8 @@ void WriteTrackFile(const CheckOptions& options, bool healthy, const TrackFileVe
   if (result.outcome == TrackWrite::kKept) Report(options, LOG_NOTICE, "track file: " + result.detail);
 }
 
-// Backstop for the waits the deadline cannot bound (httplib restarts its read
-// timeout at each read; getaddrinfo of a name has no timeout): if the run is
+// Backstop for the waits the deadline cannot bound (getaddrinfo of a host
+// name has no timeout; anything a later change lets slip): if the run is
 // not over by --timeout-ms plus kWatchdogGrace, reports the failure, marks
 // the track file not ready and ends the process, so a hung check never piles
 // up under keepalived 2.2.7 (which starts another copy every interval), and

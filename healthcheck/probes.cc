@@ -5,14 +5,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <httplib.h>
-
 #include <cerrno>
 #include <cstring>
 #include <string_view>
 
 #include "core/base/errno_text.h"
 #include "core/config/settings.h"
+#include "core/http/http_client.h"
 
 namespace twincache {
 namespace {
@@ -149,17 +148,19 @@ bool StatsReplyRejected(const std::string& reply, std::string* first_line) {
   return !first_line->starts_with("STAT ") && *first_line != "END";
 }
 
-// httplib 0.11's own error text is the enum's name ("Connection").
-std::string HttpErrorText(httplib::Error error) {
-  switch (error) {
-    case httplib::Error::Connection:
+// Why no response came, for "no /health from admin HOST:PORT: ...".
+std::string HttpFailureText(const HttpReply& reply) {
+  switch (reply.outcome) {
+    case HttpOutcome::kConnectFailed:
       return "cannot connect";
-    case httplib::Error::Read:
+    case HttpOutcome::kClosed:
       return "connection closed before a complete response";
-    case httplib::Error::Write:
-      return "cannot send the request";
+    case HttpOutcome::kSendFailed:
+      return "cannot send the request (" + reply.detail + ")";
+    case HttpOutcome::kBadAddress:
+      return "cannot resolve the host (" + reply.detail + ")";
     default:
-      return "httplib error " + httplib::to_string(error);
+      return "bad response (" + reply.detail + ")";
   }
 }
 
@@ -208,25 +209,21 @@ bool FetchStats(const std::string& host, uint16_t port, const Deadline& deadline
 bool FetchHealth(const std::string& host, uint16_t port, const Deadline& deadline, int* status,
                  std::string* body, std::string* error) {
   const std::string endpoint = "admin " + Endpoint(host, port);
-  // httplib sends "Connection: close" while keep-alive is off (its default).
-  httplib::Client client(host, port);
-  // Rounded up: httplib waits whole milliseconds (poll) and truncates, and a
-  // timeout must not end before the deadline it stands for.
-  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline.Remaining());
-  client.set_connection_timeout(left);
-  client.set_read_timeout(left);
-  client.set_write_timeout(left);
-  httplib::Result result = client.Get("/health");
-  if (!result) {
-    if (deadline.Expired() || result.error() == httplib::Error::ConnectionTimeout) {
-      *error = NoAnswer(endpoint, deadline);
-    } else {
-      *error = "no /health from " + endpoint + ": " + HttpErrorText(result.error());
-    }
+  HttpRequest request;
+  request.target = "/health";
+  // One deadline for connecting, sending and reading: the check's.
+  HttpReply reply = HttpExchange(host, port, request, deadline.end(), deadline.end());
+  if (reply.outcome == HttpOutcome::kConnectTimeout || reply.outcome == HttpOutcome::kTimeout ||
+      (reply.outcome != HttpOutcome::kResponse && deadline.Expired())) {
+    *error = NoAnswer(endpoint, deadline);
     return false;
   }
-  *status = result->status;
-  *body = result->body;
+  if (reply.outcome != HttpOutcome::kResponse) {
+    *error = "no /health from " + endpoint + ": " + HttpFailureText(reply);
+    return false;
+  }
+  *status = reply.status;
+  *body = std::move(reply.body);
   return true;
 }
 

@@ -6,7 +6,7 @@
 // never answers; a black-holed port never completes the handshake. Both probes
 // therefore use only waits limited by what is left of the deadline: the
 // memcached probe with a non-blocking socket and poll(2), the HTTP probe with
-// cpp-httplib's connection, read and write timeouts set from the remainder.
+// core/http's HttpExchange given the deadline itself.
 #ifndef TWINCACHE_HEALTHCHECK_PROBES_H_
 #define TWINCACHE_HEALTHCHECK_PROBES_H_
 
@@ -29,12 +29,15 @@ bool FetchStats(const std::string& host, uint16_t port, const Deadline& deadline
                 std::string* error);
 
 /// GETs /health from the daemon's admin endpoint host:port (HTTP/1.1,
-/// Connection: close) with cpp-httplib, before `deadline` give or take one
-/// read: httplib applies the read timeout to each read, and the body is one
-/// small JSON object. Returns true with any HTTP status in *status and the
-/// body in *body; false with a one-line reason in *error when no response
-/// came ("no answer from admin HOST:PORT within N ms", "no /health from
-/// admin HOST:PORT: cannot connect" and the like). Thread safety: reentrant.
+/// Connection: close; core/http/http_client.h), connecting, sending and
+/// reading all before `deadline`. Returns true with any HTTP status in
+/// *status and the body in *body; false with a one-line reason in *error when
+/// no response came: "no answer from admin HOST:PORT within N ms" (the
+/// deadline passed), "no /health from admin HOST:PORT: cannot connect"
+/// (refused), "...: connection closed before a complete response", "...: bad
+/// response (DETAIL)" and the like. `host` may be a name (resolved by
+/// getaddrinfo, which the deadline does not bound: use an address). Thread
+/// safety: reentrant.
 bool FetchHealth(const std::string& host, uint16_t port, const Deadline& deadline, int* status,
                  std::string* body, std::string* error);
 

@@ -12,11 +12,11 @@
 #include <cstring>
 #include <thread>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "core/base/errno_text.h"
 #include "core/config/settings.h"
+#include "core/http/http_client.h"
 
 namespace twincache::notify {
 namespace {
@@ -36,6 +36,9 @@ constexpr size_t kLogTailBytes = 4096;
 constexpr std::ptrdiff_t kLogFields = 5;  // TIME NAME STATE PRIORITY SEQ
 // No new attempt with less than this left: room for one request.
 constexpr std::chrono::milliseconds kRequestReserve(2 * kConnectAttempt);
+// An attempt's exchange ends by this share of the time left (numerator over
+// 10); the rest is for the summary line (syslog) before the deadline.
+constexpr int kExchangeShareTenths = 9;
 
 std::optional<int> ParsePriority(std::string_view text) {
   int value = 0;
@@ -222,48 +225,50 @@ PostOutcome PostRole(const std::string& admin, const std::string& body,
     outcome.detail = "bad admin address '" + admin + "'";
     return outcome;
   }
-  // Share the time left: a hung (SIGSTOPped) daemon still accepts into its
-  // backlog and takes the write, then never answers, so the read gets the
-  // largest share. A full accept queue (cpp-httplib listens with a backlog
-  // of 5, and racing hooks can outrun the daemon's accept thread) drops the
-  // SYN, which the kernel would resend only after 1 s: a fresh connect every
-  // kConnectAttempt instead. A refused connect (nothing listening yet:
-  // keepalived runs the hook as soon as a restarted daemon's process
-  // appears, before its admin port is open) is retried every kRefusedRetry.
-  // Neither is retried with less than kRequestReserve left.
-  httplib::Client client(host, port);
-  client.set_keep_alive(false);
+  // A hung (SIGSTOPped) daemon still accepts into its backlog and takes the
+  // request, then never answers: every attempt ends by a share of the time
+  // left. A full accept queue (racing hooks can outrun the daemon's accept)
+  // drops the SYN, which the kernel would resend only after 1 s: a fresh
+  // connect every kConnectAttempt instead. A refused connect (nothing
+  // listening yet: keepalived runs the hook as soon as a restarted daemon's
+  // process appears, before its admin port is open) is retried every
+  // kRefusedRetry. Neither is retried with less than kRequestReserve left.
+  HttpRequest request;
+  request.method = HttpMethod::kPost;
+  request.target = "/role";
+  request.body = body;
+  request.content_type = "application/json";
   std::chrono::steady_clock::time_point started;
   auto attempt = [&]() {
     ++outcome.connect_attempts;
     started = std::chrono::steady_clock::now();
-    std::chrono::milliseconds left = Remaining(deadline);
-    client.set_connection_timeout(std::min(kConnectAttempt, left * 3 / 10));
-    client.set_write_timeout(left * 2 / 10);
-    client.set_read_timeout(left * 4 / 10);
-    return client.Post("/role", body, "application/json");
+    const std::chrono::milliseconds left = Remaining(deadline);
+    return HttpExchange(host, port, request, started + std::min(kConnectAttempt, left * 3 / 10),
+                        started + left * kExchangeShareTenths / 10);
   };
-  httplib::Result result = attempt();
-  while (
-      !result &&
-      (result.error() == httplib::Error::ConnectionTimeout || result.error() == httplib::Error::Connection) &&
-      Remaining(deadline) > kRequestReserve) {
-    if (result.error() == httplib::Error::Connection) std::this_thread::sleep_until(started + kRefusedRetry);
+  HttpReply result = attempt();
+  while ((result.outcome == HttpOutcome::kConnectTimeout || result.outcome == HttpOutcome::kConnectFailed) &&
+         Remaining(deadline) > kRequestReserve) {
+    if (result.outcome == HttpOutcome::kConnectFailed) {
+      std::this_thread::sleep_until(started + kRefusedRetry);
+    }
     result = attempt();
   }
-  if (!result) {
-    outcome.detail = "daemon at " + admin + " unreachable (httplib error " +
-                     httplib::to_string(result.error()) + ", " + std::to_string(outcome.connect_attempts) +
-                     " connect attempts)";
+  if (result.outcome != HttpOutcome::kResponse) {
+    const std::string why = result.outcome == HttpOutcome::kConnectTimeout ? "no connection in time"
+                            : result.outcome == HttpOutcome::kTimeout      ? "no response in time"
+                                                                           : result.detail;
+    outcome.detail = "daemon at " + admin + " unreachable (" + why + ", " +
+                     std::to_string(outcome.connect_attempts) + " connect attempts)";
     return outcome;
   }
-  if (result->status != 200) {
-    outcome.detail = "daemon at " + admin + " answered " + std::to_string(result->status) + ": " +
-                     result->body.substr(0, kMaxBodyInDetail);
+  if (result.status != 200) {
+    outcome.detail = "daemon at " + admin + " answered " + std::to_string(result.status) + ": " +
+                     result.body.substr(0, kMaxBodyInDetail);
     return outcome;
   }
   outcome.delivered = true;
-  nlohmann::json reply = nlohmann::json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json reply = nlohmann::json::parse(result.body, nullptr, /*allow_exceptions=*/false);
   bool applied = reply.is_object() && reply.contains("applied") && reply["applied"].is_boolean() &&
                  reply["applied"].get<bool>();
   outcome.detail = applied ? "applied" : "kept newer role";

@@ -92,11 +92,11 @@ struct PostOutcome {
   int connect_attempts = 0;  ///< connections tried (more than 1 after dropped SYNs or refusals)
 };
 
-/// Posts `body` to http://ADMIN/role with connect, write and read timeouts
-/// that together end before `deadline` (cpp-httplib's client; each phase
-/// gets a share of the time left). A connect that times out (SYN dropped by
-/// a full accept queue) is retried with a fresh connection at once (each
-/// waits up to 100 ms), a refused one (daemon not listening yet) every
+/// Posts `body` to http://ADMIN/role (core/http/http_client.h) before
+/// `deadline`: each attempt connects within 100 ms (or 3/10 of the time
+/// left, if less) and ends its exchange by 9/10 of the time left. A connect
+/// that times out (SYN dropped by a full accept queue) is retried with a
+/// fresh connection at once, a refused one (daemon not listening yet) every
 /// 50 ms, while more than 200 ms are left. Never throws; never blocks past
 /// the deadline except in name resolution of a host name (the caller's
 /// watchdog covers that).

@@ -7,7 +7,9 @@ packages=(
   # build
   cmake g++ make ccache pkg-config
   libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest libssl-dev
-  # (cpp-httplib is header-only in third_party/cpp-httplib: the programs need no libcpp-httplib.so)
+  # HTTP of the admin endpoint and its clients: Boost.Beast on Boost.Asio, header-only (no Boost
+  # library at run time, so the .rpm needs no HTTP library on EL 9)
+  libboost1.74-dev
   libsystemd-dev  # sd_notify: Type=notify readiness of twincached.service
   # SASL (-S): libsasl2 to build, its mechanism plugins (PLAIN, CRAM-MD5, ...) and saslpasswd2 for the tests
   libsasl2-dev libsasl2-modules sasl2-bin

@@ -62,7 +62,7 @@ bool BindHost(const char* host, uint16_t port, int backlog, std::vector<ListenSo
       ok = false;
       break;
     }
-    out->push_back(ListenSocket{fd, address});
+    out->push_back(ListenSocket{fd, address, ai->ai_family == AF_INET6});
   }
   freeaddrinfo(list);
   return ok;

@@ -75,10 +75,12 @@ class StandaloneAdminTest(unittest.TestCase):
     def test_bad_role_requests_are_refused(self):
         port = self.server.admin_port
         for body in (b"not json", {"role": "LEADER", "seq": 5}, {"role": "MASTER"},
-                     {"role": "MASTER", "seq": -1}, {"seq": 7}):
+                     {"role": "MASTER", "seq": -1}, {"seq": 7},
+                     {"role": "MASTER", "seq": 8, "instance": 5}, {"role": "MASTER", "seq": 8, "priority": "high"}):
             status, reply = http_json(port, "/role", body)
             self.assertEqual(status, 400, body)
             self.assertIn("error", reply)
+        self.assertEqual(http_json(port, "/health")[0], 200)  # still serving
         self.assertEqual(http_json(port, "/nothing-here")[0], 404)
 
     def test_maintenance_is_reported_not_judged(self):

@@ -193,8 +193,8 @@ control=$(dpkg-deb -f "$deb")
 echo "$control"
 depends=$(dpkg-deb -f "$deb" Depends)
 # The package names, without versions (no alternatives are expected). No
-# libstdc++6 (linked statically) and no libcpp-httplib (header-only):
-# packaging/compat.cmake, third_party/cpp-httplib.
+# libstdc++6 (linked statically: packaging/compat.cmake), no Boost (Beast is
+# header-only) and no libsasl2-2 (loaded at run time with -S: Recommends).
 dependency_names=$(sed -e 's/([^)]*)//g' -e 's/ //g' <<<"$depends" | tr ',' '\n' | grep . | sort -u)
 expect_equal "deb Depends (names)" "adduser
 libc6

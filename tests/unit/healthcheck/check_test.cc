@@ -1,9 +1,5 @@
 // twincache-check's logic (healthcheck/check.h, check_options.h) and its
 // probes' deadlines against real loopback sockets that never answer.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -15,6 +11,7 @@
 #include "healthcheck/check_options.h"
 #include "healthcheck/deadline.h"
 #include "healthcheck/probes.h"
+#include "tests/unit/testing/loopback_peers.h"
 
 namespace twincache {
 namespace {
@@ -298,47 +295,7 @@ TEST(ParseCheckOptionsTest, VersionExitsZero) {
   EXPECT_EQ(outcome.message, "twincache-check 0.1.0");
 }
 
-// A loopback listener that never accepts: the kernel completes handshakes
-// into its backlog (as for a SIGSTOPped daemon) until the backlog is full,
-// then drops SYNs (a black hole). Real sockets, nothing simulated.
-class SilentListener {
- public:
-  explicit SilentListener(int backlog) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(address);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&address), len), 0);
-    EXPECT_EQ(listen(fd_, backlog), 0);
-    EXPECT_EQ(getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &len), 0);
-    port_ = ntohs(address.sin_port);
-  }
-  ~SilentListener() {
-    for (int fd : fillers_) close(fd);
-    close(fd_);
-  }
-
-  // Fills the accept queue so that further SYNs are dropped.
-  void FillBacklog(int connections) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(port_);
-    for (int i = 0; i < connections; ++i) {
-      int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-      fillers_.push_back(fd);
-    }
-  }
-
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::vector<int> fillers_;
-};
+using testing::SilentListener;
 
 constexpr int kBudgetMs = 200;
 // Slack for scheduling on a loaded two-core machine.
@@ -403,6 +360,46 @@ TEST(ProbeDeadlineTest, HealthFromAFullBacklogEndsAtTheDeadline) {
   EXPECT_FALSE(ok);
   EXPECT_EQ(error, "no answer from admin 127.0.0.1:" + std::to_string(listener.port()) + " within 200 ms");
   EXPECT_LT(elapsed, std::chrono::milliseconds(kBudgetMs) + kSlack);
+}
+
+TEST(ProbeDeadlineTest, HealthFromADribblingPeerEndsAtTheDeadline) {
+  // A header line every 10 ms: every read is quick, the response never ends.
+  std::string endless = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 1000; ++i) {
+    endless += "X: y\r\n";
+  }
+  testing::ScriptedPeer peer({endless, std::chrono::milliseconds(10), 6});
+  int status = 0;
+  std::string body;
+  std::string error;
+  bool ok = true;
+  auto elapsed = TimeProbe(
+      [&] { ok = FetchHealth("127.0.0.1", peer.port(), Deadline(kBudgetMs), &status, &body, &error); });
+  EXPECT_FALSE(ok);
+  EXPECT_EQ(error, "no answer from admin 127.0.0.1:" + std::to_string(peer.port()) + " within 200 ms");
+  EXPECT_GE(elapsed, std::chrono::milliseconds(kBudgetMs - 1));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(kBudgetMs) + kSlack);
+}
+
+TEST(ProbeDeadlineTest, HealthReadsAnyStatusAndTheBody) {
+  testing::ScriptedPeer peer({"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\n\r\n{}"});
+  int status = 0;
+  std::string body;
+  std::string error;
+  ASSERT_TRUE(FetchHealth("127.0.0.1", peer.port(), Deadline(kBudgetMs), &status, &body, &error)) << error;
+  EXPECT_EQ(status, 503);
+  EXPECT_EQ(body, "{}");
+  EXPECT_TRUE(peer.LastRequest().starts_with("GET /health HTTP/1.1\r\n")) << peer.LastRequest();
+}
+
+TEST(ProbeDeadlineTest, HealthCutShortSaysSo) {
+  testing::ScriptedPeer peer({"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{"});
+  int status = 0;
+  std::string body;
+  std::string error;
+  EXPECT_FALSE(FetchHealth("127.0.0.1", peer.port(), Deadline(kBudgetMs), &status, &body, &error));
+  EXPECT_EQ(error, "no /health from admin 127.0.0.1:" + std::to_string(peer.port()) +
+                       ": connection closed before a complete response");
 }
 
 TEST(ProbeDeadlineTest, ClosedPortFailsAtOnce) {
