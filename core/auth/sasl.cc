@@ -1,5 +1,6 @@
 #include "core/auth/sasl.h"
 
+#include <dlfcn.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
 #include <sasl/sasl.h>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "core/base/log.h"
 
@@ -41,6 +43,86 @@ SaslGlobal& Global() {
 
 std::atomic<bool> g_initialized{false};
 std::atomic<bool> g_init_called{false};
+
+// The libsasl2 functions this file calls, resolved by dlsym from the library
+// InitSasl loads (sasl.h, "Run-time loading"); their types are those of
+// Debian's <sasl/sasl.h>, the API that libsasl2.so.2 and libsasl2.so.3 share.
+// Written by InitSasl before any session exists, read-only afterwards; a
+// session calls them only once SaslInitialized().
+struct SaslApi {
+  decltype(&::sasl_set_mutex) set_mutex = nullptr;
+  decltype(&::sasl_server_init) server_init = nullptr;
+  decltype(&::sasl_server_done) server_done = nullptr;
+  decltype(&::sasl_server_new) server_new = nullptr;
+  decltype(&::sasl_dispose) dispose = nullptr;
+  decltype(&::sasl_getprop) getprop = nullptr;
+  decltype(&::sasl_setprop) setprop = nullptr;
+  decltype(&::sasl_listmech) listmech = nullptr;
+  decltype(&::sasl_server_start) server_start = nullptr;
+  decltype(&::sasl_server_step) server_step = nullptr;
+  decltype(&::sasl_errstring) errstring = nullptr;
+  decltype(&::sasl_errdetail) errdetail = nullptr;
+};
+
+// Constant-initialized (all null) before any code runs.
+SaslApi g_api;
+
+// *slot = `name` from `library`; false with *missing = name when it has none.
+template <typename Function>
+bool Resolve(void* library, const char* name, Function* slot, std::string* missing) {
+  // dlsym's object pointer to a function pointer: what POSIX dlsym promises works.
+  *slot = reinterpret_cast<Function>(dlsym(library, name));
+  if (*slot == nullptr) {
+    *missing = name;
+  }
+  return *slot != nullptr;
+}
+
+bool ResolveApi(void* library, SaslApi* api, std::string* missing) {
+  return Resolve(library, "sasl_set_mutex", &api->set_mutex, missing) &&
+         Resolve(library, "sasl_server_init", &api->server_init, missing) &&
+         Resolve(library, "sasl_server_done", &api->server_done, missing) &&
+         Resolve(library, "sasl_server_new", &api->server_new, missing) &&
+         Resolve(library, "sasl_dispose", &api->dispose, missing) &&
+         Resolve(library, "sasl_getprop", &api->getprop, missing) &&
+         Resolve(library, "sasl_setprop", &api->setprop, missing) &&
+         Resolve(library, "sasl_listmech", &api->listmech, missing) &&
+         Resolve(library, "sasl_server_start", &api->server_start, missing) &&
+         Resolve(library, "sasl_server_step", &api->server_step, missing) &&
+         Resolve(library, "sasl_errstring", &api->errstring, missing) &&
+         Resolve(library, "sasl_errdetail", &api->errdetail, missing);
+}
+
+// Loads the first of `libraries` that dlopen finds and that defines every
+// function of SaslApi into g_api; its name in *loaded. A library lacking one
+// is closed and the next tried. False with *error naming each failure.
+bool LoadSasl(const std::vector<std::string>& libraries, std::string* loaded, std::string* error) {
+  std::string failures;
+  for (const std::string& name : libraries) {
+    // RTLD_LOCAL: nothing else resolves against it; its plugins link it themselves.
+    void* library = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+    std::string failure;
+    SaslApi api;
+    std::string missing;
+    if (library == nullptr) {
+      // dlerror's static buffer: InitSasl runs before any other thread.
+      const char* reason = dlerror();  // NOLINT(concurrency-mt-unsafe)
+      failure = reason != nullptr ? reason : name + ": cannot load";
+    } else if (!ResolveApi(library, &api, &missing)) {
+      failure.append(name).append(": no ").append(missing);
+      dlclose(library);
+    } else {
+      g_api = api;
+      *loaded = name;
+      return true;
+    }
+    failures += failures.empty() ? "" : "; ";
+    failures += failure;
+  }
+  *error = "SASL: cannot load libsasl2 (" + (failures.empty() ? std::string("no library to try") : failures) +
+           "): install libsasl2-2 (Debian) or cyrus-sasl-lib (EL, Fedora)";
+  return false;
+}
 
 // libsasl2 stores every callback as int (*)(void) and calls it with the
 // signature its id stands for (sasl.h). AsCallback<sasl_log_t>(&f) checks at
@@ -219,7 +301,7 @@ std::string FullyQualified(const std::string& host) {
   return fqdn;
 }
 
-std::string SaslError(int code) { return sasl_errstring(code, nullptr, nullptr); }
+std::string SaslError(int code) { return g_api.errstring(code, nullptr, nullptr); }
 
 }  // namespace
 
@@ -238,6 +320,10 @@ SaslOptions SaslOptionsFromEnvironment(int verbosity) {
 bool InitSasl(const SaslOptions& options, SaslInitInfo* info, std::string* error) {
   if (g_init_called.exchange(true)) {
     *error = "SASL already initialized";
+    return false;
+  }
+  std::string library;
+  if (!LoadSasl(options.libraries, &library, error)) {
     return false;
   }
   SaslGlobal& global = Global();
@@ -264,8 +350,8 @@ bool InitSasl(const SaslOptions& options, SaslInitInfo* info, std::string* error
   global.callbacks[n++] = {SASL_CB_GETCONFPATH, AsCallback<sasl_getconfpath_t>(&GetConfPath), &global};
   global.callbacks[n] = {SASL_CB_LIST_END, nullptr, nullptr};
 
-  sasl_set_mutex(&MutexAlloc, &MutexLock, &MutexUnlock, &MutexFree);
-  int code = sasl_server_init(global.callbacks.data(), "memcached");
+  g_api.set_mutex(&MutexAlloc, &MutexLock, &MutexUnlock, &MutexFree);
+  int code = g_api.server_init(global.callbacks.data(), "memcached");
   if (code != SASL_OK) {
     *error = "SASL: sasl_server_init failed: " + SaslError(code) + " (config path " + global.conf_path + ")";
     return false;
@@ -278,11 +364,12 @@ bool InitSasl(const SaslOptions& options, SaslInitInfo* info, std::string* error
   bool listed = SaslSession().ListMechanisms(&mechanisms, &list_error);
   if (!listed) {
     g_initialized.store(false, std::memory_order_release);
-    sasl_server_done();
+    g_api.server_done();
     *error = "SASL: no mechanism available (" + list_error + "; see mech_list in " + global.conf_path +
              "/memcached.conf and the plugins of libsasl2-modules)";
     return false;
   }
+  info->library = library;
   info->conf_path = global.conf_path;
   info->mechanisms = mechanisms;
   info->realm = global.realm;
@@ -293,7 +380,7 @@ bool SaslInitialized() { return g_initialized.load(std::memory_order_acquire); }
 
 SaslSession::~SaslSession() {
   if (conn_ != nullptr) {
-    sasl_dispose(&conn_);
+    g_api.dispose(&conn_);
   }
 }
 
@@ -308,7 +395,7 @@ SaslSession::SaslSession(SaslSession&& other) noexcept
 SaslSession& SaslSession::operator=(SaslSession&& other) noexcept {
   if (this != &other) {
     if (conn_ != nullptr) {
-      sasl_dispose(&conn_);
+      g_api.dispose(&conn_);
     }
     conn_ = std::exchange(other.conn_, nullptr);
     in_progress_ = std::exchange(other.in_progress_, false);
@@ -332,28 +419,28 @@ bool SaslSession::EnsureContext(std::string* error) {
   }
   const SaslGlobal& global = Global();
   sasl_conn_t* conn = nullptr;
-  int code = sasl_server_new("memcached", global.fqdn.empty() ? nullptr : global.fqdn.c_str(),
-                             global.realm.empty() ? nullptr : global.realm.c_str(), nullptr, nullptr, nullptr,
-                             0, &conn);
+  int code = g_api.server_new("memcached", global.fqdn.empty() ? nullptr : global.fqdn.c_str(),
+                              global.realm.empty() ? nullptr : global.realm.c_str(), nullptr, nullptr,
+                              nullptr, 0, &conn);
   if (code != SASL_OK) {
     *error = "sasl_server_new: " + SaslError(code);
     if (conn != nullptr) {
-      sasl_dispose(&conn);
+      g_api.dispose(&conn);
     }
     return false;
   }
   const void* current = nullptr;
-  code = sasl_getprop(conn, SASL_SEC_PROPS, &current);
+  code = g_api.getprop(conn, SASL_SEC_PROPS, &current);
   if (code == SASL_OK && current != nullptr) {
     sasl_security_properties_t props = *static_cast<const sasl_security_properties_t*>(current);
     props.security_flags |= SASL_SEC_NOANONYMOUS;
-    code = sasl_setprop(conn, SASL_SEC_PROPS, &props);
+    code = g_api.setprop(conn, SASL_SEC_PROPS, &props);
   } else if (code == SASL_OK) {
     code = SASL_FAIL;
   }
   if (code != SASL_OK) {
     *error = "SASL security properties: " + SaslError(code);
-    sasl_dispose(&conn);
+    g_api.dispose(&conn);
     return false;
   }
   conn_ = conn;
@@ -369,7 +456,7 @@ bool SaslSession::ListMechanisms(std::string* names, std::string* error) {
   const char* list = nullptr;
   unsigned length = 0;
   int count = 0;
-  int code = sasl_listmech(conn_, nullptr, "", " ", "", &list, &length, &count);
+  int code = g_api.listmech(conn_, nullptr, "", " ", "", &list, &length, &count);
   if (code != SASL_OK) {
     *error = "sasl_listmech: " + SaslError(code);
     return false;
@@ -400,7 +487,7 @@ SaslResult SaslSession::Start(std::string_view mechanism, std::string_view clien
   // sasl_server_start on a context that completed one ("attempting server
   // step after doneflag").
   if (conn_ != nullptr) {
-    sasl_dispose(&conn_);
+    g_api.dispose(&conn_);
   }
   if (!EnsureContext(&result.reason)) {
     return result;
@@ -409,8 +496,8 @@ SaslResult SaslSession::Start(std::string_view mechanism, std::string_view clien
   const char* out = nullptr;
   unsigned out_length = 0;
   // memcached passes no data (NULL) for an empty value.
-  int code = sasl_server_start(conn_, mech.c_str(), client_data.empty() ? nullptr : client_data.data(),
-                               static_cast<unsigned>(client_data.size()), &out, &out_length);
+  int code = g_api.server_start(conn_, mech.c_str(), client_data.empty() ? nullptr : client_data.data(),
+                                static_cast<unsigned>(client_data.size()), &out, &out_length);
   return Finish(code, out, out_length);
 }
 
@@ -430,8 +517,8 @@ SaslResult SaslSession::Step(std::string_view client_data) {
   }
   const char* out = nullptr;
   unsigned out_length = 0;
-  int code = sasl_server_step(conn_, client_data.empty() ? nullptr : client_data.data(),
-                              static_cast<unsigned>(client_data.size()), &out, &out_length);
+  int code = g_api.server_step(conn_, client_data.empty() ? nullptr : client_data.data(),
+                               static_cast<unsigned>(client_data.size()), &out, &out_length);
   return Finish(code, out, out_length);
 }
 
@@ -448,12 +535,12 @@ SaslResult SaslSession::Finish(int code, const char* out, unsigned out_length) {
     return result;
   }
   if (code != SASL_OK) {
-    const char* detail = sasl_errdetail(conn_);
+    const char* detail = g_api.errdetail(conn_);
     result.reason = detail != nullptr ? detail : SaslError(code);
     return result;
   }
   const void* user = nullptr;
-  if (sasl_getprop(conn_, SASL_USERNAME, &user) != SASL_OK || user == nullptr ||
+  if (g_api.getprop(conn_, SASL_USERNAME, &user) != SASL_OK || user == nullptr ||
       *static_cast<const char*>(user) == '\0') {
     result.reason = "authenticated without a user name";
     return result;

@@ -30,6 +30,15 @@
 //    cannot be read refuses its users (and InitSasl fails if it cannot be
 //    read at start, where memcached would start and refuse every login).
 //
+// Run-time loading: libsasl2 is not linked but loaded by InitSasl with
+// dlopen, so that one build runs where the library's soname differs (Debian's
+// libsasl2.so.2, EL's and Fedora's libsasl2.so.3, the same Cyrus SASL 2.1 API)
+// and a daemon without -S needs no libsasl2 at all. This file is compiled
+// against Debian's <sasl/sasl.h> for the types and constants; the functions
+// come from the loaded library through one table (dlsym). Nothing fails open:
+// when no library loads, or the one that loads lacks a function, InitSasl
+// fails and every session refuses.
+//
 // Where this differs from memcached 1.6 (checked against Debian's memcached
 // 1.6.18 on libsasl2 2.1.28); the first two refuse what memcached lets in or
 // fails only later, the rest fix what breaks there:
@@ -66,6 +75,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct sasl_conn;  // libsasl2's connection context (sasl_conn_t), kept out of this header
 
@@ -76,12 +86,17 @@ namespace twincache {
 /// EINVAL before it reaches libsasl2 (proto_bin.c process_bin_sasl_auth).
 inline constexpr size_t kSaslMechanismMaxLength = 32;
 
+/// The libsasl2 sonames InitSasl tries, in order: Debian's, then EL's and
+/// Fedora's (cyrus-sasl-lib).
+inline const std::vector<std::string> kSaslLibraries = {"libsasl2.so.2", "libsasl2.so.3"};
+
 /// What InitSasl reads; memcached takes both paths from its environment
 /// (SaslOptionsFromEnvironment).
 struct SaslOptions {
   std::optional<std::string> conf_path;  ///< SASL_CONF_PATH: directories, ':'-separated; nullopt: /etc search
   std::string pwdb_path;                 ///< MEMCACHED_SASL_PWDB: "user:password" file; "" = none
   int verbosity = 0;                     ///< -v count: libsasl2's WARN/FAIL lines at 1, NOTE/DEBUG/TRACE at 2
+  std::vector<std::string> libraries = kSaslLibraries;  ///< dlopen names tried in order (tests name others)
 };
 
 /// SASL_CONF_PATH (nullopt when unset) and MEMCACHED_SASL_PWDB ("" when unset)
@@ -91,12 +106,15 @@ SaslOptions SaslOptionsFromEnvironment(int verbosity);
 
 /// What InitSasl found, for the start log line.
 struct SaslInitInfo {
+  std::string library;     ///< the libsasl2 loaded, e.g. "libsasl2.so.2"
   std::string conf_path;   ///< the SASL_CONF_PATH or /etc directory libsasl2 reads memcached.conf from
   std::string mechanisms;  ///< what sessions offer, space separated, e.g. "PLAIN CRAM-MD5"
   std::string realm;       ///< default user realm (gethostname()); "" if the host name is unknown
 };
 
-/// Initializes libsasl2 for the process (sasl_server_init with app name
+/// Loads libsasl2: the first of options.libraries that dlopen finds and that
+/// has every function this file calls (see "Run-time loading" above). Then
+/// initializes it for the process (sasl_server_init with app name
 /// "memcached", memcached sasl_defs.c init_sasl): the config path as in the
 /// file comment, the MEMCACHED_SASL_PWDB check when options.pwdb_path is set,
 /// libsasl2's log lines through core/base/log (event=sasl_log; level PASS,
@@ -105,6 +123,9 @@ struct SaslInitInfo {
 /// least one mechanism, and fills *info.
 ///
 /// False with *error, one line, when any of this fails, e.g.
+///   "SASL: cannot load libsasl2 (libsasl2.so.2: cannot open shared object file: No such file or
+///    directory; libsasl2.so.3: ...): install libsasl2-2 (Debian) or cyrus-sasl-lib (EL, Fedora)"
+///   (a library lacking a function: "NAME: no sasl_server_new")
 ///   "SASL: no config path: set SASL_CONF_PATH or create /etc/sasl2/memcached.conf (as memcached -S)"
 ///   "SASL: cannot read MEMCACHED_SASL_PWDB file F: No such file or directory"
 ///   "SASL: no mechanism available (...)"

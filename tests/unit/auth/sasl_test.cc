@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -135,6 +136,10 @@ TEST_F(SaslTest, InitReportsWhatItRead) {
   EXPECT_EQ(World().info.conf_path, World().dir.string());
   EXPECT_EQ(World().info.realm, World().host);
   EXPECT_EQ(World().info.mechanisms, "PLAIN CRAM-MD5");
+  // Debian's soname on a Debian build host, EL's on an EL one.
+  EXPECT_NE(std::find(kSaslLibraries.begin(), kSaslLibraries.end(), World().info.library),
+            kSaslLibraries.end())
+      << World().info.library;
   EXPECT_TRUE(SaslInitialized());
 }
 
@@ -463,6 +468,44 @@ TEST_F(SaslConfigDeathTest, NoPluginsRefusesToStart) {
         ExitChild(ExpectRefused(Options(), "no mechanism available"));
       },
       ::testing::ExitedWithCode(0), "refused");
+}
+
+// Without libsasl2 (a name no system has), -S must refuse to start, and
+// sessions refuse: nothing fails open.
+TEST_F(SaslConfigDeathTest, NoLibraryRefusesToStart) {
+  WriteFile(dir_ / "memcached.conf", "mech_list: plain\n");
+  SaslOptions options = Options();
+  options.libraries = {"libtwincache-no-such-sasl.so.9", "libtwincache-no-such-sasl.so.10"};
+  EXPECT_EXIT(
+      ExitChild(ExpectRefused(options, "SASL: cannot load libsasl2 (libtwincache-no-such-sasl.so.9: ")),
+      ::testing::ExitedWithCode(0), "libtwincache-no-such-sasl.so.10: .*refused");
+}
+
+// A library that loads but lacks the functions (libc here) is no libsasl2.
+TEST_F(SaslConfigDeathTest, LibraryWithoutTheFunctionsRefusesToStart) {
+  WriteFile(dir_ / "memcached.conf", "mech_list: plain\n");
+  SaslOptions options = Options();
+  options.libraries = {"libc.so.6"};
+  EXPECT_EXIT(ExitChild(ExpectRefused(options, "SASL: cannot load libsasl2 (libc.so.6: no sasl_")),
+              ::testing::ExitedWithCode(0), "refused");
+}
+
+// The names are tried in order: a missing first one falls through to the next.
+TEST_F(SaslConfigDeathTest, NextLibraryIsTried) {
+  WriteFile(dir_ / "memcached.conf", "mech_list: plain\n");
+  SaslOptions options = Options();
+  options.libraries = {"libtwincache-no-such-sasl.so.9"};
+  options.libraries.insert(options.libraries.end(), kSaslLibraries.begin(), kSaslLibraries.end());
+  EXPECT_EXIT(
+      {
+        SaslInitInfo info;
+        std::string error;
+        bool ok = InitSasl(options, &info, &error);
+        std::cerr << (ok ? "loaded " + info.library : error) << "\n";
+        SaslSession session;
+        ExitChild(ok && session.Start("PLAIN", Plain("alice", "secret")).status == SaslStatus::kOk ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "loaded libsasl2.so");
 }
 
 // Without a mech_list libsasl2 offers every installed plugin; ANONYMOUS, which
