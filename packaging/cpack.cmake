@@ -40,8 +40,10 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, python3")
 # Recommends, not Depends: twincached is a useful cache without a VIP, and
 # apt installs Recommends by default, so `apt install ./twincache_*.deb` does
 # bring keepalived in; --no-install-recommends (containers, a single cache)
-# does not. twincache-check/-notify are only run by keepalived.
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS keepalived)
+# does not. twincache-check/-notify are only run by keepalived. Likewise
+# libsasl2 and its PLAIN/CRAM-MD5 plugins: twincached loads libsasl2 only
+# with -S (dlopen, core/auth/sasl.h), so no library dependency says it.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "keepalived, libsasl2-2, libsasl2-modules")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_CURRENT_SOURCE_DIR}/deb/conffiles
     ${CMAKE_CURRENT_SOURCE_DIR}/deb/postinst
@@ -66,10 +68,16 @@ set(CPACK_RPM_PACKAGE_DESCRIPTION ${CPACK_PACKAGE_DESCRIPTION})
 set(CPACK_RPM_PACKAGE_AUTOREQ ON)
 set(CPACK_RPM_PACKAGE_REQUIRES "python3, logrotate")
 # CPack has no variable for the Packager and Recommends tags; the spec's
-# preamble takes them like any tag. No /usr/lib/.build-id links: there is no
-# debuginfo package to pair them with.
+# preamble takes them like any tag. Recommends as the .deb's: keepalived, and
+# for -S libsasl2.so.3 (cyrus-sasl-lib) and its PLAIN plugin
+# (cyrus-sasl-plain). No /usr/lib/.build-id links: there is no debuginfo
+# package to pair them with.
 set(CPACK_RPM_SPEC_MORE_DEFINE
-    "Packager: ${TWINCACHE_PACKAGE_MAINTAINER}\nRecommends: keepalived\n%define _build_id_links none")
+    "Packager: ${TWINCACHE_PACKAGE_MAINTAINER}
+Recommends: keepalived
+Recommends: cyrus-sasl-lib
+Recommends: cyrus-sasl-plain
+%define _build_id_links none")
 # The scriptlets (rpm/; packaging/README.md, "Maintainer scripts"). pre inlines
 # the sysusers.d file, so it is made here.
 file(READ ${PROJECT_SOURCE_DIR}/systemd/sysusers.d/twincache.conf TWINCACHE_SYSUSERS)

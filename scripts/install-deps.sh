@@ -11,7 +11,8 @@ packages=(
   # library at run time, so the .rpm needs no HTTP library on EL 9)
   libboost1.74-dev
   libsystemd-dev  # sd_notify: Type=notify readiness of twincached.service
-  # SASL (-S): libsasl2 to build, its mechanism plugins (PLAIN, CRAM-MD5, ...) and saslpasswd2 for the tests
+  # SASL (-S): libsasl2's header to build (the library is loaded at run time), its mechanism plugins
+  # (PLAIN, CRAM-MD5, ...) and saslpasswd2 for the tests
   libsasl2-dev libsasl2-modules sasl2-bin
   # fuzzing and sanitizers (clang's libFuzzer and runtimes); the style checks of tests/run.sh
   clang libclang-rt-14-dev clang-format clang-tidy
