@@ -1,0 +1,112 @@
+// Binary handler: executes BinaryRequests against the Store and writes the
+// response packets.
+//
+// The semantics are the text handler's (handler.h), reached through the
+// binary protocol as memcached 1.6's proto_bin.c serves it: the same Store
+// calls and the same ThreadStats counters, with memcached's binary status
+// codes and error messages, the opaque echoed and the cas unique of the item
+// returned. Quiet opcodes send nothing on success (and GetQ/GetKQ/GatQ/GatKQ
+// nothing on a miss); their errors are always sent, as memcached does. The
+// handler holds no per-connection state: what the binary protocol keeps per
+// connection (authentication) is a BinarySession the connection owns.
+#ifndef TWINCACHE_CORE_PROTOCOL_BINARY_HANDLER_H_
+#define TWINCACHE_CORE_PROTOCOL_BINARY_HANDLER_H_
+
+#include <string>
+#include <string_view>
+
+#include "core/protocol/binary_parser.h"
+#include "core/protocol/binary_protocol.h"
+#include "core/protocol/handler.h"
+#include "core/protocol/server_state.h"
+#include "core/protocol/stats.h"
+
+namespace twincache {
+
+/// The place where a SASL module plugs into the binary protocol (memcached
+/// -S: proto_bin.c bin_list_sasl_mechs, process_bin_sasl_auth,
+/// process_bin_complete_sasl_auth). twincached has no SASL module yet; with
+/// none (BinarySession::sasl == nullptr) the three SASL opcodes answer
+/// Unknown command and every opcode is allowed, as memcached built or run
+/// without SASL. An implementation holds one connection's SASL conversation;
+/// it is called on that connection's thread only.
+class SaslConversation {
+ public:
+  enum class Outcome {
+    kOk,        ///< authenticated: the response says "Authenticated"
+    kContinue,  ///< status Auth continue, with `*challenge` as the body
+    kFailed,    ///< status Auth error, "Auth failure."
+  };
+
+  virtual ~SaslConversation() = default;
+
+  /// The body of the List mechanisms response: mechanism names separated by
+  /// single spaces (sasl_listmech with "", " ", "").
+  virtual std::string Mechanisms() = 0;
+
+  /// Auth (opcode 0x21): starts `mechanism` (the packet's key) with the
+  /// client's first data (its value; empty when none).
+  virtual Outcome Start(std::string_view mechanism, std::string_view data, std::string* challenge) = 0;
+
+  /// Step (opcode 0x22): continues the conversation Start began; kFailed
+  /// when none was started.
+  virtual Outcome Step(std::string_view data, std::string* challenge) = 0;
+};
+
+/// What the binary protocol keeps per connection between requests.
+struct BinarySession {
+  /// nullptr: SASL off. Otherwise every opcode but the SASL ones and Version
+  /// needs `authenticated`: any other answers Auth error and closes
+  /// (proto_bin.c authenticated()).
+  SaslConversation* sasl = nullptr;
+  bool authenticated = false;  ///< set by a successful Auth or Step
+};
+
+class BinaryHandler {
+ public:
+  explicit BinaryHandler(ServerState* state) : state_(state) {}
+
+  /// Executes `request` (a kRequest of ParseBinaryRequest) and appends its
+  /// response packet(s) to `*out`, nothing for a quiet success. Opcodes and
+  /// their responses (proto_bin.c):
+  ///   Get/GetK/GetQ/GetKQ, GAT/GATK/GATQ/GATKQ: flags as 4 bytes of extras,
+  ///     the key for the K forms, the value; the item's cas. A miss is Key not
+  ///     found, "Not found" (the K forms: the key as the body), nothing for the
+  ///     quiet forms. Counted as cmd_get/get_hits/get_misses, GAT and Touch as
+  ///     cmd_touch/touch_hits/touch_misses.
+  ///   Touch: as GAT but no value.
+  ///   Set/Add/Replace (+Q): a nonzero cas makes any of them a cas command;
+  ///     the new cas on success; Data exists for key (add of an existing key,
+  ///     cas mismatch), Not found (replace of a missing key, cas on a missing
+  ///     key), Too large (value over -I; a Set then deletes the old item),
+  ///     Out of memory "Out of memory allocating item" (-M).
+  ///   Append/Prepend (+Q): Not stored for a missing key; cas compared.
+  ///   Delete (+Q): cas compared; delete_hits/delete_misses.
+  ///   Increment/Decrement (+Q): the new value as 8 bytes; a missing key is
+  ///     created with the initial value and expiration (no hit or miss
+  ///     counted) unless the expiration is 0xffffffff (Not found, a miss);
+  ///     Non-numeric value: Delta bad value.
+  ///   Flush (+Q) with an optional delay; Noop; Version (kProtocolVersion);
+  ///   Quit (+Q) returns kClose after its response.
+  ///   Stat: one packet per stat (key = name, value), then one with an empty
+  ///     key; "reset", "settings", "items", "slabs", "sizes", "detail
+  ///     on|off|dump"; any other group is Key not found.
+  ///   SASL List mechanisms / Auth / Step: see SaslConversation.
+  /// Thread safety: safe from any thread; each thread passes its own stats
+  /// and each connection its own session.
+  HandleOutcome Handle(const BinaryRequest& request, BinarySession* session, ThreadStats* stats,
+                       std::string* out);
+
+ private:
+  ServerState* state_;
+};
+
+/// Appends the error response `status` with memcached's message for it
+/// (BinaryStatusMessage) as the body, echoing request.opcode and
+/// request.opaque, cas 0 (proto_bin.c write_bin_error). For the kError
+/// results of ParseBinaryRequest. Thread safety: pure apart from `*out`.
+void AppendBinaryError(const BinaryRequest& request, BinaryStatus status, std::string* out);
+
+}  // namespace twincache
+
+#endif  // TWINCACHE_CORE_PROTOCOL_BINARY_HANDLER_H_
