@@ -75,6 +75,18 @@ bool ParsePort(std::string_view text, uint16_t* port) {
 
 }  // namespace
 
+std::string_view BindingProtocolName(BindingProtocol protocol) {
+  switch (protocol) {
+    case BindingProtocol::kAscii:
+      return "ascii";
+    case BindingProtocol::kBinary:
+      return "binary";
+    case BindingProtocol::kAuto:
+      break;
+  }
+  return "auto-negotiate";
+}
+
 std::string JoinHostPort(std::string_view host, uint16_t port) {
   std::string out =
       host.find(':') == std::string_view::npos ? std::string(host) : "[" + std::string(host) + "]";
@@ -126,6 +138,9 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   app.add_option("-I,--max-item-size", item_size, "max item size, with k/m suffix (default 1m)");
   app.add_flag("-M,--disable-evictions", settings->no_evict, "return an error when memory is exhausted");
   app.add_option("-b,--listen-backlog", settings->backlog, "listen backlog (default 1024)");
+  std::string protocol = "auto";
+  app.add_option("-B,--protocol", protocol, "client protocol: auto (default), ascii or binary")
+      ->check(CLI::IsMember({"auto", "ascii", "binary"}));
   std::string peer;
   std::string repl_port;
   std::string repl_ack = "async";
@@ -163,6 +178,9 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
     return outcome;
   }
   settings->repl_ack_sync = repl_ack == "sync";
+  settings->protocol = protocol == "ascii"    ? BindingProtocol::kAscii
+                       : protocol == "binary" ? BindingProtocol::kBinary
+                                              : BindingProtocol::kAuto;
   if (!repl_port.empty()) {
     // repcached: -X LISTEN[:CONNECT]; one number sets both.
     std::string listen_text = repl_port.substr(0, repl_port.find(':'));

@@ -1,7 +1,7 @@
 // Settings: twincached's configuration, from the command line and a config file.
 //
 // The flags are memcached's and repcached's (-p -l -m -c -t -u -d -P -v -vv -U
-// -I -M) with their long forms, so existing command lines and init scripts
+// -I -M -B) with their long forms, so existing command lines and init scripts
 // keep working; `--config FILE` reads the same keys (long names, INI/TOML
 // "key = value" lines, via CLI11's config support). Parsing is here and not in
 // daemon/ so tests can exercise it without starting a process.
@@ -29,6 +29,17 @@ inline constexpr const char* kProtocolVersion = "1.6.21";
 /// Exit code for bad flags, as memcached uses (EX_USAGE from sysexits.h).
 constexpr int kExitUsage = 64;
 
+/// Which protocol client connections speak (memcached -B, --protocol).
+enum class BindingProtocol {
+  kAuto,    ///< "auto": the first byte decides, 0x80 binary, else text (try_read_command_negotiate)
+  kAscii,   ///< "ascii": text and meta only; a binary packet is read as text
+  kBinary,  ///< "binary": binary only; a packet without the 0x80 magic closes the connection
+};
+
+/// memcached's name for `protocol` in `stats settings` binding_protocol:
+/// "auto-negotiate", "ascii" or "binary" (memcached.c prot_text). Pure.
+std::string_view BindingProtocolName(BindingProtocol protocol);
+
 /// Everything that can be configured. Defaults are memcached's.
 struct Settings {
   uint16_t port = 11211;                         ///< -p, --port: TCP client port
@@ -47,6 +58,9 @@ struct Settings {
   bool lenient_keys = false;                     ///< --lenient-keys: accept control characters in keys
   std::string config_file;                       ///< --config: file the other settings were read from
   std::string admin_listen = "127.0.0.1:11213";  ///< --admin-listen HOST:PORT for HTTP /health etc.; "off"
+
+  /// -B, --protocol auto|ascii|binary: the protocol of client connections.
+  BindingProtocol protocol = BindingProtocol::kAuto;
 
   // Replication (docs/replication.md); repcached's -x and -X.
   std::string peer_host;                     ///< -x, --peer HOST[:PORT]: the twin; "" = no replication

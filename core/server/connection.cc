@@ -27,6 +27,16 @@ std::string PeerName(const asio::ip::tcp::socket& socket) {
 Connection::Connection(asio::ip::tcp::socket socket, const ConnectionContext* context)
     : socket_(std::move(socket)), context_(context), in_(kInitialInput), ack_timer_(socket_.get_executor()) {
   peer_ = PeerName(socket_);
+  switch (context_->state->settings.protocol) {
+    case BindingProtocol::kAscii:
+      protocol_ = Protocol::kText;
+      break;
+    case BindingProtocol::kBinary:
+      protocol_ = Protocol::kBinary;
+      break;
+    case BindingProtocol::kAuto:
+      break;
+  }
 }
 
 Connection::~Connection() {
@@ -100,22 +110,22 @@ void Connection::ProcessInput() {
     }
     paused_ = false;
     std::string_view input(in_.data() + in_start_, in_end_ - in_start_);
-    ParseResult result = ParseRequest(input, context_->limits, &request_);
-    if (result.status == ParseStatus::kNeedMore) break;
-    if (result.status == ParseStatus::kError) {
-      if (!result.noreply) out_.append(result.error).append("\r\n");
-      in_start_ += result.consumed;
-      swallow_ = result.swallow;
-      if (result.close) {
-        Log(LogLevel::kWarning, "client_error", {{"client", peer_}, {"reason", std::string(result.error)}});
-        closing_ = true;
+    if (protocol_ == Protocol::kUndecided) {
+      if (input.empty()) {
+        break;
       }
-      continue;
+      protocol_ =
+          static_cast<unsigned char>(input[0]) == kBinaryRequestMagic ? Protocol::kBinary : Protocol::kText;
     }
-    HandleOutcome outcome = context_->handler->Handle(request_, context_->stats, &out_);
-    in_start_ += result.consumed;
-    swallow_ = result.swallow;
-    if (outcome == HandleOutcome::kClose) closing_ = true;
+    const Step step = protocol_ == Protocol::kBinary ? BinaryStep(input) : TextStep(input);
+    if (step.need_more) {
+      break;
+    }
+    in_start_ += step.consumed;
+    swallow_ = step.swallow;
+    if (step.close) {
+      closing_ = true;
+    }
   }
   if (HoldForAck()) return;
   Flush();
@@ -124,6 +134,55 @@ void Connection::ProcessInput() {
     return;
   }
   Read();
+}
+
+Connection::Step Connection::TextStep(std::string_view input) {
+  const ParseResult result = ParseRequest(input, context_->limits, &request_);
+  Step step;
+  if (result.status == ParseStatus::kNeedMore) {
+    step.need_more = true;
+    return step;
+  }
+  step.consumed = result.consumed;
+  step.swallow = result.swallow;
+  if (result.status == ParseStatus::kError) {
+    if (!result.noreply) {
+      out_.append(result.error).append("\r\n");
+    }
+    if (result.close) {
+      Log(LogLevel::kWarning, "client_error", {{"client", peer_}, {"reason", std::string(result.error)}});
+      step.close = true;
+    }
+    return step;
+  }
+  step.close = context_->handler->Handle(request_, context_->stats, &out_) == HandleOutcome::kClose;
+  return step;
+}
+
+Connection::Step Connection::BinaryStep(std::string_view input) {
+  const BinaryParseResult result = ParseBinaryRequest(input, context_->limits, &binary_request_);
+  Step step;
+  if (result.status == BinaryParseStatus::kNeedMore) {
+    step.need_more = true;
+    return step;
+  }
+  step.consumed = result.consumed;
+  step.swallow = result.swallow;
+  if (result.status == BinaryParseStatus::kError) {
+    if (!result.silent) {
+      AppendBinaryError(binary_request_, result.error, &out_);
+    }
+    if (result.close) {
+      const std::string reason =
+          result.silent ? "binary: bad magic" : "binary: " + std::string(BinaryStatusMessage(result.error));
+      Log(LogLevel::kWarning, "client_error", {{"client", peer_}, {"reason", reason}});
+      step.close = true;
+    }
+    return step;
+  }
+  step.close = context_->binary_handler->Handle(binary_request_, &binary_session_, context_->stats, &out_) ==
+               HandleOutcome::kClose;
+  return step;
 }
 
 // --repl-ack sync: when this batch wrote anything, its replies wait until the

@@ -5,6 +5,9 @@
 // one output buffer, which it writes with a single send while it reads on
 // (double buffering). Pipelined requests are thus answered in order with few
 // writes, as memcached's conn state machine does (memcached.c drive_machine).
+// A connection speaks the text protocol or the binary one: with -B auto the
+// first byte it receives decides (0x80 is binary), as memcached's
+// try_read_command_negotiate, and it keeps that protocol to the end.
 //
 // Memory per connection is bounded: input grows only as far as one request
 // needs (a line up to ParserLimits, a value up to -I) and shrinks back when
@@ -20,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "core/protocol/binary_handler.h"
+#include "core/protocol/binary_parser.h"
 #include "core/protocol/handler.h"
 #include "core/protocol/parser.h"
 #include "core/protocol/request.h"
@@ -34,6 +39,7 @@ struct ConnectionContext {
   ServerState* state = nullptr;
   Replicator* replicator = nullptr;  ///< set with --repl-ack sync: replies wait for the peer's ack
   Handler* handler = nullptr;
+  BinaryHandler* binary_handler = nullptr;
   ThreadStats* stats = nullptr;  ///< the worker thread's counters
   ParserLimits limits;
 };
@@ -50,10 +56,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Start();
 
  private:
+  // What one parse-and-handle step did with the input, in either protocol.
+  struct Step {
+    bool need_more = false;  // nothing complete: wait for more bytes
+    size_t consumed = 0;     // input bytes the step accounts for
+    size_t swallow = 0;      // then discard this many more (a value over -I, an unknown opcode's body)
+    bool close = false;      // close once the replies are written
+  };
+
   void Read();
   void OnRead(const asio::error_code& ec, size_t n);
   void OnWritten(const asio::error_code& ec, size_t n);
   void ProcessInput();
+  Step TextStep(std::string_view input);
+  Step BinaryStep(std::string_view input);
   void Flush();
   bool MakeReadRoom();
   void Close(const char* reason);
@@ -63,7 +79,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::ip::tcp::socket socket_;
   const ConnectionContext* context_;
   std::string peer_;
+  enum class Protocol { kUndecided, kText, kBinary };
+  Protocol protocol_ = Protocol::kUndecided;  // fixed by -B, else by the first byte received
   Request request_;
+  BinaryRequest binary_request_;
+  BinarySession binary_session_;
 
   std::vector<char> in_;  // bytes [in_start_, in_end_) are unparsed input
   size_t in_start_ = 0;

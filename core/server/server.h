@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/net/listener.h"
+#include "core/protocol/binary_handler.h"
 #include "core/protocol/handler.h"
 #include "core/protocol/server_state.h"
 #include "core/server/connection.h"
@@ -54,6 +55,7 @@ class Server {
   void ScheduleReclaim();
 
   ServerState* state_;
+  BinaryHandler binary_handler_;  // stateless, like the Handler; shared by every connection
   // Declaration order is destruction order in reverse: the workers outlive
   // main_, because an accept still pending on main_ holds a socket that
   // belongs to a worker's io_context.

@@ -75,7 +75,8 @@ TEST(SettingsTest, BadFlagsExitWithUsage) {
                                                                              {"-I", "12q"},
                                                                              {"-I", "100"},
                                                                              {"-m", "1", "-I", "1m"},
-                                                                             {"-c", "0"}}) {
+                                                                             {"-c", "0"},
+                                                                             {"-B", "negotiating"}}) {
     Settings s;
     ParseOutcome out = Parse(args, &s);
     EXPECT_FALSE(out.ok) << args[0];
@@ -83,6 +84,21 @@ TEST(SettingsTest, BadFlagsExitWithUsage) {
     EXPECT_FALSE(out.message.empty());
     EXPECT_EQ(out.message.find('\n'), std::string::npos) << out.message;
   }
+}
+
+TEST(SettingsTest, BindingProtocol) {
+  Settings s;
+  ASSERT_TRUE(Parse({}, &s).ok);
+  EXPECT_EQ(s.protocol, BindingProtocol::kAuto);
+  EXPECT_EQ(BindingProtocolName(s.protocol), "auto-negotiate");  // memcached's stats settings spelling
+  ASSERT_TRUE(Parse({"-B", "binary"}, &s).ok);
+  EXPECT_EQ(s.protocol, BindingProtocol::kBinary);
+  EXPECT_EQ(BindingProtocolName(s.protocol), "binary");
+  ASSERT_TRUE(Parse({"--protocol", "ascii"}, &s).ok);
+  EXPECT_EQ(s.protocol, BindingProtocol::kAscii);
+  EXPECT_EQ(BindingProtocolName(s.protocol), "ascii");
+  ASSERT_TRUE(Parse({"-B", "auto"}, &s).ok);
+  EXPECT_EQ(s.protocol, BindingProtocol::kAuto);
 }
 
 TEST(SettingsTest, VersionAndHelpExitZero) {
