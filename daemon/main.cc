@@ -52,6 +52,13 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "twincached: %s\n", parsed.message.c_str());
     return parsed.exit_code;
   }
+  if (settings.sasl) {
+    // Until the binary protocol's SASL opcodes use core/auth, -S must refuse
+    // to start rather than serve without authentication; memcached built
+    // without SASL answers -S the same way (memcached.c, case 'S').
+    std::fprintf(stderr, "twincached: This server is not built with SASL support.\n");
+    return kExitUsage;
+  }
   SetLogLevel(settings.verbosity >= 2 ? LogLevel::kDebug : LogLevel::kInfo);
 
   std::string error;
@@ -114,13 +121,9 @@ int Main(int argc, char** argv) {
     replicator = std::make_unique<Replicator>(repl, &store, SystemClock::Default(), repl_listeners);
     store.SetObserver(replicator.get());
   }
-  state.extra_stats = [&state, r = replicator.get()](std::vector<std::pair<std::string, std::string>>* out) {
-    const RoleReport role = state.role.Get();
-    out->emplace_back("role", role.role);
-    out->emplace_back("role_seq", std::to_string(role.seq));
-    out->emplace_back("maintenance", state.maintenance.load() ? "1" : "0");
-    if (r != nullptr) r->AppendStats(out);
-  };
+  if (replicator != nullptr) {
+    state.extra_stats = [r = replicator.get()](StatList* out) { r->AppendStats(out); };
+  }
   Handler handler(&state);
   Server server(&state, &handler, listeners, settings.repl_ack_sync ? replicator.get() : nullptr);
   Log(LogLevel::kInfo, "starting",

@@ -10,13 +10,30 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <vector>
+
+#include "core/base/errno_text.h"
 
 namespace twincache {
 namespace {
 
 constexpr rlim_t kReservedDescriptors = 64;  // listeners, replication, admin, logs
 
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string Errno(const std::string& what) { return what + ": " + ErrnoText(errno); }
+
+// The uid and gid of `user`; false when there is no such user (or the lookup
+// failed). getpwnam_r rather than getpwnam: reentrant, with its own buffer.
+bool LookupUser(const std::string& user, uid_t* uid, gid_t* gid) {
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getpwnam_r(user.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
+    return false;
+  }
+  *uid = entry.pw_uid;
+  *gid = entry.pw_gid;
+  return true;
+}
 
 }  // namespace
 
@@ -74,8 +91,10 @@ bool WritePidFile(const std::string& path, const std::string& user, std::string*
         *error = Errno("cannot create pid file directory " + dir);
         return false;
       }
-      if (const passwd* pw = user.empty() ? nullptr : getpwnam(user.c_str()); pw != nullptr) {
-        if (chown(dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+      uid_t uid = 0;
+      gid_t gid = 0;
+      if (!user.empty() && LookupUser(user, &uid, &gid)) {
+        if (chown(dir.c_str(), uid, gid) != 0) {
           *error = Errno("cannot hand pid file directory " + dir + " to " + user);
           return false;
         }
@@ -97,12 +116,13 @@ bool WritePidFile(const std::string& path, const std::string& user, std::string*
 
 bool DropPrivileges(const std::string& user, std::string* error) {
   if (user.empty() || geteuid() != 0) return true;
-  const passwd* pw = getpwnam(user.c_str());
-  if (pw == nullptr) {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (!LookupUser(user, &uid, &gid)) {
     *error = "can't find the user " + user + " to switch to";
     return false;
   }
-  if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+  if (initgroups(user.c_str(), gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
     *error = Errno("failed to assume identity of user " + user);
     return false;
   }

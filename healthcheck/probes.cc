@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "core/base/errno_text.h"
 #include "core/config/settings.h"
 
 namespace twincache {
@@ -108,7 +109,7 @@ bool Connect(const std::string& host, uint16_t port, const Deadline& deadline, F
     }
   }
   freeaddrinfo(addresses);
-  if (!connected) *error = "cannot connect to " + endpoint + ": " + std::strerror(last_errno);
+  if (!connected) *error = "cannot connect to " + endpoint + ": " + ErrnoText(last_errno);
   return connected;
 }
 
@@ -122,7 +123,7 @@ bool SendAll(int fd, std::string_view data, const std::string& endpoint, const D
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-      *error = "cannot send to " + endpoint + ": " + std::strerror(errno);
+      *error = "cannot send to " + endpoint + ": " + ErrnoText(errno);
       return false;
     }
     if (WaitFor(fd, POLLOUT, deadline) != Wait::kReady) {
@@ -193,7 +194,7 @@ bool FetchStats(const std::string& host, uint16_t port, const Deadline& deadline
     }
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      *error = "cannot read from " + endpoint + ": " + std::strerror(errno);
+      *error = "cannot read from " + endpoint + ": " + ErrnoText(errno);
       return false;
     }
     if (WaitFor(fd.get(), POLLIN, deadline) != Wait::kReady) {

@@ -15,6 +15,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "core/base/errno_text.h"
 #include "core/config/settings.h"
 
 namespace twincache::notify {
@@ -36,10 +37,6 @@ constexpr std::ptrdiff_t kLogFields = 5;  // TIME NAME STATE PRIORITY SEQ
 // No new attempt with less than this left: room for one request.
 constexpr std::chrono::milliseconds kRequestReserve(2 * kConnectAttempt);
 
-std::string ErrnoText(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
-}
-
 std::optional<int> ParsePriority(std::string_view text) {
   int value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -54,7 +51,7 @@ bool MakeParents(const std::string& path, std::string* error) {
   for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
     std::string dir = path.substr(0, slash);
     if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-      *error = ErrnoText("cannot create directory", dir);
+      *error = FileErrorText("cannot create directory", dir, errno);
       return false;
     }
   }
@@ -168,7 +165,7 @@ bool AppendLineInOrder(const std::string& path, std::string_view line, uint64_t 
   if (!MakeParents(path, error)) return false;
   int fd = open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    *error = ErrnoText("cannot open", path);
+    *error = FileErrorText("cannot open", path, errno);
     return false;
   }
   // Every hook holds the lock from reading the tail to its write; one that
@@ -202,7 +199,7 @@ bool AppendLineInOrder(const std::string& path, std::string_view line, uint64_t 
   ssize_t written = write(fd, text.data(), text.size());
   bool ok = written == static_cast<ssize_t>(text.size());
   if (!ok) {
-    *error = written < 0 ? ErrnoText("cannot write", path) : "short write to " + path;
+    *error = written < 0 ? FileErrorText("cannot write", path, errno) : "short write to " + path;
   }
   close(fd);  // drops the lock
   return ok;

@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <optional>
 #include <string>
 
@@ -58,9 +59,7 @@ void ArmWatchdog(std::chrono::steady_clock::time_point deadline) {
   setitimer(ITIMER_REAL, &timer, nullptr);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   // First, before anything can be delayed: the clocks (log time, deadline,
   // SEQ fallback; fork_sequence.h explains why SEQ does not rely on them).
   timespec boottime{};
@@ -141,4 +140,18 @@ int main(int argc, char** argv) {
     syslog(LOG_NOTICE, "%s", summary.c_str());
   }
   return 0;
+}
+
+}  // namespace
+
+// keepalived only sees the exit code: an exception (none is expected; CLI11
+// throws on a programming error in the options) is logged, and exits 1.
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "twincache-notify: %s\n", e.what());
+    syslog(LOG_ERR, "failed: %s", e.what());
+    return 1;
+  }
 }

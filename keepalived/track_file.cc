@@ -11,6 +11,8 @@
 #include <string_view>
 #include <thread>
 
+#include "core/base/errno_text.h"
+
 namespace twincache {
 namespace {
 
@@ -19,10 +21,6 @@ namespace {
 constexpr std::chrono::milliseconds kLockRetry{1};
 // More than any text a writer puts there ("1 " and a 20-digit SEQ).
 constexpr size_t kReadLimit = 64;
-
-std::string ErrnoText(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
-}
 
 // The directory part of `path` ("." when none) and the name in it.
 std::string DirectoryOf(const std::string& path) {
@@ -52,12 +50,12 @@ class LockedDirectory {
     if (mkdir(dir.c_str(), 0755) == 0) {
       chmod(dir.c_str(), 0755);  // whatever the umask
     } else if (errno != EEXIST) {
-      error_ = ErrnoText("cannot create directory", dir);
+      error_ = FileErrorText("cannot create directory", dir, errno);
       return;
     }
     fd_ = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd_ < 0) {
-      error_ = ErrnoText("cannot open directory", dir);
+      error_ = FileErrorText("cannot open directory", dir, errno);
       return;
     }
     const auto give_up = std::chrono::steady_clock::now() + kTrackLockWait;
@@ -92,16 +90,16 @@ class LockedDirectory {
 TrackWriteResult Replace(const std::string& path, std::string_view text) {
   std::string temp = DirectoryOf(path) + "/." + NameOf(path) + ".XXXXXX";
   int fd = mkstemp(temp.data());
-  if (fd < 0) return {TrackWrite::kFailed, ErrnoText("cannot create a temporary file for", path)};
+  if (fd < 0) return {TrackWrite::kFailed, FileErrorText("cannot create a temporary file for", path, errno)};
   bool ok = fchmod(fd, 0644) == 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  std::string error = ok ? "" : ErrnoText("cannot write", temp);
+  std::string error = ok ? "" : FileErrorText("cannot write", temp, errno);
   if (close(fd) != 0 && ok) {
     ok = false;
-    error = ErrnoText("cannot write", temp);
+    error = FileErrorText("cannot write", temp, errno);
   }
   if (ok && rename(temp.c_str(), path.c_str()) != 0) {
     ok = false;
-    error = ErrnoText("cannot rename a temporary file onto", path);
+    error = FileErrorText("cannot rename a temporary file onto", path, errno);
   }
   if (!ok) {
     unlink(temp.c_str());

@@ -8,10 +8,17 @@ packages=(
   cmake g++ make ccache pkg-config
   libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest libssl-dev libcpp-httplib-dev
   libsystemd-dev  # sd_notify: Type=notify readiness of twincached.service
+  # SASL (-S): libsasl2 to build, its mechanism plugins (PLAIN, CRAM-MD5, ...) and saslpasswd2 for the tests
+  libsasl2-dev libsasl2-modules sasl2-bin
   # fuzzing and sanitizers (clang's libFuzzer and runtimes); the style checks of tests/run.sh
   clang libclang-rt-14-dev clang-format clang-tidy
   # real clients and the reference peer for tests and benchmarks
   python3 python3-pymemcache libmemcached-tools memcached netcat-openbsd procps keepalived
+  # binary-protocol and SASL clients (tests/integration/test_binary_clients.py, test_sasl_clients.py):
+  # php-memcached (and its session handler), php-memcache, Ruby dalli, pylibmc; saslpasswd2 and the
+  # Cyrus SASL PLAIN/sasldb plugins for -S; libsasl2-dev to build -S against Cyrus SASL
+  php-cli php-memcached php-memcache ruby ruby-dalli python3-pylibmc
+  sasl2-bin libsasl2-modules libsasl2-dev
   # systemd-analyze verify/security, systemd-sysusers, systemd-tmpfiles and logrotate check systemd/
   systemd logrotate
   # the .deb and .rpm (CPack: dpkg-shlibdeps, file, rpmbuild), man pages, and the package tests

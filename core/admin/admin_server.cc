@@ -4,7 +4,6 @@
 
 #include <sys/socket.h>
 #include <unistd.h>
-#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/admin/health.h"
@@ -12,8 +11,6 @@
 #include "core/base/log.h"
 #include "core/config/settings.h"
 #include "core/net/listener.h"
-#include "core/protocol/request.h"
-#include "core/protocol/stat_lines.h"
 #include "core/protocol/stats_report.h"
 
 namespace twincache {
@@ -23,15 +20,20 @@ constexpr size_t kAdminThreads = 2;
 constexpr time_t kReadTimeoutSeconds = 2;
 constexpr int kAdminBacklog = 128;
 
-// The `stats` reply parsed back into name → value, so /stats and /metrics
-// say exactly what the text protocol says.
-std::map<std::string, std::string> StatsMap(ServerState* state) {
-  Request request;
-  request.command = Command::kStats;
-  std::string text;
-  HandleStats(request, state, &text);
-  const auto parsed = ParseStatLines(text);
-  return std::map<std::string, std::string>(parsed.begin(), parsed.end());
+// The general stats, the same list the text protocol's `stats` renders.
+StatList GeneralStats(ServerState* state) {
+  StatList stats;
+  CollectStats(StatsGroup::kGeneral, state, &stats);
+  return stats;
+}
+
+// /stats: one JSON object of name → value strings (the first of a name wins).
+nlohmann::json StatsJson(const StatList& stats) {
+  nlohmann::json object = nlohmann::json::object();
+  for (const StatLine& line : stats) {
+    object.emplace(line.name, line.value);
+  }
+  return object;
 }
 
 void ReplyJson(httplib::Response& response, int status, const nlohmann::json& body) {
@@ -102,10 +104,10 @@ void AdminServer::Route() {
     ReplyJson(response, IsHealthy(report) ? 200 : 503, report);
   });
   http_->Get("/stats", [this](const httplib::Request&, httplib::Response& response) {
-    ReplyJson(response, 200, nlohmann::json(StatsMap(state_)));
+    ReplyJson(response, 200, StatsJson(GeneralStats(state_)));
   });
   http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
-    response.set_content(RenderMetrics(StatsMap(state_)), "text/plain; version=0.0.4");
+    response.set_content(RenderMetrics(GeneralStats(state_)), "text/plain; version=0.0.4");
   });
   http_->Post("/role", [this](const httplib::Request& request, httplib::Response& response) {
     nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);

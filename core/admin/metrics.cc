@@ -72,43 +72,47 @@ void Header(std::string* out, std::string_view metric, std::string_view type, st
 
 }  // namespace
 
-std::string RenderMetrics(const std::map<std::string, std::string>& stats) {
+std::string RenderMetrics(const StatList& stats) {
   std::string out;
   Header(&out, "memcached_up", "gauge", "Whether the server answered.");
   out.append("memcached_up 1\n");
-  if (auto it = stats.find("version"); it != stats.end()) {
+  if (const std::string* value = FindStat(stats, "version")) {
     Header(&out, "memcached_version", "gauge", "The protocol version the server reports.");
-    out.append("memcached_version{version=\"").append(it->second).append("\"} 1\n");
+    out.append("memcached_version{version=\"").append(*value).append("\"} 1\n");
   }
   for (const Gauge& gauge : kPlain) {
-    auto it = stats.find(gauge.stat);
-    if (it == stats.end()) continue;
+    const std::string* value = FindStat(stats, gauge.stat);
+    if (value == nullptr) {
+      continue;
+    }
     Header(&out, gauge.metric, gauge.type, gauge.help);
-    out.append(gauge.metric).append(" ").append(it->second).append("\n");
+    out.append(gauge.metric).append(" ").append(*value).append("\n");
   }
   Header(&out, "memcached_commands_total", "counter", "Commands by command and outcome.");
   for (const Command& command : kCommands) {
-    auto it = stats.find(command.stat);
-    if (it == stats.end()) continue;
+    const std::string* value = FindStat(stats, command.stat);
+    if (value == nullptr) {
+      continue;
+    }
     out.append("memcached_commands_total{command=\"").append(command.command).append("\",status=\"");
-    out.append(command.status).append("\"} ").append(it->second).append("\n");
+    out.append(command.status).append("\"} ").append(*value).append("\n");
   }
-  if (auto it = stats.find("role"); it != stats.end()) {
+  if (const std::string* value = FindStat(stats, "role")) {
     Header(&out, "twincache_vrrp_role", "gauge",
            "The VRRP role keepalived last reported (1 for the current).");
     for (const char* role : {"MASTER", "BACKUP", "FAULT", "STOP", "UNKNOWN"}) {
       out.append("twincache_vrrp_role{role=\"").append(role).append("\"} ");
-      out.append(it->second == role ? "1\n" : "0\n");
+      out.append(*value == role ? "1\n" : "0\n");
     }
   }
-  if (auto it = stats.find("repl_initial_sync"); it != stats.end()) {
+  if (const std::string* value = FindStat(stats, "repl_initial_sync")) {
     Header(&out, "twincache_repl_initial_sync_done", "gauge", "1 once this node holds its twin's data.");
     out.append("twincache_repl_initial_sync_done ")
-        .append(it->second == Name(InitialSync::kDone) ? "1\n" : "0\n");
+        .append(*value == Name(InitialSync::kDone) ? "1\n" : "0\n");
   }
-  if (auto it = stats.find("repl_state"); it != stats.end()) {
+  if (const std::string* value = FindStat(stats, "repl_state")) {
     Header(&out, "twincache_repl_connected", "gauge", "1 while the replication link is up and streaming.");
-    out.append("twincache_repl_connected ").append(it->second == Name(ReplState::kConnected) ? "1\n" : "0\n");
+    out.append("twincache_repl_connected ").append(*value == Name(ReplState::kConnected) ? "1\n" : "0\n");
   }
   return out;
 }

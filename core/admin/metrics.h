@@ -7,15 +7,16 @@
 #ifndef TWINCACHE_CORE_ADMIN_METRICS_H_
 #define TWINCACHE_CORE_ADMIN_METRICS_H_
 
-#include <map>
 #include <string>
+
+#include "core/base/stat_list.h"
 
 namespace twincache {
 
-/// Renders Prometheus text exposition (version 0.0.4) from the `stats` lines
-/// `stats` (name → value, as the text protocol gives them). Stats it does not
-/// know are left out. Pure function.
-std::string RenderMetrics(const std::map<std::string, std::string>& stats);
+/// Renders Prometheus text exposition (version 0.0.4) from the general stats
+/// report `stats` (stats_report.h CollectStats, StatsGroup::kGeneral). Stats it
+/// does not know are left out. Pure function.
+std::string RenderMetrics(const StatList& stats);
 
 }  // namespace twincache
 

@@ -87,6 +87,12 @@ std::string_view BindingProtocolName(BindingProtocol protocol) {
   return "auto-negotiate";
 }
 
+std::string DefaultAdminListen(uint16_t port) {
+  constexpr uint16_t kAdminPortOffset = 2;  // 11211 -> 11213
+  const uint16_t admin = port <= UINT16_MAX - kAdminPortOffset ? port + kAdminPortOffset : 0;
+  return JoinHostPort("127.0.0.1", admin);
+}
+
 std::string JoinHostPort(std::string_view host, uint16_t port) {
   std::string out =
       host.find(':') == std::string_view::npos ? std::string(host) : "[" + std::string(host) + "]";
@@ -141,6 +147,9 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   std::string protocol = "auto";
   app.add_option("-B,--protocol", protocol, "client protocol: auto (default), ascii or binary")
       ->check(CLI::IsMember({"auto", "ascii", "binary"}));
+  app.add_flag(
+      "-S,--enable-sasl", settings->sasl,
+      "turn on SASL authentication (binary protocol; SASL_CONF_PATH, MEMCACHED_SASL_PWDB as memcached)");
   std::string peer;
   std::string repl_port;
   std::string repl_ack = "async";
@@ -160,9 +169,16 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   app.add_option("--repl-initial-sync-timeout", settings->repl_initial_sync_timeout_s,
                  "seconds to wait for the peer before serving unsynced (30)");
   app.add_option("--admin-listen", settings->admin_listen,
-                 "HTTP admin endpoint HOST:PORT for /health, /stats, /metrics, /role (127.0.0.1:11213; off)");
-  app.add_flag("--lenient-keys", settings->lenient_keys,
-               "accept keys with control characters, as memcached does (e.g. memcaslap's binary key prefix)");
+                 "HTTP admin endpoint HOST:PORT for /health, /stats, /metrics, /role, or off "
+                 "(127.0.0.1 and the client port + 2: 11213 for -p 11211)");
+  app.add_flag(
+      "--strict-keys", settings->strict_keys,
+      "refuse keys with control characters (protocol.txt's rule; memcached and the default accept them)");
+  // Older twincached refused control characters unless given --lenient-keys;
+  // memcached's rule is the default now, and the flag is still taken.
+  bool lenient_keys = false;
+  app.add_flag("--lenient-keys", lenient_keys,
+               "accept keys with control characters (the default; kept for old command lines)");
 
   outcome = ParseCommandLine(app, argc, argv, kExitUsage);
   if (!outcome.ok) return outcome;
@@ -197,6 +213,9 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
     outcome.exit_code = kExitUsage;
     outcome.message = "bad peer (-x HOST[:PORT]): " + peer;
     return outcome;
+  }
+  if (settings->admin_listen.empty()) {
+    settings->admin_listen = DefaultAdminListen(settings->port);
   }
   settings->config_file = app.get_config_ptr()->as<std::string>();
   outcome.message = Validate(*settings);

@@ -1,7 +1,7 @@
 // Settings: twincached's configuration, from the command line and a config file.
 //
 // The flags are memcached's and repcached's (-p -l -m -c -t -u -d -P -v -vv -U
-// -I -M -B) with their long forms, so existing command lines and init scripts
+// -I -M -S -B) with their long forms, so existing command lines and init scripts
 // keep working; `--config FILE` reads the same keys (long names, INI/TOML
 // "key = value" lines, via CLI11's config support). Parsing is here and not in
 // daemon/ so tests can exercise it without starting a process.
@@ -42,22 +42,24 @@ std::string_view BindingProtocolName(BindingProtocol protocol);
 
 /// Everything that can be configured. Defaults are memcached's.
 struct Settings {
-  uint16_t port = 11211;                         ///< -p, --port: TCP client port
-  std::string listen = "";                       ///< -l, --listen: address(es), comma separated; "" = all
-  size_t memory_limit_mb = 64;                   ///< -m, --memory-limit: megabytes for items
-  size_t max_connections = 1024;                 ///< -c, --conn-limit
-  size_t threads = 4;                            ///< -t, --threads: worker threads
-  std::string user;                              ///< -u, --user: drop privileges to this user when root
-  bool daemonize = false;                        ///< -d, --daemon
-  std::string pid_file;                          ///< -P, --pidfile
-  int verbosity = 0;                             ///< -v (1), -vv (2), -vvv (3)
-  int udp_port = 0;                              ///< -U, --udp-port: only 0 is accepted
-  size_t item_size_max = 1u << 20;               ///< -I, --max-item-size: bytes (accepts k/m suffixes)
-  bool no_evict = false;                         ///< -M, --disable-evictions: error instead of evicting
-  int backlog = 1024;                            ///< -b, --listen-backlog
-  bool lenient_keys = false;                     ///< --lenient-keys: accept control characters in keys
-  std::string config_file;                       ///< --config: file the other settings were read from
-  std::string admin_listen = "127.0.0.1:11213";  ///< --admin-listen HOST:PORT for HTTP /health etc.; "off"
+  uint16_t port = 11211;            ///< -p, --port: TCP client port
+  std::string listen = "";          ///< -l, --listen: address(es), comma separated; "" = all
+  size_t memory_limit_mb = 64;      ///< -m, --memory-limit: megabytes for items
+  size_t max_connections = 1024;    ///< -c, --conn-limit
+  size_t threads = 4;               ///< -t, --threads: worker threads
+  std::string user;                 ///< -u, --user: drop privileges to this user when root
+  bool daemonize = false;           ///< -d, --daemon
+  std::string pid_file;             ///< -P, --pidfile
+  int verbosity = 0;                ///< -v (1), -vv (2), -vvv (3)
+  int udp_port = 0;                 ///< -U, --udp-port: only 0 is accepted
+  size_t item_size_max = 1u << 20;  ///< -I, --max-item-size: bytes (accepts k/m suffixes)
+  bool no_evict = false;            ///< -M, --disable-evictions: error instead of evicting
+  int backlog = 1024;               ///< -b, --listen-backlog
+  bool strict_keys = false;         ///< --strict-keys: refuse control characters in keys
+  bool sasl = false;                ///< -S, --enable-sasl: SASL auth (core/auth/sasl.h)
+  std::string config_file;          ///< --config: file the other settings were read from
+  std::string admin_listen;         ///< --admin-listen HOST:PORT for HTTP /health etc.; "off";
+                                    ///< ParseSettings fills in DefaultAdminListen(port)
 
   /// -B, --protocol auto|ascii|binary: the protocol of client connections.
   BindingProtocol protocol = BindingProtocol::kAuto;
@@ -85,6 +87,13 @@ bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port);
 /// literal) goes in brackets, "[::1]:11212". The one formatter of endpoints
 /// for logs, stats and messages. Pure; reentrant.
 std::string JoinHostPort(std::string_view host, uint16_t port);
+
+/// The admin endpoint of a daemon on client port `port` when --admin-listen
+/// is not given: 127.0.0.1 and port + 2, so 11211 keeps the documented
+/// 127.0.0.1:11213 and instances on other -p ports never collide. For a
+/// port above 65533 the admin port is 0 (any free port, logged at start).
+/// Pure.
+std::string DefaultAdminListen(uint16_t port);
 
 /// Result of ParseSettings.
 struct ParseOutcome {

@@ -1,5 +1,6 @@
 #include "core/net/listener.h"
 
+#include "core/base/errno_text.h"
 #include "core/config/settings.h"
 
 #include <arpa/inet.h>
@@ -48,7 +49,7 @@ bool BindHost(const char* host, uint16_t port, int backlog, std::vector<ListenSo
     if (fd < 0) {
       // A wildcard bind on a host without IPv6 skips that family, as memcached does.
       if (host == nullptr && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) continue;
-      *error = "cannot listen on " + address + ": " + std::strerror(errno);
+      *error = "cannot listen on " + address + ": " + ErrnoText(errno);
       ok = false;
       break;
     }
@@ -56,7 +57,7 @@ bool BindHost(const char* host, uint16_t port, int backlog, std::vector<ListenSo
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
-      *error = "cannot listen on " + address + ": " + std::strerror(errno);
+      *error = "cannot listen on " + address + ": " + ErrnoText(errno);
       close(fd);
       ok = false;
       break;

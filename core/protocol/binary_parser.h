@@ -45,6 +45,32 @@ struct BinaryRequest {
   void Clear() { *this = BinaryRequest(); }
 };
 
+/// True when `request` may change the store and so make a replication record
+/// (store.h SetObserver lists them), as MayWrite(const Request&) for text:
+/// Set/Add/Replace/Append/Prepend, Delete, Increment/Decrement (which may
+/// create), Touch, GAT/GATK and Flush, quiet forms included. A connection in
+/// --repl-ack sync holds the responses of a batch with such a request until
+/// the twin's ack (ack_waiter.h). Pure.
+inline bool MayWrite(const BinaryRequest& request) {
+  switch (LoudOpcode(request.opcode)) {
+    case BinaryOpcode::kSet:
+    case BinaryOpcode::kAdd:
+    case BinaryOpcode::kReplace:
+    case BinaryOpcode::kAppend:
+    case BinaryOpcode::kPrepend:
+    case BinaryOpcode::kDelete:
+    case BinaryOpcode::kIncrement:
+    case BinaryOpcode::kDecrement:
+    case BinaryOpcode::kTouch:
+    case BinaryOpcode::kGat:
+    case BinaryOpcode::kGatK:
+    case BinaryOpcode::kFlush:
+      return true;
+    default:
+      return false;
+  }
+}
+
 enum class BinaryParseStatus {
   kNeedMore,  ///< no complete packet yet; call again with more bytes
   kRequest,   ///< *request is filled; `consumed` bytes belong to it

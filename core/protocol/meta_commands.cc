@@ -29,6 +29,7 @@ struct MetaFlags {
   bool recache = false;          // R
   bool has_compare_cas = false;  // C
   bool remove_value = false;     // x
+  bool invalidate = false;       // I
   char mode = 0;                 // M
   int32_t ttl = 0;               // T token, a client exptime
   int32_t vivify_ttl = 0;        // N token
@@ -135,10 +136,12 @@ std::string_view ParseMetaFlags(const Request& request, MetaFlags* f) {
       case 'D':
         CheckToken(ParseUint64(flag.token, &f->delta), "CLIENT_ERROR invalid numeric delta value", &error);
         break;
+      case 'I':
+        f->invalidate = true;
+        break;
       case 'O':  // opaque: checked by CheckOpaque
       case 'P':  // proxy hints, ignored
       case 'L':
-      case 'I':  // invalidate: see HandleMetaCommand
       case 'k':  // return flags, answered while building the reply
       case 's':
       case 't':
@@ -225,30 +228,42 @@ void AppendStatusLine(std::string_view code, const Request& request, const MetaF
 }
 
 // mg's reply for an item (memcached process_mget_command): "VA <size>" or
-// "HD", the requested flags in request order, W when the client won the
-// right to recache, then the value with 'v'.
+// "HD", the requested flags in request order, then Z when a win token had
+// already been sent for the item, X when it is stale and W when this client
+// won the right to recache (in memcached's order), then the value with 'v'.
 struct MetaGetReply {
   const Request* request;
   const MetaFlags* flags;
   int64_t now_s;
   std::string* out;
 
-  void AppendItem(const ItemView& item, bool created) const {
+  void AppendItem(const ItemView& item) const {
     if (flags->value) {
       out->append("VA ");
       AppendUint(out, item.value.size());
     } else {
       out->append("HD");
     }
+    // memcached applies 'T' and a vivified item's 'N' where they stand in
+    // the request: a 't' before them shows the TTL before them.
+    int64_t exptime = item.previous_exptime;
     for (const MetaFlag& flag : request->meta_flags) {
       switch (flag.code) {
+        case 'T':
+          exptime = AbsoluteExptime(flags->ttl, now_s);
+          break;
+        case 'N':
+          if (item.vivified) {
+            exptime = AbsoluteExptime(flags->vivify_ttl, now_s);
+          }
+          break;
         case 's':
           out->append(" s");
           AppendUint(out, item.value.size());
           break;
         case 't':
           out->append(" t");
-          AppendInt(out, RemainingTtl(item.exptime, now_s));
+          AppendInt(out, RemainingTtl(exptime, now_s));
           break;
         case 'c':
           out->append(" c");
@@ -275,9 +290,13 @@ struct MetaGetReply {
           break;
       }
     }
-    const bool recache = flags->recache && !created && item.exptime != 0 &&
-                         item.exptime < AbsoluteExptime(flags->recache_ttl, now_s);
-    if (created || recache) {
+    if (item.win_token_sent) {
+      out->append(" Z");
+    }
+    if (item.stale) {
+      out->append(" X");
+    }
+    if (item.won) {
       out->append(" W");
     }
     out->append("\r\n");
@@ -288,29 +307,31 @@ struct MetaGetReply {
   }
 };
 
-// mg 'N' after a miss: creates an empty item with the N TTL and answers for it
-// with W (memcached links a fresh 0-byte item under the item lock). When
-// another client created the item first, answers with theirs.
-bool VivifyForGet(const MetaGetReply& reply, const ReadOptions& options, Store* store) {
-  const MetaFlags& f = *reply.flags;
-  WriteOptions write;
-  write.new_cas = f.new_cas;
-  const int64_t exptime = AbsoluteExptime(f.vivify_ttl, reply.now_s);
-  uint64_t cas = 0;
-  StoreStatus status = store->StoreItem(StoreMode::kAdd, f.key, {}, 0, exptime, write, &cas);
-  if (status == StoreStatus::kStored) {
-    ItemView item;
-    item.key = f.key;
-    item.exptime = exptime;
-    item.cas = cas;
-    item.last_access = reply.now_s;
-    reply.AppendItem(item, true);
-    return true;
+// True when flag `first` comes before flag `second` in the request (both present).
+bool FlagBefore(const Request& request, char first, char second) {
+  for (const MetaFlag& flag : request.meta_flags) {
+    if (flag.code == second) {
+      return false;
+    }
+    if (flag.code == first) {
+      return true;
+    }
   }
-  if (status != StoreStatus::kNotStored) {
-    return false;
+  return false;
+}
+
+// The client exptime of an item that mg or ma 'N' creates: memcached applies
+// 'N' and 'T' to it where they stand in the request, so the later one counts.
+int32_t VivifyTtl(const Request& request, const MetaFlags& f) {
+  int32_t ttl = f.vivify_ttl;
+  for (const MetaFlag& flag : request.meta_flags) {
+    if (flag.code == 'N') {
+      ttl = f.vivify_ttl;
+    } else if (flag.code == 'T') {
+      ttl = f.ttl;
+    }
   }
-  return store->Get(f.key, options, [&reply](const ItemView& item) { reply.AppendItem(item, false); });
+  return ttl;
 }
 
 void MetaGet(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
@@ -325,12 +346,15 @@ void MetaGet(const Request& request, ServerState* state, ThreadStats* stats, std
   options.bump_lru = !f.no_bump;
   options.touch = f.has_ttl;
   options.exptime = AbsoluteExptime(f.ttl, now_s);
+  options.win_token = true;
+  options.recache_before = f.recache ? AbsoluteExptime(f.recache_ttl, now_s) : 0;
+  options.recache_before_touch = FlagBefore(request, 'R', 'T');
+  options.vivify = f.vivify;
+  options.vivify_exptime = AbsoluteExptime(VivifyTtl(request, f), now_s);
+  options.vivify_cas = f.new_cas;
   const MetaGetReply reply{&request, &f, now_s, out};
-  bool hit =
-      state->store->Get(f.key, options, [&reply](const ItemView& item) { reply.AppendItem(item, false); });
-  if (!hit && f.vivify) {
-    hit = VivifyForGet(reply, options, state->store);
-  }
+  const bool hit =
+      state->store->Get(f.key, options, [&reply](const ItemView& item) { reply.AppendItem(item); });
 
   // memcached counts a hit with T as a touch and everything else as a get.
   stats->Add(Stat::kCmdMeta);
@@ -400,6 +424,7 @@ void MetaSet(const Request& request, ServerState* state, ThreadStats* stats, std
   WriteOptions write;
   write.compare_cas = f.compare_cas;
   write.new_cas = f.new_cas;
+  write.invalidate = f.invalidate;  // memcached only honours it in cas mode, as StoreItem does
   const int64_t now_s = state->clock->NowSeconds();
   Store* store = state->store;
   uint64_t cas = 0;
@@ -472,32 +497,25 @@ void MetaSet(const Request& request, ServerState* state, ThreadStats* stats, std
 }
 
 // md 'x': replaces the value with an empty one and keeps the item, with the F
-// flags and T TTL (memcached stores a fresh 0-byte item over it).
-StoreStatus ClearValue(const MetaFlags& f, int64_t now_s, Store* store) {
-  uint64_t cas = 0;
-  if (!Peek(store, f.key, [&cas](const ItemView& item) { cas = item.cas; })) {
+// flags and T TTL (memcached stores a fresh 0-byte item over it). On success
+// *cas is the new item's cas unique.
+StoreStatus ClearValue(const MetaFlags& f, int64_t now_s, Store* store, uint64_t* cas) {
+  uint64_t held_cas = 0;
+  if (!Peek(store, f.key, [&held_cas](const ItemView& item) { held_cas = item.cas; })) {
     return StoreStatus::kNotFound;
   }
-  if (f.has_compare_cas && f.compare_cas != cas) {
+  if (f.has_compare_cas && f.compare_cas != held_cas) {
     return StoreStatus::kExists;
   }
   WriteOptions write;
-  write.compare_cas = cas;
+  write.compare_cas = held_cas;
   write.new_cas = f.new_cas;
   return store->StoreItem(StoreMode::kCas, f.key, {}, f.client_flags, AbsoluteExptime(f.ttl, now_s), write,
-                          nullptr);
+                          cas);
 }
 
-StoreStatus DeleteForMeta(const MetaFlags& f, int64_t now_s, Store* store) {
-  if (f.remove_value) {
-    return ClearValue(f, now_s, store);
-  }
-  if (f.has_compare_cas && f.compare_cas == 0) {
-    // "C0" never matches (memcached compares it; no item has cas 0), while
-    // Delete() reads 0 as "no comparison".
-    return Peek(store, f.key, [](const ItemView&) {}) ? StoreStatus::kExists : StoreStatus::kNotFound;
-  }
-  switch (store->Delete(f.key, f.compare_cas)) {
+StoreStatus StatusOfDelete(DeleteStatus status) {
+  switch (status) {
     case DeleteStatus::kDeleted:
       return StoreStatus::kStored;
     case DeleteStatus::kNotFound:
@@ -508,6 +526,38 @@ StoreStatus DeleteForMeta(const MetaFlags& f, int64_t now_s, Store* store) {
   return StoreStatus::kNotFound;
 }
 
+// md 'I': marks the item stale instead of deleting it, with 'T' a new TTL
+// (memcached process_mdelete_command). After 'x', `compare_cas` is the
+// emptied item's cas.
+StoreStatus InvalidateForMeta(const MetaFlags& f, uint64_t compare_cas, int64_t now_s, Store* store) {
+  InvalidateOptions options;
+  options.compare_cas = compare_cas;
+  options.new_cas = f.new_cas;
+  options.update_exptime = f.has_ttl;
+  options.exptime = AbsoluteExptime(f.ttl, now_s);
+  return StatusOfDelete(store->Invalidate(f.key, options));
+}
+
+StoreStatus DeleteForMeta(const MetaFlags& f, int64_t now_s, Store* store) {
+  if (f.has_compare_cas && f.compare_cas == 0) {
+    // "C0" never matches (memcached compares it; no item has cas 0), while
+    // the Store reads 0 as "no comparison".
+    return Peek(store, f.key, [](const ItemView&) {}) ? StoreStatus::kExists : StoreStatus::kNotFound;
+  }
+  if (f.remove_value) {
+    uint64_t cas = 0;
+    const StoreStatus status = ClearValue(f, now_s, store, &cas);
+    if (status != StoreStatus::kStored || !f.invalidate) {
+      return status;
+    }
+    return InvalidateForMeta(f, cas, now_s, store);
+  }
+  if (f.invalidate) {
+    return InvalidateForMeta(f, f.compare_cas, now_s, store);
+  }
+  return StatusOfDelete(store->Delete(f.key, f.compare_cas));
+}
+
 void MetaDelete(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
   MetaFlags f;
   const std::string_view error = ReadMetaRequest(request, kInvalidOrDuplicateFlag, &f);
@@ -515,10 +565,16 @@ void MetaDelete(const Request& request, ServerState* state, ThreadStats* stats, 
     AppendLine(error, out);
     return;
   }
-  // kStored stands for "deleted" (or "value removed" with 'x').
+  // kStored stands for "deleted" (or "value removed" with 'x', "marked stale"
+  // with 'I').
   const StoreStatus status = DeleteForMeta(f, state->clock->NowSeconds(), state->store);
   stats->Add(Stat::kCmdMeta);
-  stats->Add(status == StoreStatus::kStored ? Stat::kDeleteHits : Stat::kDeleteMisses);
+  // memcached counts a stale mark as neither a delete hit nor a miss.
+  if (status != StoreStatus::kStored) {
+    stats->Add(Stat::kDeleteMisses);
+  } else if (!f.invalidate) {
+    stats->Add(Stat::kDeleteHits);
+  }
   switch (status) {
     case StoreStatus::kStored:
       if (!f.no_reply) {
@@ -537,17 +593,6 @@ void MetaDelete(const Request& request, ServerState* state, ThreadStats* stats, 
       AppendStatusLine("EX", request, f, out);
       return;
   }
-}
-
-// The item's TTL after ma, for 't': known when 'T' set it, else read back.
-int64_t TtlAfterArithmetic(const MetaFlags& f, int64_t now_s, Store* store) {
-  int64_t exptime = 0;
-  if (f.has_ttl) {
-    exptime = AbsoluteExptime(f.ttl, now_s);
-  } else {
-    Peek(store, f.key, [&exptime](const ItemView& item) { exptime = item.exptime; });
-  }
-  return RemainingTtl(exptime, now_s);
 }
 
 void MetaArithmetic(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
@@ -577,14 +622,18 @@ void MetaArithmetic(const Request& request, ServerState* state, ThreadStats* sta
   options.compare_cas = f.compare_cas;
   options.autovivify = f.vivify;
   options.initial = f.initial;
-  options.vivify_exptime = AbsoluteExptime(f.vivify_ttl, now_s);
+  options.vivify_exptime = AbsoluteExptime(VivifyTtl(request, f), now_s);
   options.update_exptime = f.has_ttl;
   options.exptime = AbsoluteExptime(f.ttl, now_s);
   uint64_t value = 0;
   uint64_t cas = 0;
-  const ArithStatus status = state->store->Arithmetic(f.key, options, &value, &cas);
+  ArithResult result;
+  const ArithStatus status = state->store->Arithmetic(f.key, options, &value, &cas, &result);
   stats->Add(Stat::kCmdMeta);
-  CountArithmeticOutcome(options.incr, status, stats);
+  if (!result.created) {
+    // memcached counts a vivified item as neither a hit nor a miss.
+    CountArithmeticOutcome(options.incr, status, stats);
+  }
   switch (status) {
     case ArithStatus::kOk:
       break;
@@ -599,8 +648,8 @@ void MetaArithmetic(const Request& request, ServerState* state, ThreadStats* sta
       AppendLine(ArithmeticFailureLine(status), out);
       return;
   }
-  if (f.no_reply) {
-    return;  // memcached skips the whole reply, VA included
+  if (f.no_reply && !result.created) {
+    return;  // memcached skips the whole reply, VA included (not for a vivified item)
   }
   char digits[20];
   const auto [digits_end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
@@ -611,15 +660,25 @@ void MetaArithmetic(const Request& request, ServerState* state, ThreadStats* sta
   } else {
     out->append("HD");
   }
+  // memcached applies 'T' and a vivified item's 'N' where they stand.
+  int64_t exptime = result.previous_exptime;
   for (const MetaFlag& flag : request.meta_flags) {
     switch (flag.code) {
+      case 'T':
+        exptime = options.exptime;
+        break;
+      case 'N':
+        if (result.created) {
+          exptime = AbsoluteExptime(f.vivify_ttl, now_s);
+        }
+        break;
       case 'c':
         out->append(" c");
         AppendUint(out, cas);
         break;
       case 't':
         out->append(" t");
-        AppendInt(out, TtlAfterArithmetic(f, now_s, state->store));
+        AppendInt(out, RemainingTtl(exptime, now_s));
         break;
       case 'O':
         AppendOpaque(flag, out);

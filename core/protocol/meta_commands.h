@@ -6,9 +6,9 @@
 // _meta_flag_preparse does (duplicates, unknown flags and bad numeric tokens
 // are errors, and errors are always sent, even with 'q'); replies carry the
 // return flags in the order the client sent them. The semantics map onto
-// Store calls; what memcached keeps per item and our Store does not (the
-// "stale" and "win token sent" bits) is approximated as documented on
-// HandleMetaCommand. The counting and failure lines that text and meta
+// Store calls, including memcached's per-item "stale" and "win token sent"
+// bits (store.h, "Stale items and win tokens"). The counting and failure
+// lines that text and meta
 // storage and arithmetic commands share live here too, for handler.cc.
 #ifndef TWINCACHE_CORE_PROTOCOL_META_COMMANDS_H_
 #define TWINCACHE_CORE_PROTOCOL_META_COMMANDS_H_
@@ -30,12 +30,38 @@ namespace twincache {
 /// and ma). Counts cmd_meta plus the matching get/set/delete/incr/decr/touch/cas
 /// counters in `*stats`, as memcached's process_m*_command do.
 ///
-/// Differences from memcached, because the Store keeps no per-item stale or
-/// win-token bits: mg never returns X or Z, and R hands W to every client while
-/// the TTL is below the token; md 'I' deletes the item instead of marking it
-/// stale (a later mg misses rather than serving stale data); ms 'I' is
-/// accepted and behaves as plain 'C'; ma 'E' is accepted and ignored (the
-/// item gets an HLC cas); mg 'C' is ignored, as memcached's code does.
+/// Recache and invalidation follow memcached 1.6.18 (proto_text.c
+/// process_mget_command, process_mdelete_command; memcached.c do_store_item):
+/// - mg appends Z when a win token was already sent for the item, X when the
+///   item is stale, and W when this client wins the right to recache: the
+///   item it vivified with 'N' on a miss (empty, flags 0, the N TTL), an item
+///   whose TTL is below the 'R' token, or a stale item, each only while no
+///   token is out. A client that finds another's vivified item gets Z.
+/// - md 'I' marks the item stale instead of deleting it: new cas unique, win
+///   token cleared, with 'T' a new TTL; it counts neither delete_hits nor
+///   delete_misses. 'q' hides its HD.
+/// - ms 'I' with 'C' (cas mode): a cas below the item's stores the value
+///   anyway, as a stale item that keeps the old TTL and win token (counted as
+///   a cas hit); a greater one is EX. Without 'C' it is ignored.
+/// - Any other successful store (and ma whose number grows longer than the
+///   old value) makes a fresh item: not stale, no token sent.
+/// Replication (docs/replication.md, "Stale items and win tokens"): the stale
+/// mark and a vivified item's token bit replicate with the item, so the twin's
+/// mg answers X (and Z) too; a token that mg hands out stays on this node, so
+/// with clients on both twins each twin can hand out one W per recache.
+///
+/// Differences from memcached 1.6.18: flags of later protocol.txt revisions
+/// are accepted: md 'x' (empty the value, keep the item; with 'I' the empty
+/// item is marked stale) and 'E' on mg (a vivified item's cas), ms and md;
+/// ma 'E' is accepted and ignored (the item gets an HLC cas); mg 'C' is
+/// ignored, as memcached's code does. 'k' with 'b' always answers the key in
+/// base64 (memcached answers it raw for an item that was not stored with 'b',
+/// e.g. one vivified by mg N). A decremented number is stored without the
+/// trailing spaces memcached pads it with when it shrinks (protocol.txt allows
+/// both), so mg 's' and 'v' show its own length. Like memcached, mg and ma
+/// apply 'T' and 'N' where they stand: a 't' or 'R' before them sees the TTL
+/// before. An ma that vivifies counts neither incr/decr hits nor misses and
+/// answers even with 'q', as memcached's does.
 /// Thread safety: safe from any thread; each thread passes its own stats.
 void HandleMetaCommand(const Request& request, ServerState* state, ThreadStats* stats, std::string* out);
 

@@ -33,6 +33,8 @@ namespace twincache {
 namespace {
 
 constexpr std::string_view kErrorLine = "ERROR";
+// Not sent (noreply): the reason logged when an HTTP request line is hung up on.
+constexpr std::string_view kHttpRequest = "request line looks like HTTP";
 constexpr std::string_view kBadFormat = "CLIENT_ERROR bad command line format";
 constexpr std::string_view kBadDataChunk = "CLIENT_ERROR bad data chunk";
 constexpr std::string_view kBadDelta = "CLIENT_ERROR invalid numeric delta argument";
@@ -89,13 +91,12 @@ class Tokens {
   size_t size_ = 0;
 };
 
-// A key of at most 250 bytes without control characters or spaces
-// (protocol.txt "Keys"). Branch-free over the bytes so it vectorises. With
-// `lenient`, only the length is checked, as memcached does: the tokenizer
-// already ends a key at a space.
-bool IsValidKey(std::string_view key, bool lenient) {
+// A key of at most 250 bytes, as memcached checks it (the tokenizer already
+// ends a key at a space). With `strict`, also without control characters
+// (protocol.txt "Keys"); branch-free over the bytes so it vectorises.
+bool IsValidKey(std::string_view key, bool strict) {
   if (key.empty() || key.size() > kKeyMaxLength) return false;
-  if (lenient) return true;
+  if (!strict) return true;
   bool bad = false;
   for (char c : key) {
     const unsigned char b = static_cast<unsigned char>(c);
@@ -198,6 +199,18 @@ class LineParser {
       default:
         break;
     }
+    // memcached's families g, s, a, c, i, d, t and two-byte m answer their
+    // unknown words with ERROR; any other unknown command whose last token
+    // starts with "HTTP/" is an HTTP request (a cross-protocol attack) and
+    // the connection is closed without a reply (proto_text.c,
+    // process_command_ascii).
+    const bool family = std::string_view("gsacidt").find(command[0]) != std::string_view::npos ||
+                        (command[0] == 'm' && command.size() == 2);
+    if (!family && tokens_.last().starts_with("HTTP/")) {
+      ParseResult result = ErrorConsuming(kHttpRequest, line_consumed_, true);
+      result.close = true;
+      return result;
+    }
     return Error(kErrorLine);
   }
 
@@ -245,7 +258,7 @@ class LineParser {
     std::string_view key;
     while (tokens_.Next(&key)) keys.push_back(key);
     for (std::string_view k : keys) {
-      if (!IsValidKey(k, limits_.lenient_keys)) return Error(kBadFormat);
+      if (!IsValidKey(k, limits_.strict_keys)) return Error(kBadFormat);
     }
     return Accepted(line_consumed_);
   }
@@ -259,7 +272,7 @@ class LineParser {
     request_->command = command;
     request_->noreply = LastIsNoreply();
     const std::string_view key = tokens_[1];
-    if (!IsValidKey(key, limits_.lenient_keys)) return Error(kBadFormat, request_->noreply);
+    if (!IsValidKey(key, limits_.strict_keys)) return Error(kBadFormat, request_->noreply);
     int64_t bytes;
     if (!ParseUint32(tokens_[2], &request_->flags) || !ParseInt64(tokens_[3], &request_->exptime) ||
         !ParseInt64(tokens_[4], &bytes) || (is_cas && !ParseUint64(tokens_[5], &request_->cas_unique)) ||
@@ -297,7 +310,7 @@ class LineParser {
     if (tokens_.size() != 3 && tokens_.size() != 4) return Error(kErrorLine);
     request_->command = command;
     request_->noreply = LastIsNoreply();
-    if (!IsValidKey(tokens_[1], limits_.lenient_keys)) return Error(kBadFormat, request_->noreply);
+    if (!IsValidKey(tokens_[1], limits_.strict_keys)) return Error(kBadFormat, request_->noreply);
     if (command == Command::kTouch) {
       if (!ParseInt64(tokens_[2], &request_->exptime)) return Error(kBadExptime, request_->noreply);
     } else if (!ParseUint64(tokens_[2], &request_->delta)) {
@@ -319,7 +332,7 @@ class LineParser {
                          (tokens_.size() == 4 && hold_is_zero && request_->noreply);
       if (!valid) return Error(kBadDelete, request_->noreply);
     }
-    if (!IsValidKey(tokens_[1], limits_.lenient_keys)) return Error(kBadFormat, request_->noreply);
+    if (!IsValidKey(tokens_[1], limits_.strict_keys)) return Error(kBadFormat, request_->noreply);
     request_->keys.push_back(tokens_[1]);
     return Accepted(line_consumed_);
   }
@@ -391,7 +404,7 @@ class LineParser {
     if (tokens_.size() < 2) return Error(kErrorLine);
     request_->command = command;
     const std::string_view key = tokens_[1];
-    if (!IsValidKey(key, limits_.lenient_keys)) return Error(kBadFormat);
+    if (!IsValidKey(key, limits_.strict_keys)) return Error(kBadFormat);
     const bool is_set = command == Command::kMetaSet;
     if (is_set && tokens_.size() == 2) return Error(kBadFormat);
     const size_t first_flag = is_set ? 3 : 2;
@@ -408,7 +421,7 @@ class LineParser {
   // me <key> [b]: process_meta_command wants a key and ignores other tokens
   // except the base64 flag; its only errors are "bad command line format".
   ParseResult MetaDebug() {
-    if (tokens_.size() < 2 || !IsValidKey(tokens_[1], limits_.lenient_keys)) return Error(kBadFormat);
+    if (tokens_.size() < 2 || !IsValidKey(tokens_[1], limits_.strict_keys)) return Error(kBadFormat);
     request_->command = Command::kMetaDebug;
     request_->keys.push_back(tokens_[1]);
     ReadMetaFlags(2, std::numeric_limits<size_t>::max());

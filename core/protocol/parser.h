@@ -21,7 +21,7 @@ struct ParserLimits {
   size_t item_size_max = 1u << 20;  ///< -I in bytes: larger values are swallowed, not buffered
   size_t max_line = 2048;           ///< a line longer than this without "\n" is an error...
   size_t max_get_line = 1u << 20;   ///< ...except get/gets/gat/gats (long multi-gets), up to this
-  bool lenient_keys = false;        ///< accept control characters in keys, as memcached does
+  bool strict_keys = false;  ///< refuse control characters in keys (protocol.txt); memcached accepts them
 };
 
 enum class ParseStatus {
@@ -37,7 +37,8 @@ struct ParseResult {
   std::string_view error;  ///< kError: the error line without "\r\n", e.g. "CLIENT_ERROR bad data chunk"
   bool close = false;      ///< kError: close the connection after sending `error`
   bool noreply = false;    ///< kError: the line ended in "noreply", so memcached sends nothing
-                           ///< (proto_text.c out_string skips the reply); do not send `error`
+                           ///< (proto_text.c out_string skips the reply); do not send `error`.
+                           ///< With `close`: hang up without a reply (`error` is for the log)
 };
 
 /// Parses the first command in `input`: a line ending in "\n" (one "\r" before
@@ -49,7 +50,10 @@ struct ParseResult {
 /// limits.max_line bytes (max_get_line for get/gets/gat/gats) is kError
 /// "CLIENT_ERROR line too long" with close. "gat <exptime>" with no key is a
 /// request with empty `keys` (memcached answers "END"). Meta commands leave
-/// request->noreply false; their q flag is in meta_flags. Never reads past
+/// request->noreply false; their q flag is in meta_flags. An unknown command
+/// outside memcached's command families (g s a c i d t, two-byte m) whose last
+/// token starts with "HTTP/" is kError with close and noreply: memcached hangs
+/// up on HTTP request lines without a reply. Never reads past
 /// `input`; never throws; allocates only when the Request's vectors must grow.
 /// Thread safety: pure function of its arguments.
 ParseResult ParseRequest(std::string_view input, const ParserLimits& limits, Request* request);

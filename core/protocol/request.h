@@ -90,6 +90,42 @@ struct Request {
   }
 };
 
+/// True when `request` may change the store and so make a replication record
+/// (store.h SetObserver lists them): storage commands, incr/decr, delete,
+/// touch, gat/gats, flush_all, ms, md, ma, and mg with a 'T' flag. A
+/// connection in --repl-ack sync holds the replies of a batch with such a
+/// request until the twin's ack (ack_waiter.h). Pure.
+inline bool MayWrite(const Request& request) {
+  switch (request.command) {
+    case Command::kSet:
+    case Command::kAdd:
+    case Command::kReplace:
+    case Command::kAppend:
+    case Command::kPrepend:
+    case Command::kCas:
+    case Command::kIncr:
+    case Command::kDecr:
+    case Command::kDelete:
+    case Command::kTouch:
+    case Command::kGat:
+    case Command::kGats:
+    case Command::kFlushAll:
+    case Command::kMetaSet:
+    case Command::kMetaDelete:
+    case Command::kMetaArithmetic:
+      return true;
+    case Command::kMetaGet:
+      for (const MetaFlag& flag : request.meta_flags) {
+        if (flag.code == 'T') {
+          return true;
+        }
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
 }  // namespace twincache
 
 #endif  // TWINCACHE_CORE_PROTOCOL_REQUEST_H_

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/base/clock.h"
+#include "core/base/stat_list.h"
 #include "core/config/settings.h"
 #include "core/protocol/role.h"
 #include "core/protocol/stats.h"
@@ -42,9 +43,10 @@ struct ServerState {
   RoleState role;                        ///< keepalived's last reported VRRP role (role.h)
   std::atomic<bool> maintenance{false};  ///< planned switchover requested (POST /maintenance)
 
-  /// Extra `stats` lines (name, value) from other modules (replication, role);
-  /// set before the server starts, called from worker threads.
-  std::function<void(std::vector<std::pair<std::string, std::string>>*)> extra_stats;
+  /// Appends the stats of modules below the protocol (replication's repl_*)
+  /// to the general report; set before the server starts, called from worker
+  /// and admin threads, so it must be thread safe.
+  std::function<void(StatList*)> extra_stats;
 };
 
 }  // namespace twincache

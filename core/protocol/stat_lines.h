@@ -1,7 +1,7 @@
 // The one reader of a `stats` reply's lines, for programs that get the reply
-// over the text protocol (twincache-check) and, until stats become a
-// structure, the admin endpoint's /stats and /metrics. Header-only, so
-// healthcheck/ needs no library for it.
+// over the text protocol from another process (twincache-check). Inside the
+// daemon stats are a StatList (core/base/stat_list.h) and nothing re-parses
+// them. Header-only, so healthcheck/ needs no library for it.
 #ifndef TWINCACHE_CORE_PROTOCOL_STAT_LINES_H_
 #define TWINCACHE_CORE_PROTOCOL_STAT_LINES_H_
 

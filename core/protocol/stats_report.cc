@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -21,136 +22,127 @@ constexpr uint32_t kMaxSlabClasses = 64;                        // memcached MAX
 constexpr uint32_t kItemClass = 1;                              // the class every item is reported in
 constexpr uint32_t kMaxCrawlerSleepUs = 1000000;
 
-// "STAT <name> ", the start of every stats line (memcached APPEND_STAT).
-void AppendStatName(std::string_view name, std::string* out) {
-  out->append("STAT ");
-  out->append(name);
-  out->push_back(' ');
-}
-
-void AppendStat(std::string_view name, std::string_view value, std::string* out) {
-  AppendStatName(name, out);
-  AppendLine(value, out);
-}
-
-void AppendStat(std::string_view name, uint64_t value, std::string* out) {
-  AppendStatName(name, out);
-  AppendUint(out, value);
-  out->append("\r\n");
-}
-
 // "seconds.micros" with six digits, as memcached's "%ld.%06ld".
-void AppendRusage(std::string_view name, const timeval& time, std::string* out) {
-  AppendStatName(name, out);
-  AppendInt(out, time.tv_sec);
-  out->push_back('.');
+std::string FormatRusage(const timeval& time) {
+  std::string out;
+  AppendInt(&out, time.tv_sec);
+  out.push_back('.');
   char digits[20];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), static_cast<int64_t>(time.tv_usec));
   const size_t length = end - digits;
   if (length < 6) {
-    out->append(6 - length, '0');
+    out.append(6 - length, '0');
   }
-  out->append(digits, length);
-  out->append("\r\n");
+  out.append(digits, length);
+  return out;
 }
 
 // memcached.c server_stats + get_stats(NULL), minus what has no meaning here
 // (libevent, reserved_fds, response/read buffers, hash table, slab mover, LRU
-// maintainer, logger), then twincached's own lines.
-void AppendGeneralStats(ServerState* state, std::string* out) {
+// maintainer, logger), then twincached's own lines: version, VRRP role, and
+// the lines of state->extra_stats (replication).
+void CollectGeneralStats(ServerState* state, StatList* out) {
   const int64_t now_ms = state->clock->NowMillis();
   const StatTotals totals = state->stats.Totals();
   const StoreStats store = state->store->GetStats();
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
 
-  AppendStat("pid", static_cast<uint64_t>(getpid()), out);
-  AppendStat("uptime", static_cast<uint64_t>((now_ms - state->started_at_ms) / 1000), out);
-  AppendStat("time", static_cast<uint64_t>(now_ms / 1000), out);
-  AppendStat("version", kProtocolVersion, out);
-  AppendStat("pointer_size", 8 * sizeof(void*), out);
-  AppendRusage("rusage_user", usage.ru_utime, out);
-  AppendRusage("rusage_system", usage.ru_stime, out);
+  AddStat(out, "pid", static_cast<uint64_t>(getpid()));
+  AddStat(out, "uptime", static_cast<uint64_t>((now_ms - state->started_at_ms) / 1000));
+  AddStat(out, "time", static_cast<uint64_t>(now_ms / 1000));
+  AddStat(out, "version", kProtocolVersion);
+  AddStat(out, "pointer_size", 8 * sizeof(void*));
+  AddStat(out, "rusage_user", FormatRusage(usage.ru_utime));
+  AddStat(out, "rusage_system", FormatRusage(usage.ru_stime));
   const uint64_t curr_connections = state->curr_connections.load(std::memory_order_relaxed);
-  AppendStat("max_connections", state->settings.max_connections, out);
-  AppendStat("curr_connections", curr_connections, out);
-  AppendStat("total_connections", state->total_connections.load(std::memory_order_relaxed), out);
-  AppendStat("rejected_connections", state->rejected_connections.load(std::memory_order_relaxed), out);
-  AppendStat("connection_structures", curr_connections, out);
+  AddStat(out, "max_connections", state->settings.max_connections);
+  AddStat(out, "curr_connections", curr_connections);
+  AddStat(out, "total_connections", state->total_connections.load(std::memory_order_relaxed));
+  AddStat(out, "rejected_connections", state->rejected_connections.load(std::memory_order_relaxed));
+  AddStat(out, "connection_structures", curr_connections);
   for (size_t i = 0; i < totals.size(); ++i) {
     const auto stat = static_cast<Stat>(i);
-    AppendStat(StatName(stat), totals[i], out);
+    AddStat(out, StatName(stat), totals[i]);
     if (stat == Stat::kGetMisses) {
-      AppendStat("get_expired", store.get_expired, out);
-      AppendStat("get_flushed", store.get_flushed, out);
+      AddStat(out, "get_expired", store.get_expired);
+      AddStat(out, "get_flushed", store.get_flushed);
     }
   }
-  AppendStat("limit_maxbytes", store.limit_maxbytes, out);
-  AppendStat("accepting_conns", state->accepting_connections.load(std::memory_order_relaxed) ? 1 : 0, out);
-  AppendStat("threads", state->settings.threads, out);
-  AppendStat("bytes", store.bytes, out);
-  AppendStat("curr_items", store.curr_items, out);
-  AppendStat("total_items", store.total_items, out);
-  AppendStat("expired_unfetched", store.expired_unfetched, out);
-  AppendStat("evicted_unfetched", store.evicted_unfetched, out);
-  AppendStat("evictions", store.evictions, out);
-  AppendStat("reclaimed", store.reclaimed, out);
-  AppendStat("twincache_version", kTwincacheVersion, out);
+  AddStat(out, "limit_maxbytes", store.limit_maxbytes);
+  AddStat(out, "accepting_conns", state->accepting_connections.load(std::memory_order_relaxed) ? 1 : 0);
+  AddStat(out, "threads", state->settings.threads);
+  AddStat(out, "bytes", store.bytes);
+  AddStat(out, "curr_items", store.curr_items);
+  AddStat(out, "total_items", store.total_items);
+  AddStat(out, "expired_unfetched", store.expired_unfetched);
+  AddStat(out, "evicted_unfetched", store.evicted_unfetched);
+  AddStat(out, "evictions", store.evictions);
+  AddStat(out, "reclaimed", store.reclaimed);
+  AddStat(out, "twincache_version", kTwincacheVersion);
+  const RoleReport role = state->role.Get();
+  AddStat(out, "role", role.role);
+  AddStat(out, "role_seq", role.seq);
+  AddStat(out, "maintenance", state->maintenance.load(std::memory_order_relaxed) ? "1" : "0");
   if (state->extra_stats) {
-    std::vector<std::pair<std::string, std::string>> extra;
-    state->extra_stats(&extra);
-    for (const auto& [name, value] : extra) {
-      AppendStat(name, value, out);
-    }
+    state->extra_stats(out);
   }
-  AppendLine("END", out);
 }
 
 // memcached.c process_stat_settings, for the settings twincached has.
-void AppendSettingsStats(ServerState* state, std::string* out) {
+void CollectSettingsStats(ServerState* state, StatList* out) {
   const Settings& settings = state->settings;
-  AppendStat("maxbytes", state->store->GetStats().limit_maxbytes, out);
-  AppendStat("maxconns", settings.max_connections, out);
-  AppendStat("tcpport", settings.port, out);
-  AppendStat("udpport", static_cast<uint64_t>(settings.udp_port), out);
-  AppendStat("inter", settings.listen.empty() ? std::string_view("NULL") : std::string_view(settings.listen),
-             out);
-  AppendStat("verbosity", static_cast<uint64_t>(state->verbosity.load(std::memory_order_relaxed)), out);
-  AppendStat("evictions", settings.no_evict ? "off" : "on", out);
-  AppendStat("domain_socket", "NULL", out);
-  AppendStat("num_threads", settings.threads, out);
-  AppendStat("num_threads_per_udp", settings.threads, out);
-  AppendStat("stat_key_prefix", ":", out);
-  AppendStat("detail_enabled", "no", out);
-  AppendStat("cas_enabled", "yes", out);
-  AppendStat("tcp_backlog", static_cast<uint64_t>(settings.backlog), out);
-  AppendStat("binding_protocol", "ascii", out);
-  AppendStat("auth_enabled_sasl", "no", out);
-  AppendStat("auth_enabled_ascii", "no", out);
-  AppendStat("item_size_max", settings.item_size_max, out);
-  AppendStat("maxconns_fast", "yes", out);
-  AppendStat("lru_crawler", "yes", out);
-  AppendStat("flush_enabled", "yes", out);
-  AppendStat("dump_enabled", "yes", out);
-  AppendLine("END", out);
+  AddStat(out, "maxbytes", state->store->GetStats().limit_maxbytes);
+  AddStat(out, "maxconns", settings.max_connections);
+  AddStat(out, "tcpport", settings.port);
+  AddStat(out, "udpport", static_cast<uint64_t>(settings.udp_port));
+  AddStat(out, "inter",
+          settings.listen.empty() ? std::string_view("NULL") : std::string_view(settings.listen));
+  AddStat(out, "verbosity", static_cast<uint64_t>(state->verbosity.load(std::memory_order_relaxed)));
+  AddStat(out, "evictions", settings.no_evict ? "off" : "on");
+  AddStat(out, "domain_socket", "NULL");
+  AddStat(out, "num_threads", settings.threads);
+  AddStat(out, "num_threads_per_udp", settings.threads);
+  AddStat(out, "stat_key_prefix", ":");
+  AddStat(out, "detail_enabled", "no");
+  AddStat(out, "cas_enabled", "yes");
+  AddStat(out, "tcp_backlog", static_cast<uint64_t>(settings.backlog));
+  AddStat(out, "binding_protocol", "ascii");
+  AddStat(out, "auth_enabled_sasl", "no");
+  AddStat(out, "auth_enabled_ascii", "no");
+  AddStat(out, "item_size_max", settings.item_size_max);
+  AddStat(out, "maxconns_fast", "yes");
+  AddStat(out, "lru_crawler", "yes");
+  AddStat(out, "flush_enabled", "yes");
+  AddStat(out, "dump_enabled", "yes");
 }
 
-void AppendItemsStats(ServerState* state, std::string* out) {
+// memcached items.c do_item_stats: nothing for an empty cache.
+void CollectItemsStats(ServerState* state, StatList* out) {
   const StoreStats store = state->store->GetStats();
   if (store.curr_items > 0) {
-    AppendStat("items:1:number", store.curr_items, out);
-    AppendStat("items:1:evicted", store.evictions, out);
-    AppendStat("items:1:evicted_unfetched", store.evicted_unfetched, out);
-    AppendStat("items:1:expired_unfetched", store.expired_unfetched, out);
-    AppendStat("items:1:reclaimed", store.reclaimed, out);
+    AddStat(out, "items:1:number", store.curr_items);
+    AddStat(out, "items:1:evicted", store.evictions);
+    AddStat(out, "items:1:evicted_unfetched", store.evicted_unfetched);
+    AddStat(out, "items:1:expired_unfetched", store.expired_unfetched);
+    AddStat(out, "items:1:reclaimed", store.reclaimed);
   }
-  AppendLine("END", out);
 }
 
-void AppendSlabsStats(ServerState* state, std::string* out) {
+void CollectSlabsStats(ServerState* state, StatList* out) {
   const StoreStats store = state->store->GetStats();
-  AppendStat("active_slabs", store.curr_items > 0 ? 1 : 0, out);
-  AppendStat("total_malloced", store.bytes, out);
+  AddStat(out, "active_slabs", store.curr_items > 0 ? 1 : 0);
+  AddStat(out, "total_malloced", store.bytes);
+}
+
+// "STAT <name> <value>\r\n" per stat, then "END" (memcached APPEND_STAT).
+void RenderStatLines(const StatList& list, std::string* out) {
+  for (const StatLine& line : list) {
+    out->append("STAT ");
+    out->append(line.name);
+    out->push_back(' ');
+    AppendLine(line.value, out);
+  }
   AppendLine("END", out);
 }
 
@@ -305,27 +297,55 @@ void AppendDump(std::string_view subcommand, std::string_view classes, ServerSta
 
 }  // namespace
 
-void HandleStats(const Request& request, ServerState* state, std::string* out) {
-  if (request.args.empty()) {
-    AppendGeneralStats(state, out);
-    return;
+std::optional<StatsGroup> ParseStatsGroup(std::string_view name) {
+  static constexpr std::pair<std::string_view, StatsGroup> kGroups[] = {
+      {"", StatsGroup::kGeneral},    {"settings", StatsGroup::kSettings}, {"items", StatsGroup::kItems},
+      {"slabs", StatsGroup::kSlabs}, {"sizes", StatsGroup::kSizes},       {"conns", StatsGroup::kConns},
+  };
+  for (const auto& [group_name, group] : kGroups) {
+    if (name == group_name) {
+      return group;
+    }
   }
-  const std::string_view subcommand = request.args[0];
-  if (subcommand == "reset") {
-    state->stats.Reset();
-    state->store->ResetStats();
+  return std::nullopt;
+}
+
+void CollectStats(StatsGroup group, ServerState* state, StatList* out) {
+  switch (group) {
+    case StatsGroup::kGeneral:
+      CollectGeneralStats(state, out);
+      break;
+    case StatsGroup::kSettings:
+      CollectSettingsStats(state, out);
+      break;
+    case StatsGroup::kItems:
+      CollectItemsStats(state, out);
+      break;
+    case StatsGroup::kSlabs:
+      CollectSlabsStats(state, out);
+      break;
+    case StatsGroup::kSizes:
+      AddStat(out, "sizes_status", "disabled");
+      break;
+    case StatsGroup::kConns:
+      break;
+  }
+}
+
+void ResetStats(ServerState* state) {
+  state->stats.Reset();
+  state->store->ResetStats();
+}
+
+void HandleStats(const Request& request, ServerState* state, std::string* out) {
+  const std::string_view subcommand = request.args.empty() ? std::string_view() : request.args[0];
+  if (const std::optional<StatsGroup> group = ParseStatsGroup(subcommand)) {
+    StatList list;
+    CollectStats(*group, state, &list);
+    RenderStatLines(list, out);
+  } else if (subcommand == "reset") {
+    ResetStats(state);
     AppendLine("RESET", out);
-  } else if (subcommand == "settings") {
-    AppendSettingsStats(state, out);
-  } else if (subcommand == "items") {
-    AppendItemsStats(state, out);
-  } else if (subcommand == "slabs") {
-    AppendSlabsStats(state, out);
-  } else if (subcommand == "sizes") {
-    AppendStat("sizes_status", "disabled", out);
-    AppendLine("END", out);
-  } else if (subcommand == "conns") {
-    AppendLine("END", out);
   } else if (subcommand == "detail") {
     AppendDetail(request, out);
   } else if (subcommand == "cachedump") {

@@ -9,24 +9,53 @@
 #ifndef TWINCACHE_CORE_PROTOCOL_STATS_REPORT_H_
 #define TWINCACHE_CORE_PROTOCOL_STATS_REPORT_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/base/stat_list.h"
 #include "core/protocol/request.h"
 #include "core/protocol/server_state.h"
 
 namespace twincache {
 
+/// The groups of stats a report can ask for: `stats`, `stats settings`, ...
+/// (memcached protocol.txt "Statistics"; binary Stat takes the same names).
+enum class StatsGroup : uint8_t {
+  kGeneral,   ///< "": memcached's general statistics plus twincached's own
+  kSettings,  ///< "settings"
+  kItems,     ///< "items"
+  kSlabs,     ///< "slabs"
+  kSizes,     ///< "sizes"
+  kConns,     ///< "conns"
+};
+
+/// The group called `name` ("" for the general one), or nullopt for names
+/// that are not a group (reset, detail, cachedump, unknown). Pure.
+std::optional<StatsGroup> ParseStatsGroup(std::string_view name);
+
+/// Appends the stats of `group` to `*out`, in memcached's names and order:
+///   kGeneral   memcached.c server_stats + get_stats(NULL), then
+///              twincache_version, role, role_seq, maintenance and the stats
+///              of state->extra_stats (replication's repl_*);
+///   kSettings  process_stat_settings for the settings twincached has;
+///   kItems     items:1:number/evicted/evicted_unfetched/expired_unfetched/
+///              reclaimed (nothing when the cache is empty);
+///   kSlabs     active_slabs, total_malloced;
+///   kSizes     sizes_status disabled (memcached without -o track_sizes);
+///   kConns     nothing (no per-connection report).
+/// Thread safety: safe from any thread.
+void CollectStats(StatsGroup group, ServerState* state, StatList* out);
+
+/// `stats reset`: zeroes every thread's counters (StatsRegistry::Reset) and
+/// the Store's (Store::ResetStats). Thread safety: safe from any thread.
+void ResetStats(ServerState* state);
+
 /// Answers `stats` with request.args as its subcommand, appending to `*out`:
-///   (none)     the general statistics, then "twincache_version" and the
-///              lines of state->extra_stats, then "END";
+///   a group    (none, settings, items, slabs, sizes, conns) CollectStats
+///              rendered as "STAT <name> <value>" lines, then "END";
 ///   reset      StatsRegistry::Reset() and Store::ResetStats(), "RESET";
-///   settings   memcached's setting names that apply to twincached;
-///   items      items:1:number/evicted/evicted_unfetched/expired_unfetched/
-///              reclaimed (nothing when the cache is empty), "END";
-///   slabs      active_slabs and total_malloced, "END";
-///   sizes      "STAT sizes_status disabled" (memcached without -o track_sizes);
-///   conns      "END" (no per-connection report);
 ///   detail     on|off → "OK" (prefix stats are not kept), dump → "END";
 ///   cachedump  <class> <limit>: "ITEM <key> [<bytes> b; <exptime> s]" lines
 ///              of class 1, at most 2 MB, as memcached items.c item_cachedump;

@@ -67,6 +67,9 @@ class LinkOwner {
   virtual void OnPeerAcked(uint64_t offset) = 0;
   /// The peer's stream is applied here up to `offset`.
   virtual void OnApplied(uint64_t offset) = 0;
+  /// A PING said the peer's stream has reached `offset` and the peer's clock
+  /// read `peer_time_ms` (unix ms) when it was sent.
+  virtual void OnPeerPing(uint64_t offset, int64_t peer_time_ms) = 0;
   /// A partial sync of the peer's stream began (`how` = "partial sync").
   virtual void OnInitialSyncDone(const char* how) = 0;
   /// A full sync of the peer's stream `replid` was received whole, in `ms`.

@@ -12,6 +12,8 @@
 #include <iterator>
 #include <string_view>
 
+#include "core/base/errno_text.h"
+
 namespace twincache {
 namespace {
 
@@ -49,7 +51,7 @@ bool MacEqual(const std::array<uint8_t, 32>& a, const std::array<uint8_t, 32>& b
 bool ReadSecretFile(const std::string& path, std::string* secret, std::string* error) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    *error = "cannot read secret file " + path + ": " + std::strerror(errno);
+    *error = "cannot read secret file " + path + ": " + ErrnoText(errno);
     return false;
   }
   std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());

@@ -63,6 +63,21 @@ uint32_t Load32(const char* p) {
   return ToBig32(v);
 }
 
+// A record's kind byte: the kind in the low bits, the item bits of SET and
+// TOUCH above it (docs/replication.md, "Wire format").
+constexpr uint8_t kKindMask = 0x3f;
+constexpr uint8_t kKindStale = 0x80;
+constexpr uint8_t kKindWinTokenSent = 0x40;
+
+uint8_t KindByte(const Record& record) {
+  auto byte = static_cast<uint8_t>(record.kind);
+  if (record.kind == RecordKind::kSet || record.kind == RecordKind::kTouch) {
+    if (record.stale) byte |= kKindStale;
+    if (record.win_token_sent) byte |= kKindWinTokenSent;
+  }
+  return byte;
+}
+
 // Payload sizes of the fixed-size frame types.
 constexpr size_t kHelloSize = 2 + 8 + 16 + 8 + 16 + 8 + 1 + 32;
 constexpr size_t kAuthSize = 32;
@@ -113,7 +128,7 @@ void AppendRecordFrame(FrameType type, uint64_t offset, const Record& record, st
   char buf[kMaxRecordHeadSize];
   char* p = PutFrameHead(buf, length, type);
   if (has_offset) p = Put64(p, offset);
-  p = Put8(p, static_cast<uint8_t>(record.kind));
+  p = Put8(p, KindByte(record));
   p = Put64(p, record.hlc);
   p = Put64(p, record.origin);
   if (record.kind == RecordKind::kFlush) {
@@ -256,12 +271,18 @@ DecodeResult Malformed(Fault fault, FrameType type, uint64_t detail) {
 Fault DecodeRecord(FrameType type, Reader* in, Record* record, uint64_t* detail) {
   *record = Record{};
   if (!in->Has(kRecordHeadSize)) return Fault::kTruncated;
-  const uint8_t kind = in->U8();
-  *detail = kind;
+  const uint8_t kind_byte = in->U8();
+  *detail = kind_byte;
+  const uint8_t kind = kind_byte & kKindMask;
   if (kind < static_cast<uint8_t>(RecordKind::kSet) || kind > static_cast<uint8_t>(RecordKind::kFlush)) {
     return Fault::kBadRecordKind;
   }
   record->kind = static_cast<RecordKind>(kind);
+  if (kind_byte != kind && record->kind != RecordKind::kSet && record->kind != RecordKind::kTouch) {
+    return Fault::kBadRecordKind;  // item bits on a DELETE or FLUSH
+  }
+  record->stale = (kind_byte & kKindStale) != 0;
+  record->win_token_sent = (kind_byte & kKindWinTokenSent) != 0;
   if (type == FrameType::kSnapshot && record->kind != RecordKind::kSet &&
       record->kind != RecordKind::kDelete) {
     return Fault::kBadSnapshotKind;
@@ -487,6 +508,19 @@ void AppendError(std::string_view reason, std::string* out) {
 }
 
 void SetRecordFrameOffset(uint64_t offset, char* frame) { Put64(frame + kFrameLengthSize + 1, offset); }
+
+void ClearRecordItemBits(char* frames, size_t size) {
+  size_t pos = 0;
+  while (size - pos > kFrameLengthSize) {
+    const size_t length = Load32(frames + pos);
+    char* type = frames + pos + kFrameLengthSize;
+    const size_t kind_at = *type == static_cast<char>(FrameType::kRecord)     ? 1 + 8
+                           : *type == static_cast<char>(FrameType::kSnapshot) ? 1
+                                                                              : 0;
+    if (kind_at != 0 && kind_at < length) type[kind_at] = static_cast<char>(type[kind_at] & kKindMask);
+    pos += kFrameLengthSize + length;
+  }
+}
 
 DecodeResult DecodeFrame(std::string_view input, size_t max_frame, Frame* frame) {
   if (input.size() < kFrameLengthSize) return DecodeResult{};

@@ -57,6 +57,12 @@ using ReplId = std::array<uint8_t, 16>;
 /// HELLO flags bit 1: I have a secret (AUTH follows).
 constexpr uint8_t kHelloFlagHasSecret = 2;
 
+/// HELLO flags bit 2: I decode the item bits of a record's kind byte (stale,
+/// win token sent; docs/replication.md "Wire format"). A sender clears them
+/// (ClearRecordItemBits) for a peer without this bit: a node of an earlier
+/// build calls such a kind byte malformed.
+constexpr uint8_t kHelloFlagItemBits = 4;
+
 /// HELLO: the first frame each side sends.
 struct Hello {
   uint16_t protocol_version = kReplProtocolVersion;
@@ -148,6 +154,12 @@ void AppendError(std::string_view reason, std::string* out);
 /// known (the backlog does). `frame` must hold at least 13 bytes.
 void SetRecordFrameOffset(uint64_t offset, char* frame);
 
+/// Clears the item bits (Record::stale, Record::win_token_sent) in the kind
+/// byte of every RECORD and SNAPSHOT frame among `frames[0..size)`, which must
+/// be whole frames as the encoders wrote them; other frames are left alone.
+/// For a peer whose HELLO lacks kHelloFlagItemBits.
+void ClearRecordItemBits(char* frames, size_t size);
+
 /// Largest frame length (type + payload) a node with item size limit
 /// `item_size_max` (-I, bytes) sends or accepts: item_size_max + 4096, room
 /// for the largest item's value plus its key and record header.
@@ -186,7 +198,8 @@ struct DecodeResult {
 /// (or buffering) the frame. A whole frame is kMalformed when its type is
 /// unknown, its payload is shorter or longer than the type needs, a key length
 /// is 0 or over kKeyMaxLength, a value or ERROR reason runs past the frame, a
-/// record kind is unknown, or a SNAPSHOT's kind is not SET or DELETE.
+/// record kind is unknown or a DELETE or FLUSH has item bits in its kind
+/// byte, or a SNAPSHOT's kind is not SET or DELETE.
 ///
 /// A HELLO whose protocol_version is not kReplProtocolVersion is NOT malformed:
 /// only hello.protocol_version is decoded (the rest of its payload, of any

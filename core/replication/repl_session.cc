@@ -11,9 +11,9 @@
 namespace twincache {
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
-constexpr size_t kOutHighWater = 512 * 1024;  // stop producing with this much unsent
-constexpr size_t kScanChunkItems = 256;       // items per Scan call (one shard lock at a time)
+constexpr size_t kReadChunk = size_t{64} * 1024;
+constexpr size_t kOutHighWater = size_t{512} * 1024;  // stop producing with this much unsent
+constexpr size_t kScanChunkItems = 256;               // items per Scan call (one shard lock at a time)
 // A partition must end the link soon enough that the redial, not TCP's
 // retransmission backoff (which can wait seconds), brings it back after the
 // heal: no byte from the peer for kSilenceLimitMs ends it. PINGs every
@@ -32,6 +32,8 @@ Record RecordOf(const ItemView& item) {
     record.flags = item.flags;
     record.exptime = item.exptime;
     record.exptime_version = item.exptime_version;
+    record.stale = item.stale;
+    record.win_token_sent = item.win_token_sent;
   }
   return record;
 }
@@ -60,7 +62,7 @@ void ReplSession::Start() {
   hello.offset = owner_->backlog().last_offset();
   hello.peer_replid = owner_->peer_replid();
   hello.peer_offset = applied_;
-  hello.flags = owner_->options().secret.empty() ? 0 : kHelloFlagHasSecret;
+  hello.flags = kHelloFlagItemBits | (owner_->options().secret.empty() ? 0 : kHelloFlagHasSecret);
   hello.nonce = nonce_;
   AppendHello(hello, &out_);
   Flush();
@@ -178,7 +180,7 @@ bool ReplSession::HandleFrame(const Frame& frame) {
       ++full_items_;
       return true;
     case FrameType::kFullEnd:
-      return OnFullEnd();
+      return OnFullEnd(frame.full_end.items_sent);
     case FrameType::kPartialBegin:
       if (frame.partial_begin.replid != owner_->peer_replid()) {
         Close("PARTIAL_BEGIN for a stream this node does not hold");
@@ -198,8 +200,9 @@ bool ReplSession::HandleFrame(const Frame& frame) {
     case FrameType::kAck:
       owner_->OnPeerAcked(frame.ack.applied_offset);
       return true;
-    case FrameType::kPing:
-      return true;  // its arrival already refreshed last_heard_ms_
+    case FrameType::kPing:  // its arrival already refreshed last_heard_ms_
+      owner_->OnPeerPing(frame.ping.sender_offset, frame.ping.sender_time_ms);
+      return true;
     case FrameType::kError:
       Close("peer error: " + std::string(frame.error_reason));
       return false;
@@ -278,9 +281,14 @@ void ReplSession::ApplyPeerRecord(const Record& record, bool counted_as_conflict
   owner_->OnApplyResult(record, owner_->store()->Apply(record), counted_as_conflict, peer_name_);
 }
 
-bool ReplSession::OnFullEnd() {
+bool ReplSession::OnFullEnd(uint64_t items_sent) {
   if (!receiving_full_) {
     Close("FULL_END outside a full sync");
+    return false;
+  }
+  if (items_sent != full_items_) {
+    Close("FULL_END counts " + std::to_string(items_sent) + " items, " + std::to_string(full_items_) +
+          " arrived");
     return false;
   }
   receiving_full_ = false;
@@ -373,6 +381,7 @@ void ReplSession::FullSyncStep() {
           ++sync_items_;
         },
         /*include_tombstones=*/true);
+    StripItemBitsFrom(before);
     sync_bytes_ += out_.size() - before;
   }
   if (!cursor_.done()) return;
@@ -401,12 +410,21 @@ void ReplSession::StreamStep() {
   const Backlog& backlog = owner_->backlog();
   while (out_.size() < kOutHighWater && next_offset_ <= backlog.last_offset()) {
     uint64_t last_copied = 0;
+    const size_t before = out_.size();
     if (backlog.CopyFrom(next_offset_, kOutHighWater - out_.size(), &out_, &last_copied) == 0) {
       Close("backlog overflow: the peer fell behind offset " + std::to_string(next_offset_));
       return;
     }
+    StripItemBitsFrom(before);
     next_offset_ = last_copied + 1;
   }
+}
+
+// A peer of an earlier build refuses the item bits of a kind byte
+// (docs/replication.md, "Wire format"): it gets the items without them.
+void ReplSession::StripItemBitsFrom(size_t from) {
+  if ((peer_hello_.flags & kHelloFlagItemBits) != 0 || out_.size() <= from) return;
+  ClearRecordItemBits(out_.data() + from, out_.size() - from);
 }
 
 void ReplSession::Flush() {

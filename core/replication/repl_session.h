@@ -64,7 +64,7 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
   bool OnAuth(const Auth& auth);
   bool BecomeReady();
   bool OnRecordFrame(uint64_t offset, const Record& record);
-  bool OnFullEnd();
+  bool OnFullEnd(uint64_t items_sent);
   // Applies one of the peer's records and reports the outcome to the owner
   // (conflicts; a refused one is counted and logged: repl_apply_errors).
   void ApplyPeerRecord(const Record& record, bool counted_as_conflict);
@@ -74,6 +74,7 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
 
   void FullSyncStep();
   void StreamStep();
+  void StripItemBitsFrom(size_t from);
   void Flush();
   void OnWritten(const asio::error_code& ec, size_t n);
   void ScheduleHeartbeat();

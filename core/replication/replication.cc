@@ -28,8 +28,8 @@ constexpr auto kConnectTimeout = std::chrono::milliseconds(200);
 // At most one repl_apply_error log line per this many ms (OnApplyResult).
 constexpr int64_t kApplyErrorLogGapMs = 1000;
 constexpr auto kInitialSyncRecheck = std::chrono::seconds(1);
-
-thread_local uint64_t t_last_offset = 0;
+// A twin's clock this far off (ms) is logged once (repl_clock_skew).
+constexpr int64_t kClockSkewWarnMs = 1000;
 
 // 127.0.0.1 and ::ffff:127.0.0.1 are the same peer.
 asio::ip::address Canonical(const asio::ip::address& address) {
@@ -294,7 +294,7 @@ void Replicator::SetLastError(const std::string& error) {
 // Local writes and acknowledgements
 
 void Replicator::OnRecord(const Record& record) {
-  t_last_offset = backlog_.Append(record, clock_->NowMillis());
+  backlog_.Append(record, clock_->NowMillis());
   Wake();
 }
 
@@ -306,11 +306,7 @@ void Replicator::Wake() {
   });
 }
 
-uint64_t Replicator::TakeThreadOffset() {
-  uint64_t offset = t_last_offset;
-  t_last_offset = 0;
-  return offset;
-}
+uint64_t Replicator::StreamOffset() const { return backlog_.last_offset(); }
 
 void Replicator::WaitForAck(uint64_t offset, std::function<void(bool)> done) {
   std::unique_lock<std::mutex> lock(mu_);
@@ -361,6 +357,8 @@ ReplicationStatus Replicator::Status() const {
   status.offset = backlog_.last_offset();
   status.acked_offset = std::min(acked_offset_.load(std::memory_order_acquire), status.offset);
   status.applied_offset = applied_offset_.load(std::memory_order_relaxed);
+  status.peer_offset = peer_offset_.load(std::memory_order_relaxed);
+  status.peer_clock_skew_ms = peer_clock_skew_ms_.load(std::memory_order_relaxed);
   status.lag_records = link_up_.load() ? status.offset - status.acked_offset : 0;
   if (status.lag_records > 0) {
     int64_t since = backlog_.AppendTimeOf(status.acked_offset + 1);
@@ -412,35 +410,51 @@ void Replicator::OnFullSyncReceived(const ReplId& replid, int64_t ms) {
   UpdateState();
 }
 
+void Replicator::OnPeerPing(uint64_t offset, int64_t peer_time_ms) {
+  peer_offset_.store(offset, std::memory_order_relaxed);
+  const int64_t skew = clock_->NowMillis() - peer_time_ms;
+  peer_clock_skew_ms_.store(skew, std::memory_order_relaxed);
+  // Versions are hybrid logical clocks (docs/replication.md): a skew between
+  // the twins decides which of two concurrent writes wins. Say so once.
+  if ((skew > kClockSkewWarnMs || skew < -kClockSkewWarnMs) && !skew_logged_) {
+    skew_logged_ = true;
+    Log(LogLevel::kWarning, "repl_clock_skew",
+        {{"peer", options_.peer_host},
+         {"skew_ms", std::to_string(skew)},
+         {"offset", std::to_string(offset)}});
+  }
+}
+
 void Replicator::OnSyncSent(bool full) {
   (full ? full_syncs_ : partial_syncs_).fetch_add(1, std::memory_order_relaxed);
 }
 
-void Replicator::AppendStats(std::vector<std::pair<std::string, std::string>>* out) const {
+void Replicator::AppendStats(StatList* out) const {
   const ReplicationStatus status = Status();
-  auto add = [out](const char* name, std::string value) { out->emplace_back(name, std::move(value)); };
-  add("repl_state", std::string(Name(status.state)));
-  add("repl_peer", status.peer);
-  add("repl_node_id", std::to_string(options_.node_id));
-  add("repl_replid", ReplIdHex(replid_));
-  add("repl_offset", std::to_string(status.offset));
-  add("repl_acked_offset", std::to_string(status.acked_offset));
-  add("repl_peer_replid", status.peer_replid);
-  add("repl_applied_offset", std::to_string(status.applied_offset));
-  add("repl_lag_records", std::to_string(status.lag_records));
-  add("repl_lag_ms", std::to_string(status.lag_ms));
-  add("repl_backlog_size", std::to_string(backlog_.capacity_bytes()));
-  add("repl_backlog_used", std::to_string(backlog_.used_bytes()));
-  add("repl_full_syncs", std::to_string(status.full_syncs));
-  add("repl_partial_syncs", std::to_string(status.partial_syncs));
-  add("repl_conflicts", std::to_string(status.conflicts));
-  add("repl_apply_errors", std::to_string(status.apply_errors));
-  add("repl_last_error", status.last_error);
-  add("repl_last_sync_duration_ms", std::to_string(status.last_sync_duration_ms));
-  add("repl_initial_sync", std::string(Name(status.initial_sync)));
-  add("repl_degraded_writes", std::to_string(status.degraded_writes));
-  add("repl_tombstones", std::to_string(store_->GetStats().tombstones));
-  add("repl_ack", options_.ack_sync ? "sync" : "async");
+  AddStat(out, "repl_state", Name(status.state));
+  AddStat(out, "repl_peer", status.peer);
+  AddStat(out, "repl_node_id", options_.node_id);
+  AddStat(out, "repl_replid", ReplIdHex(replid_));
+  AddStat(out, "repl_offset", status.offset);
+  AddStat(out, "repl_acked_offset", status.acked_offset);
+  AddStat(out, "repl_peer_replid", status.peer_replid);
+  AddStat(out, "repl_applied_offset", status.applied_offset);
+  AddStat(out, "repl_peer_offset", status.peer_offset);
+  AddStat(out, "repl_peer_clock_skew_ms", std::to_string(status.peer_clock_skew_ms));
+  AddStat(out, "repl_lag_records", status.lag_records);
+  AddStat(out, "repl_lag_ms", std::to_string(status.lag_ms));
+  AddStat(out, "repl_backlog_size", backlog_.capacity_bytes());
+  AddStat(out, "repl_backlog_used", backlog_.used_bytes());
+  AddStat(out, "repl_full_syncs", status.full_syncs);
+  AddStat(out, "repl_partial_syncs", status.partial_syncs);
+  AddStat(out, "repl_conflicts", status.conflicts);
+  AddStat(out, "repl_apply_errors", status.apply_errors);
+  AddStat(out, "repl_last_error", status.last_error);
+  AddStat(out, "repl_last_sync_duration_ms", std::to_string(status.last_sync_duration_ms));
+  AddStat(out, "repl_initial_sync", Name(status.initial_sync));
+  AddStat(out, "repl_degraded_writes", status.degraded_writes);
+  AddStat(out, "repl_tombstones", store_->GetStats().tombstones);
+  AddStat(out, "repl_ack", options_.ack_sync ? "sync" : "async");
 }
 
 }  // namespace twincache

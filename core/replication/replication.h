@@ -26,7 +26,9 @@
 #include <vector>
 
 #include "core/base/clock.h"
+#include "core/base/stat_list.h"
 #include "core/net/listener.h"
+#include "core/replication/ack_waiter.h"
 #include "core/replication/link_owner.h"
 #include "core/replication/repl_backlog.h"
 #include "core/replication/repl_frame.h"
@@ -46,6 +48,8 @@ struct ReplicationStatus {
   uint64_t offset = 0;
   uint64_t acked_offset = 0;
   uint64_t applied_offset = 0;
+  uint64_t peer_offset = 0;        ///< the peer's last produced offset, per its last PING
+  int64_t peer_clock_skew_ms = 0;  ///< this node's clock minus the peer's at its last PING (+ one-way delay)
   uint64_t lag_records = 0;
   int64_t lag_ms = 0;
   uint64_t full_syncs = 0;
@@ -58,10 +62,10 @@ struct ReplicationStatus {
   std::string peer_replid;  ///< "none" before the first sync
 };
 
-/// Thread safety: OnRecord, TakeThreadOffset, WaitForAck, CountDegradedWrite,
-/// InitialSyncDone, Status and AppendStats are safe from any thread; Start and Stop
-/// are for the owning thread only.
-class Replicator final : public RecordObserver, private LinkOwner {
+/// Thread safety: OnRecord, the AckWaiter methods, InitialSyncDone, Status and
+/// AppendStats are safe from any thread; Start and Stop are for the owning
+/// thread only.
+class Replicator final : public RecordObserver, public AckWaiter, private LinkOwner {
  public:
   /// Adopts the bound replication `listeners` (listener.h), closed on destruction.
   Replicator(const ReplicationOptions& options, Store* store, Clock* clock,
@@ -80,19 +84,11 @@ class Replicator final : public RecordObserver, private LinkOwner {
   /// Called under a store shard lock; takes only the backlog's mutex.
   void OnRecord(const Record& record) override;
 
-  /// The offset of the last record the calling thread produced since its
-  /// previous call, or 0 if none (how a connection learns which offset its
-  /// replies wait for in --repl-ack sync).
-  static uint64_t TakeThreadOffset();
-
-  /// Calls `done(true)` once the peer has applied the stream up to `offset`,
-  /// or `done(false)` when the link is down (at once, or when it drops).
-  /// `done` runs on the replication thread or, if decided at once, on the
-  /// caller's; it must only post work elsewhere.
-  void WaitForAck(uint64_t offset, std::function<void(bool)> done);
-
-  /// Counts a write answered without the peer's ack (repl_degraded_writes).
-  void CountDegradedWrite() { degraded_writes_.fetch_add(1, std::memory_order_relaxed); }
+  // AckWaiter (ack_waiter.h): --repl-ack sync.
+  uint64_t StreamOffset() const override;
+  void WaitForAck(uint64_t offset, std::function<void(bool)> done) override;
+  int64_t AckTimeoutMs() const override { return options_.ack_timeout_ms; }
+  void CountDegradedWrite() override { degraded_writes_.fetch_add(1, std::memory_order_relaxed); }
 
   /// True once this node holds its peer's data (docs/replication.md, "Initial sync").
   bool InitialSyncDone() const { return initial_sync_done_.load(std::memory_order_acquire); }
@@ -100,8 +96,9 @@ class Replicator final : public RecordObserver, private LinkOwner {
   /// The counters now (each read is atomic; the set is not one instant).
   ReplicationStatus Status() const;
 
-  /// Appends the repl_* stats lines (name, value).
-  void AppendStats(std::vector<std::pair<std::string, std::string>>* out) const;
+  /// Appends the repl_* stats (README, "Replicating to a twin") to `*out`.
+  /// Thread safety: safe from any thread.
+  void AppendStats(StatList* out) const;
 
   const ReplicationOptions& options() const override { return options_; }
 
@@ -119,6 +116,7 @@ class Replicator final : public RecordObserver, private LinkOwner {
   void OnLinkStateChanged() override { UpdateState(); }
   void OnPeerAcked(uint64_t offset) override;
   void OnApplied(uint64_t offset) override { applied_offset_.store(offset, std::memory_order_relaxed); }
+  void OnPeerPing(uint64_t offset, int64_t peer_time_ms) override;
   void OnInitialSyncDone(const char* how) override { MarkInitialSyncDone(how); }
   void OnFullSyncReceived(const ReplId& replid, int64_t ms) override;
   void OnSyncSent(bool full) override;
@@ -174,6 +172,9 @@ class Replicator final : public RecordObserver, private LinkOwner {
   std::atomic<int> state_{static_cast<int>(ReplState::kConnecting)};
   std::atomic<bool> initial_sync_done_{false};
   std::atomic<uint64_t> applied_offset_{0};
+  std::atomic<uint64_t> peer_offset_{0};        // the peer's stream end, per its last PING
+  std::atomic<int64_t> peer_clock_skew_ms_{0};  // local clock minus the peer's, plus one-way delay
+  bool skew_logged_ = false;                    // replication thread only
   std::atomic<uint64_t> acked_offset_{0};
   std::atomic<uint64_t> full_syncs_{0};
   std::atomic<uint64_t> partial_syncs_{0};

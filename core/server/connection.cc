@@ -10,10 +10,10 @@
 namespace twincache {
 namespace {
 
-constexpr size_t kInitialInput = 4096;            // memcached's DATA_BUFFER_SIZE is 2048
-constexpr size_t kIdleInputMax = 64 * 1024;       // shrink back to kInitialInput above this when empty
-constexpr size_t kOutputHighWater = 1024 * 1024;  // stop parsing with this much unsent
-constexpr size_t kIdleOutputMax = 1024 * 1024;    // release larger send buffers after use
+constexpr size_t kInitialInput = 4096;               // memcached's DATA_BUFFER_SIZE is 2048
+constexpr size_t kIdleInputMax = size_t{64} * 1024;  // shrink back to kInitialInput above this when empty
+constexpr size_t kOutputHighWater = size_t{1024} * 1024;  // stop parsing with this much unsent
+constexpr size_t kIdleOutputMax = size_t{1024} * 1024;    // release larger send buffers after use
 
 std::string PeerName(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;
@@ -155,6 +155,7 @@ Connection::Step Connection::TextStep(std::string_view input) {
     }
     return step;
   }
+  batch_wrote_ = batch_wrote_ || MayWrite(request_);
   step.close = context_->handler->Handle(request_, context_->stats, &out_) == HandleOutcome::kClose;
   return step;
 }
@@ -180,30 +181,33 @@ Connection::Step Connection::BinaryStep(std::string_view input) {
     }
     return step;
   }
+  batch_wrote_ = batch_wrote_ || MayWrite(binary_request_);
   step.close = context_->binary_handler->Handle(binary_request_, &binary_session_, context_->stats, &out_) ==
                HandleOutcome::kClose;
   return step;
 }
 
-// --repl-ack sync: when this batch wrote anything, its replies wait until the
-// peer has applied the last record, or --repl-ack-timeout-ms (then the write
-// counts as degraded). Reading waits too, so replies stay in order.
+// --repl-ack sync: when this batch may have written, its replies wait until
+// the peer has applied the stream up to the offset reached now (ack_waiter.h),
+// or --repl-ack-timeout-ms (then the write counts as degraded). Reading waits
+// too, so replies stay in order.
 bool Connection::HoldForAck() {
-  Replicator* replicator = context_->replicator;
-  if (replicator == nullptr) return false;
-  const uint64_t offset = Replicator::TakeThreadOffset();
+  AckWaiter* waiter = context_->ack_waiter;
+  if (waiter == nullptr || !batch_wrote_) return false;
+  batch_wrote_ = false;
+  const uint64_t offset = waiter->StreamOffset();
   if (offset == 0) return false;
   waiting_ack_ = true;
   const uint64_t generation = ++ack_generation_;
   auto executor = socket_.get_executor();
-  ack_timer_.expires_after(std::chrono::milliseconds(replicator->options().ack_timeout_ms));
+  ack_timer_.expires_after(std::chrono::milliseconds(waiter->AckTimeoutMs()));
   // The timer's handler owns the connection while it waits: it runs once,
   // cancelled by the ack or at the timeout.
   ack_timer_.async_wait([self = shared_from_this(), generation](const asio::error_code& ec) {
     if (!ec) self->OnAckDone(generation, false);
   });
   std::weak_ptr<Connection> weak = shared_from_this();
-  replicator->WaitForAck(offset, [weak, generation, executor](bool acked) {
+  waiter->WaitForAck(offset, [weak, generation, executor](bool acked) {
     asio::post(executor, [weak, generation, acked] {
       if (auto self = weak.lock()) self->OnAckDone(generation, acked);
     });
@@ -215,7 +219,7 @@ void Connection::OnAckDone(uint64_t generation, bool acked) {
   if (!waiting_ack_ || generation != ack_generation_ || closed_) return;
   waiting_ack_ = false;
   ack_timer_.cancel();
-  if (!acked) context_->replicator->CountDegradedWrite();
+  if (!acked) context_->ack_waiter->CountDegradedWrite();
   Flush();
   if (closing_ && !writing_) {
     Close("quit");

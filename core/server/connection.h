@@ -30,14 +30,14 @@
 #include "core/protocol/request.h"
 #include "core/protocol/server_state.h"
 #include "core/protocol/stats.h"
-#include "core/replication/replication.h"
+#include "core/replication/ack_waiter.h"
 
 namespace twincache {
 
 /// What every connection of a worker shares (owned by the Server).
 struct ConnectionContext {
   ServerState* state = nullptr;
-  Replicator* replicator = nullptr;  ///< set with --repl-ack sync: replies wait for the peer's ack
+  AckWaiter* ack_waiter = nullptr;  ///< set with --repl-ack sync: replies wait for the peer's ack
   Handler* handler = nullptr;
   BinaryHandler* binary_handler = nullptr;
   ThreadStats* stats = nullptr;  ///< the worker thread's counters
@@ -97,6 +97,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool paused_ = false;   // stopped parsing because out_ passed the high-water mark
   bool closing_ = false;  // close once sending_ and out_ are written
   bool closed_ = false;
+  bool batch_wrote_ = false;  // a request since the last HoldForAck may have written (MayWrite)
   bool waiting_ack_ = false;  // replies held until the peer applied this batch's writes
   uint64_t ack_generation_ = 0;
   asio::steady_timer ack_timer_;

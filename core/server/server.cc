@@ -17,7 +17,7 @@ constexpr std::string_view kTooManyConnections = "ERROR Too many open connection
 }  // namespace
 
 Server::Server(ServerState* state, Handler* handler, const std::vector<ListenSocket>& listeners,
-               Replicator* ack_replicator)
+               AckWaiter* ack_waiter)
     : state_(state),
       binary_handler_(state),
       signals_(main_, SIGTERM, SIGINT),
@@ -25,11 +25,11 @@ Server::Server(ServerState* state, Handler* handler, const std::vector<ListenSoc
       accept_retry_timer_(main_) {
   ParserLimits limits;
   limits.item_size_max = state->settings.item_size_max;
-  limits.lenient_keys = state->settings.lenient_keys;
+  limits.strict_keys = state->settings.strict_keys;
   for (size_t i = 0; i < state->settings.threads; ++i) {
     auto worker = std::make_unique<Worker>();
-    worker->connection_context = ConnectionContext{
-        state, ack_replicator, handler, &binary_handler_, state->stats.ForThread(i), limits};
+    worker->connection_context =
+        ConnectionContext{state, ack_waiter, handler, &binary_handler_, state->stats.ForThread(i), limits};
     workers_.push_back(std::move(worker));
   }
   for (const ListenSocket& listener : listeners) {

@@ -25,10 +25,10 @@ namespace twincache {
 class Server {
  public:
   /// Adopts the bound `listeners` (closed when the server is destroyed).
-  /// `ack_replicator`: with --repl-ack sync, the replicator whose acks hold
-  /// back write replies; nullptr otherwise.
+  /// `ack_waiter`: with --repl-ack sync, the replication whose acks hold
+  /// back write replies (ack_waiter.h); nullptr otherwise.
   Server(ServerState* state, Handler* handler, const std::vector<ListenSocket>& listeners,
-         Replicator* ack_replicator = nullptr);
+         AckWaiter* ack_waiter = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

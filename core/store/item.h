@@ -19,7 +19,7 @@ constexpr size_t kKeyMaxLength = 250;
 
 /// Relative exptimes above this many seconds (30 days) are unix timestamps
 /// (memcached protocol.txt, "Expiration times").
-constexpr int64_t kRelativeExptimeMax = 60 * 60 * 24 * 30;
+constexpr int64_t kRelativeExptimeMax = int64_t{60} * 60 * 24 * 30;
 
 /// Absolute exptime that means "already expired" (any time in the past works;
 /// 1 is never mistaken for "never expires", which is 0).
@@ -68,6 +68,14 @@ struct ItemView {
   uint64_t exptime_version = 0;  ///< hlc of the last exptime change (= cas unless touched)
   bool tombstone = false;        ///< a deleted key's tombstone (only from Store::Scan with
                                  ///< include_tombstones): no value, exptime = when it is reclaimed
+  bool stale = false;            ///< marked stale by meta md I / ms I (mg answers X)
+  bool win_token_sent = false;   ///< a recache win token was handed out for this item before this
+                                 ///< access (mg answers Z); see ReadOptions::win_token in store.h
+  bool won = false;              ///< this Get won the item's win token (mg answers W); only with
+                                 ///< ReadOptions::win_token
+  bool vivified = false;         ///< this Get created the item (ReadOptions::vivify)
+  int64_t previous_exptime = 0;  ///< Get: the exptime before this access's touch (= exptime
+                                 ///< without one; 0 for a vivified item), for mg flags before 'T'
 };
 
 }  // namespace twincache

@@ -15,7 +15,8 @@ namespace twincache {
 
 /// What a record does (docs/replication.md, "Wire format": record kind).
 enum class RecordKind : uint8_t {
-  kSet = 1,     ///< the item as it now is (set/add/replace/append/prepend/cas/incr/decr)
+  kSet = 1,     ///< the item as it now is (set/add/replace/append/prepend/cas/incr/decr,
+                ///< meta md I's stale mark, mg N's vivified item)
   kDelete = 2,  ///< a tombstone for `key`
   kTouch = 3,   ///< the item with a new exptime and exptime_version, same data version
   kFlush = 4,   ///< flush_all: items below (hlc, origin) are invalid from at_ms on
@@ -33,6 +34,8 @@ struct Record {
   int64_t exptime = 0;           ///< kSet, kTouch: absolute unix seconds, 0 = never
   uint64_t exptime_version = 0;  ///< kSet, kTouch: hlc of the last exptime change (= hlc for kSet)
   int64_t at_ms = 0;             ///< kFlush: unix milliseconds from which the flush applies
+  bool stale = false;            ///< kSet, kTouch: the item is marked stale (meta md I / ms I)
+  bool win_token_sent = false;   ///< kSet, kTouch: the item's recache win token was handed out
 };
 
 /// Receives the store's local changes. Thread safety: OnRecord is called from

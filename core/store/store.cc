@@ -383,24 +383,70 @@ bool Store::Get(std::string_view key, const ReadOptions& options,
   std::lock_guard<std::mutex> lock(shard.mu);
   const int64_t now_ms = clock_->NowMillis();
   ItemState dead_state = ItemState::kLive;
-  Item* item = FindLive(shard, key, hash, now_ms, &dead_state);
+  Item* tombstone = nullptr;
+  Item* item = FindLive(shard, key, hash, now_ms, &dead_state, &tombstone);
+  bool created = false;
+  int64_t previous_exptime = 0;
   if (item == nullptr) {
     if (dead_state == ItemState::kExpired) ++shard.get_expired;
     if (dead_state == ItemState::kFlushed) ++shard.get_flushed;
-    return false;
-  }
-  if (options.touch) {
+    if (!options.vivify) return false;
+    item = Vivify(shard, key, hash, tombstone, options, now_ms);
+    if (item == nullptr) return false;
+    created = true;
+  } else if (options.touch) {
+    previous_exptime = item->exptime;
     item->exptime = options.exptime;
     item->exptime_version = NextVersion();
     Notify(RecordKind::kTouch, *item);
+  } else {
+    previous_exptime = item->exptime;
   }
-  fn(item->View());
+  ItemView view = item->View();
+  view.vivified = created;
+  view.previous_exptime = previous_exptime;
+  if (created) view.win_token_sent = false;  // taken by this very read
+  if (options.win_token || created) view.won = WinToken(item, options, created, previous_exptime);
+  fn(view);
   if (options.bump_lru) {
     // memcached do_item_bump: mark fetched, refresh the access time, move to the head.
     item->fetched = true;
     item->last_access = ToAccessTime(now_ms);
     shard.table.MoveToHead(item);
   }
+  return true;
+}
+
+// mg 'N' after a miss (memcached process_mget_command links a fresh 0-byte
+// item under the item lock): an empty item in place of `tombstone` (null:
+// none), its win token already taken by the creating read, reported as kSet.
+// nullptr when the key is too long or the memory limit cannot be met.
+Store::Item* Store::Vivify(Shard& shard, std::string_view key, uint64_t hash, Item* tombstone,
+                           const ReadOptions& options, int64_t now_ms) {
+  if (key.empty() || key.size() > kKeyMaxLength) return nullptr;
+  Item* item = Item::Create(key, 0, 0, options.vivify_exptime);
+  if (item == nullptr) return nullptr;
+  item->win_token_sent = true;
+  if (!Charge(shard, tombstone != nullptr ? tombstone->size() : 0, item->size(), tombstone, now_ms)) {
+    Item::Destroy(item);
+    return nullptr;
+  }
+  Link(shard, tombstone, item, hash, options.vivify_cas, now_ms);
+  Notify(RecordKind::kSet, *item);
+  return item;
+}
+
+// Whether the read described by `options` wins `item`'s win token, and if
+// so takes it (memcached process_mget_command: 'N' on a created item, 'R'
+// below the token, or a stale item, each only while ITEM_TOKEN_SENT is clear).
+// A created item's token was taken by Vivify().
+bool Store::WinToken(Item* item, const ReadOptions& options, bool created, int64_t previous_exptime) {
+  if (created) return true;
+  if (item->win_token_sent) return false;
+  const int64_t exptime = options.touch && options.recache_before_touch ? previous_exptime : item->exptime;
+  const bool recache = options.recache_before != 0 && exptime != 0 && exptime < options.recache_before;
+  if (!item->stale && !recache) return false;
+  item->win_token_sent = true;
   return true;
 }
 
@@ -444,6 +490,12 @@ StoreStatus Store::StoreItem(StoreMode mode, std::string_view key, std::string_v
     case StoreMode::kCas:
       if (old == nullptr) {
         status = StoreStatus::kNotFound;
+      } else if (options.invalidate && options.compare_cas != 0 && options.compare_cas < old->cas) {
+        // memcached do_store_item, CAS_STALE (a cas of 0 is CAS_NONE there):
+        // store, but as a stale item that keeps the old TTL and token.
+        fresh->exptime = old->exptime;
+        fresh->stale = true;
+        fresh->win_token_sent = old->win_token_sent;
       } else if (old->cas != options.compare_cas) {
         status = StoreStatus::kExists;
       }
@@ -499,7 +551,7 @@ StoreStatus Store::Concatenate(StoreMode mode, std::string_view key, std::string
 }
 
 ArithStatus Store::Arithmetic(std::string_view key, const ArithOptions& options, uint64_t* value_out,
-                              uint64_t* cas_out) {
+                              uint64_t* cas_out, ArithResult* result_out) {
   const uint64_t hash = HashKey(key);
   Shard& shard = ShardFor(hash);
   std::lock_guard<std::mutex> lock(shard.mu);
@@ -533,9 +585,18 @@ ArithStatus Store::Arithmetic(std::string_view key, const ArithOptions& options,
   Item* fresh = Item::Create(key, text.size(), flags, exptime);
   if (fresh == nullptr) return ArithStatus::kOutOfMemory;
   CopyBytes(fresh->value_data(), text);
+  if (old != nullptr && text.size() <= old->value_length) {
+    // memcached do_add_delta rewrites such an item in place, bits included.
+    fresh->stale = old->stale;
+    fresh->win_token_sent = old->win_token_sent;
+  }
   if (!Charge(shard, displaced != nullptr ? displaced->size() : 0, fresh->size(), displaced, now_ms)) {
     Item::Destroy(fresh);
     return ArithStatus::kOutOfMemory;
+  }
+  if (result_out != nullptr) {  // before Link() frees `old`
+    result_out->created = old == nullptr;
+    result_out->previous_exptime = old != nullptr ? old->exptime : 0;
   }
   const uint64_t cas = Link(shard, displaced, fresh, hash, 0, now_ms);
   Notify(RecordKind::kSet, *fresh);
@@ -564,6 +625,26 @@ DeleteStatus Store::Delete(std::string_view key, uint64_t compare_cas) {
     record.key = key;
     observer_->OnRecord(record);
   }
+  return DeleteStatus::kDeleted;
+}
+
+DeleteStatus Store::Invalidate(std::string_view key, const InvalidateOptions& options) {
+  const uint64_t hash = HashKey(key);
+  Shard& shard = ShardFor(hash);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  const int64_t now_ms = clock_->NowMillis();
+  Item* item = FindLive(shard, key, hash, now_ms, nullptr);
+  if (item == nullptr) return DeleteStatus::kNotFound;
+  if (options.compare_cas != 0 && item->cas != options.compare_cas) return DeleteStatus::kExists;
+  // memcached process_mdelete_command: mark stale, clear the token, bump the
+  // cas (a new version of the item), no LRU bump.
+  if (options.update_exptime) item->exptime = options.exptime;
+  item->stale = true;
+  item->win_token_sent = false;
+  item->cas = options.new_cas != 0 ? options.new_cas : NextVersion();
+  item->origin = options_.node_id;
+  item->exptime_version = item->cas;
+  Notify(RecordKind::kSet, *item);
   return DeleteStatus::kDeleted;
 }
 

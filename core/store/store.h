@@ -24,6 +24,16 @@
 // version, no value) that clients never see but Apply() compares against, so
 // a late older write cannot bring the key back.
 //
+// Stale items and win tokens (memcached protocol.txt "Meta Get", "Meta
+// Delete"; proto_text.c process_mget_command, process_mdelete_command and
+// memcached.c do_store_item: the ITEM_STALE and ITEM_TOKEN_SENT bits). An item
+// may be marked stale (md I, ms I) and carries a "win token sent" bit: the
+// first mg that finds a stale item, or one whose TTL is below its R token,
+// wins the right to recache it, and later ones learn that a token is out. A
+// stale mark is part of the item's version (it comes with a new cas unique)
+// and replicates; handing out a token changes no version and stays local
+// (docs/replication.md, "Stale items and win tokens").
+//
 // Design follows memcached (items.c: LRU tail eviction, lazy expiry,
 // flush_all's oldest_live) and Redis (dict.c: SCAN's reverse-binary cursor for
 // a dump that survives table growth).
@@ -84,12 +94,49 @@ struct ReadOptions {
   bool bump_lru = true;  ///< move to the LRU head and update last_access (false: mg 'u')
   bool touch = false;    ///< also set a new exptime (gat, gats, mg 'T')
   int64_t exptime = 0;   ///< with touch: new absolute exptime (see AbsoluteExptime)
+
+  /// mg's recache race (memcached proto_text.c process_mget_command). With
+  /// win_token the read wins the item's win token (ItemView::won) when no
+  /// token was handed out for the item yet and either the item is stale or
+  /// recache_before != 0 and the item's exptime is nonzero and below it (mg
+  /// 'R'). Winning sets the item's win_token_sent bit; later reads see it
+  /// (ItemView::win_token_sent, mg 'Z') until a store replaces the item or an
+  /// Invalidate() clears it. Local state: no record, no new version.
+  bool win_token = false;
+  int64_t recache_before = 0;  ///< absolute unix seconds (AbsoluteExptime of the R token); 0: no R test
+  /// With touch: the R test reads the exptime the item had before the touch
+  /// (memcached applies mg flags in request order: 'R' before 'T').
+  bool recache_before_touch = false;
+
+  /// mg 'N': on a miss, create an empty item (no value, flags 0, exptime
+  /// vivify_exptime) under the same lock, as StoreItem(kAdd) would (memory
+  /// limit, kSet record), whose win token this read wins (ItemView::won, and
+  /// the item's win_token_sent bit, which replicates with it). Get() then
+  /// calls `fn` and returns true; `touch` is not applied to the created item
+  /// (pass the exptime it should have). A key over kKeyMaxLength, or no
+  /// memory under the limit, is a plain miss.
+  bool vivify = false;
+  int64_t vivify_exptime = 0;  ///< absolute exptime of a vivified item (see AbsoluteExptime)
+  uint64_t vivify_cas = 0;     ///< nonzero: the vivified item's cas unique (mg 'E'); else the HLC's
 };
 
 /// Options for a write (Store()).
 struct WriteOptions {
   uint64_t compare_cas = 0;  ///< kCas mode (and meta 'C'): must equal the item's cas unique
   uint64_t new_cas = 0;      ///< nonzero: use this cas unique instead of the HLC (meta 'E')
+  /// ms 'I' (memcached.c do_store_item, CAS_STALE): in kCas mode a
+  /// compare_cas below the item's cas unique stores anyway; the new item is
+  /// marked stale and keeps the old item's exptime and win_token_sent bit.
+  /// A compare_cas above it is still kExists.
+  bool invalidate = false;
+};
+
+/// Options of Invalidate() (meta md 'I').
+struct InvalidateOptions {
+  uint64_t compare_cas = 0;     ///< nonzero: only if it equals the item's cas unique (else kExists)
+  uint64_t new_cas = 0;         ///< nonzero: the item's new cas unique (md 'E'); else the HLC's next
+  bool update_exptime = false;  ///< also set `exptime` (md 'T')
+  int64_t exptime = 0;          ///< absolute exptime (see AbsoluteExptime), with update_exptime
 };
 
 /// Parameters of incr/decr and meta arithmetic (memcached protocol.txt,
@@ -103,6 +150,12 @@ struct ArithOptions {
   int64_t vivify_exptime = 0;   ///< absolute exptime of a vivified item
   bool update_exptime = false;  ///< set `exptime` on hit (ma 'T')
   int64_t exptime = 0;          ///< absolute exptime for update_exptime
+};
+
+/// What Arithmetic() did besides the new value, for meta arithmetic's reply.
+struct ArithResult {
+  bool created = false;          ///< the item was autovivified (ArithOptions::autovivify)
+  int64_t previous_exptime = 0;  ///< absolute exptime before the command; 0 for a created item
 };
 
 /// Counters the store keeps, named as memcached's `stats` names them.
@@ -148,11 +201,14 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   /// Looks up `key`. On a live item calls `fn` with it (under the shard lock)
-  /// and returns true; `fn` sees `fetched` as it was before this access. A
-  /// missing, expired or flushed item returns false (expired/flushed ones are
-  /// freed and counted in get_expired/get_flushed). With options.touch the new
-  /// exptime is applied before `fn` runs, with a new exptime_version (the cas
-  /// unique stays), and reported as a kTouch record.
+  /// and returns true; `fn` sees `fetched` and `win_token_sent` as they were
+  /// before this access. A missing, expired or flushed item returns false
+  /// (expired/flushed ones are freed and counted in get_expired/get_flushed),
+  /// unless options.vivify creates one. With options.touch the new exptime is
+  /// applied before `fn` runs, with a new exptime_version (the cas unique
+  /// stays), and reported as a kTouch record. options.win_token and
+  /// options.vivify: see ReadOptions. A stale item is returned like any other
+  /// (ItemView::stale says so).
   bool Get(std::string_view key, const ReadOptions& options, const std::function<void(const ItemView&)>& fn);
 
   /// Stores `value` under `key` according to `mode` (memcached protocol.txt,
@@ -168,8 +224,9 @@ class Store {
   /// proto_text.c process_mset_command). A failed kAdd moves the existing item
   /// to the LRU head. With options.new_cas an item whose cas is not above the
   /// latest flush_all version counts as flushed (see FlushAll()).
-  /// A stored item has origin = node_id and exptime_version = its cas unique
-  /// and is reported as a kSet record.
+  /// options.invalidate: see WriteOptions. Any other stored item is fresh:
+  /// not stale, no win token sent. A stored item has origin = node_id and
+  /// exptime_version = its cas unique and is reported as a kSet record.
   /// (Named StoreItem, after memcached's do_store_item, because C++ forbids a
   /// member function named like its class.)
   StoreStatus StoreItem(StoreMode mode, std::string_view key, std::string_view value, uint32_t flags,
@@ -179,14 +236,29 @@ class Store {
   /// spaces accepted). On kOk, *value_out is the new value and *cas_out (if not
   /// null) the new cas unique; the item keeps its flags and exptime (unless
   /// update_exptime). kNonNumeric when the value is not a number. The result
-  /// (also an autovivified item) is a new item version, reported as kSet.
+  /// (also an autovivified item) is a new item version, reported as kSet. It
+  /// keeps the stale and win_token_sent bits when the new number is not
+  /// longer than the old value, as memcached's do_add_delta rewrites the
+  /// item in place then (and allocates a fresh item otherwise). On kOk,
+  /// *result (if not null) says whether the item was created and its exptime
+  /// before; a created item takes vivify_exptime (update_exptime is for hits).
   ArithStatus Arithmetic(std::string_view key, const ArithOptions& options, uint64_t* value_out,
-                         uint64_t* cas_out);
+                         uint64_t* cas_out, ArithResult* result = nullptr);
 
   /// Deletes `key`; with compare_cas != 0 only if the cas matches (else kExists).
   /// With keep_tombstones the item is replaced by a tombstone of a new version
   /// (origin node_id); the delete is reported as kDelete with that version.
   DeleteStatus Delete(std::string_view key, uint64_t compare_cas = 0);
+
+  /// md 'I' (memcached proto_text.c process_mdelete_command): instead of
+  /// deleting, marks the live item stale and clears its win_token_sent bit,
+  /// so that the next mg wins the recache; the value, flags and LRU position
+  /// stay. The item gets a new cas unique (options.new_cas, else the HLC's
+  /// next; as with StoreItem's new_cas, one not above the latest flush_all
+  /// version counts as flushed) and, with options.update_exptime, the new
+  /// exptime; it is reported as a kSet record. kDeleted means "marked";
+  /// kNotFound on a miss, kExists on a compare_cas mismatch.
+  DeleteStatus Invalidate(std::string_view key, const InvalidateOptions& options);
 
   /// Sets a new absolute exptime on a live item, keeping its cas unique, and
   /// bumps it in the LRU like a fetch (memcached do_item_touch). The item gets
@@ -203,7 +275,7 @@ class Store {
   /// Installs the observer of local writes (docs/replication.md): after every
   /// successful local mutation, while the key's shard mutex is held, it gets a
   /// Record viewing the item: kSet (set/add/replace/append/prepend/cas,
-  /// incr/decr and meta arithmetic), kTouch (touch, gat/gats, mg T), kDelete
+  /// incr/decr and meta arithmetic, Invalidate, a vivifying Get), kTouch (touch, gat/gats, mg T), kDelete
   /// (delete, md) and kFlush (flush_all; called under the flush mutex, no
   /// shard lock). Never for evictions, expiry, reclaiming, failed writes or
   /// Apply(). nullptr = none. Thread safety: call once, before the store is
@@ -215,10 +287,11 @@ class Store {
   /// observed by the HLC (for kFlush only when its time has come, so a delayed
   /// flush does not move the clock into the future). Then:
   /// - kSet and kTouch: a version (hlc, origin) greater than the held one (item
-  ///   or tombstone; none held counts as older) stores the whole item, unless a
-  ///   reached flush_all covers the version (kStale). An equal version takes
-  ///   the record's exptime when (exptime_version, exptime) is greater (the
-  ///   exptime breaks ties so both nodes pick the same). Otherwise kStale.
+  ///   or tombstone; none held counts as older) stores the whole item, with
+  ///   its stale and win_token_sent bits, unless a reached flush_all covers
+  ///   the version (kStale). An equal version takes the record's exptime when
+  ///   (exptime_version, exptime) is greater (the exptime breaks ties so both
+  ///   nodes pick the same) and keeps its own bits. Otherwise kStale.
   /// - kDelete: a greater version replaces the held entry by a tombstone, also
   ///   when the key is missing (it must beat a late older kSet); without
   ///   keep_tombstones, or when the tombstone's TTL is already over, the held
@@ -300,6 +373,9 @@ class Store {
   void Notify(RecordKind kind, const Item& item) const;
   StoreStatus Concatenate(StoreMode mode, std::string_view key, std::string_view value,
                           const WriteOptions& options, uint64_t* cas_out);
+  Item* Vivify(Shard& shard, std::string_view key, uint64_t hash, Item* tombstone, const ReadOptions& options,
+               int64_t now_ms);
+  static bool WinToken(Item* item, const ReadOptions& options, bool created, int64_t previous_exptime);
   ApplyStatus ApplyItem(const Record& record);
   void DropOlder(const Record& record);
   ApplyStatus ApplyDelete(const Record& record);

@@ -85,6 +85,8 @@ ApplyStatus Store::ApplyItem(const Record& record) {
     item->cas = record.hlc;
     item->origin = record.origin;
     item->exptime_version = record.exptime_version;
+    item->stale = record.stale;
+    item->win_token_sent = record.win_token_sent;
     return item;
   };
   Item* fresh = nullptr;

@@ -51,6 +51,8 @@ inline uint64_t HashKey(std::string_view key) { return std::hash<std::string_vie
 struct Version {
   uint64_t hlc;
   uint64_t origin;
+  // clang-tidy 14 sees a literal 0 in defaulted comparisons.
+  // NOLINTNEXTLINE(modernize-use-nullptr)
   friend auto operator<=>(const Version&, const Version&) = default;
 };
 
@@ -59,6 +61,7 @@ struct Version {
 struct ExptimeVersion {
   uint64_t exptime_version;
   int64_t exptime;
+  // NOLINTNEXTLINE(modernize-use-nullptr): as Version's
   friend auto operator<=>(const ExptimeVersion&, const ExptimeVersion&) = default;
 };
 
@@ -88,8 +91,11 @@ struct Store::Item {
   uint32_t value_length;
   uint32_t last_access;  // unix seconds (fits until 2106)
   uint8_t key_length;    // keys are at most kKeyMaxLength (250) bytes
-  bool fetched;          // read at least once since stored
-  bool tombstone;        // a deleted key's tombstone: no value, invisible to clients
+  // One byte of bits (memcached's it_flags): the header stays 72 bytes.
+  bool fetched : 1;         // read at least once since stored
+  bool tombstone : 1;       // a deleted key's tombstone: no value, invisible to clients
+  bool stale : 1;           // marked stale by md I / ms I (memcached ITEM_STALE)
+  bool win_token_sent : 1;  // mg handed out this item's win token (memcached ITEM_TOKEN_SENT)
 
   // Allocates an item holding `key` and room for `value_length` value bytes
   // (uninitialised). nullptr when malloc fails.
@@ -131,6 +137,8 @@ struct Store::Item {
     record.flags = flags;
     record.exptime = exptime;
     record.exptime_version = exptime_version;
+    record.stale = stale;
+    record.win_token_sent = win_token_sent;
     return record;
   }
 
@@ -147,6 +155,8 @@ struct Store::Item {
     view.origin = origin;
     view.exptime_version = exptime_version;
     view.tombstone = tombstone;
+    view.stale = stale;
+    view.win_token_sent = win_token_sent;
     return view;
   }
 };

@@ -70,10 +70,8 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
 # start_server NAME BINARY PORT [ARGS...]: starts BINARY on 127.0.0.1:PORT
 # with -t 4 -m 1024 -c 4096 and ARGS, stderr appended to $workdir/NAME.stderr;
 # sets REPLY_PID once it accepts connections (polled up to 10 s), else exits 1.
-# A memcached binary (by its file name) gets -U 0; twincached gets
-# --lenient-keys (memcaslap's keys start with eight 0x10 bytes, which memcached
-# accepts) and no admin endpoint (a fixed default port that several daemons
-# on this machine would share).
+# A memcached binary (by its file name) gets -U 0; twincached gets no admin
+# endpoint (nothing here reads it).
 start_server() {
   local name=$1 binary=$2 port=$3 extra=()
   shift 3
@@ -81,7 +79,7 @@ start_server() {
     extra=(-U 0)
     [[ $EUID -eq 0 ]] && extra+=(-u root)  # memcached refuses root without -u
   else
-    extra=(--lenient-keys --admin-listen off)
+    extra=(--admin-listen off)
   fi
   "$binary" -p "$port" -l 127.0.0.1 -t 4 -m 1024 -c 4096 "${extra[@]}" "$@" \
     2>>"$workdir/$name.stderr" &
@@ -121,8 +119,8 @@ tps() {
     tail -n 5 "$out" >&2
     value=n/a
   fi
-  # (A server that rejects control characters in keys answers every set of
-  # memcaslap's with CLIENT_ERROR: twincached runs with --lenient-keys.)
+  # (A server that rejects control characters in keys, as twincached does with
+  # --strict-keys, answers every set of memcaslap's with CLIENT_ERROR.)
   if grep -q -E 'ERROR' "$out"; then
     echo "$bench_name: $name answered memcaslap with errors ($(grep -c -E 'ERROR' "$out") lines), e.g.:" >&2
     grep -m 1 -E 'ERROR' "$out" >&2

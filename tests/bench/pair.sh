@@ -12,7 +12,7 @@
 #
 # 1. ops/s: memcaslap (as tests/bench/run.sh drives it: 32-byte keys, 100-byte
 #    values) against memcached alone, and against node A of a pair A <-> B
-#    (--repl-ack async, both with --lenient-keys), for a 90/10 and a 50/50
+#    (--repl-ack async), for a 90/10 and a 50/50
 #    get/set mix, each run A B A B (memcached, pair, memcached, pair); the
 #    ratio uses the mean of each pair of runs. B runs on the same machine and
 #    competes for the same cores (applying A's writes), as the price of

@@ -16,8 +16,9 @@
 # runs A B A B (memcached, twincached, memcached, twincached) so drift in the
 # machine's load hits both alike; the ratio uses the mean of each pair.
 # Mixes: (a) 90% get / 10% set of 100-byte values; (b) the same with gets
-# batched into multi-gets of BENCH_DIVISION keys (memcaslap --division).
-# Total runtime is about 8 x BENCH_SECONDS plus a few seconds.
+# batched into multi-gets of BENCH_DIVISION keys (memcaslap --division);
+# (c) mix (a) over the binary protocol (memcaslap -B).
+# Total runtime is about 12 x BENCH_SECONDS plus a few seconds.
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -73,6 +74,7 @@ run_mix() {  # run_mix LABEL [memcaslap args...]
 echo "ops/s (TPS) of each run, A B A B:"
 run_mix "(a) 90/10 get/set"
 run_mix "(b) multi-get of $division" --division="$division"
+run_mix "(c) 90/10, binary protocol" --binary
 echo
 printf 'peak RSS (VmHWM): memcached %s KiB, twincached %s KiB\n' \
   "$(rss_kb "$mc_pid" VmHWM)" "$(rss_kb "$tc_pid" VmHWM)"

@@ -94,11 +94,13 @@ class Server:
     """One server process on a free loopback port.
 
     Usage: `with Server(["-m", "64"]) as srv: srv.port ...` or start()/stop().
-    stderr goes to a temporary file (srv.stderr_text()).
+    stderr goes to a temporary file (srv.stderr_text()). `env` adds variables
+    to the server's environment (e.g. SASL_CONF_PATH for -S).
     """
 
-    def __init__(self, extra_args=(), defaults=True, port=None):
+    def __init__(self, extra_args=(), defaults=True, port=None, env=None):
         self.extra_args = list(extra_args)
+        self.env = None if env is None else dict(os.environ, **env)
         # A fixed client port (a replication pair names its ports before
         # starting); None picks a free one at each start.
         self.fixed_port = port
@@ -135,7 +137,8 @@ class Server:
                 prefix="twincache-integ-", suffix=".stderr", delete=False)
             self.proc = subprocess.Popen(
                 base_args(self.port, admin="--admin-listen" not in self.extra_args) + self.extra_args,
-                stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr)
+                stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr,
+                env=self.env)
             try:
                 self._wait_ready()
                 return self

@@ -225,6 +225,12 @@ class GarbageTest(LonelyNodeTestCase):
                                               b"trailing"))
         self.check_dropped("HELLO, then a truncated frame",
                            good_hello + frame(FULL_BEGIN, bytes(32))[:20], shutdown=True)
+        self.check_dropped("HELLO, then a full sync whose FULL_END miscounts",
+                           good_hello + frame(FULL_BEGIN, bytes(range(16)) + struct.pack(">QQ", 0, 1)) +
+                           frame(SNAPSHOT, record(SET, hlc_now(), 77, b"counted", b"x")) +
+                           frame(FULL_END, struct.pack(">Q", 2)))
+        self.assertIn("reason=\"FULL_END counts 2 items, 1 arrived\"", self.node.log_text())
+        self.assertEqual(self.node.stats()["repl_initial_sync"], "pending")
         self.assertIsNone(item(self.node, "sneaky"))
         self.assertIsNone(item(self.node, "k1"))
         self.assertIn(self.node.stats()["repl_state"], ("connecting", "disconnected"))
@@ -351,6 +357,27 @@ class FakePeerTest(LonelyNodeTestCase):
                         "%s repl_lag_records %s" % (stats["repl_acked_offset"],
                                                     stats["repl_lag_records"]))
         self.assertEqual(stats["repl_acked_offset"], "5")
+
+    def test_ping_shows_peer_offset_and_clock_skew(self):
+        # PING carries the peer's clock and stream end: repl_peer_offset and
+        # repl_peer_clock_skew_ms show them, and a skew over 1 s is logged once.
+        node = self.node
+        s = self.dial()
+        reader = FrameReader(s)
+        reader.start()
+        s.sendall(hello(0x5EED, bytes(range(16))))
+        reader.first(HELLO)
+        s.sendall(frame(FULL_BEGIN, bytes(range(16)) + struct.pack(">QQ", 0, 0)) +
+                  frame(FULL_END, struct.pack(">Q", 0)))
+        behind_ms = int(time.time() * 1000) - 5000
+        s.sendall(frame(PING, struct.pack(">qQ", behind_ms, 42)))
+        stats = stats_when(node, lambda st: st["repl_peer_offset"] == "42", 5)
+        self.assertTrue(stats, node.log_tail())
+        self.assertGreaterEqual(int(stats["repl_peer_clock_skew_ms"]), 5000)
+        self.assertTrue(poll_until(lambda: "event=repl_clock_skew" in node.log_text(), 5), node.log_tail())
+        s.sendall(frame(PING, struct.pack(">qQ", behind_ms + 1, 43)))
+        self.assertTrue(stats_when(node, lambda st: st["repl_peer_offset"] == "43", 5))
+        self.assertEqual(node.log_text().count("event=repl_clock_skew"), 1)
 
     def wait_item_is(self, key, expected):
         if not poll_until(lambda: item(self.node, key) == expected, 5):

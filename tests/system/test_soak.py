@@ -8,8 +8,7 @@ the daemon in the master's namespace, one per core. Sub-second adverts
 not move the VIP.
 
 Same pair as test_failover.py (cluster.py: shipped multicast template, A
-priority 150 the master, B 100); the daemons run with --lenient-keys
-because memcaslap's keys start with control bytes.
+priority 150 the master, B 100).
 
 Passes when, for the whole soak: the VIP is on A alone at every poll (every
 100 ms), neither notify log gains a line, and keepalived on A never logs a
@@ -52,7 +51,7 @@ def cpu_busy():
 
 def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    pair = cluster.Pair(daemon_args=["--lenient-keys"])
+    pair = cluster.Pair()
     procs = []
     try:
         try:

@@ -2,7 +2,6 @@
 // for the memcached figures, twincache_* for the VRRP role and replication.
 #include <gtest/gtest.h>
 
-#include <map>
 #include <string>
 
 #include "core/admin/metrics.h"
@@ -25,15 +24,15 @@ TEST(RenderMetricsTest, ExporterNamesWithHelpAndType) {
 }
 
 TEST(RenderMetricsTest, ReplicationFiguresFollowTheStatesSpelling) {
-  std::map<std::string, std::string> stats = {{"repl_state", std::string(Name(ReplState::kConnected))},
-                                              {"repl_initial_sync", std::string(Name(InitialSync::kDone))},
-                                              {"repl_apply_errors", "2"}};
+  StatList stats = {{"repl_state", std::string(Name(ReplState::kConnected))},
+                    {"repl_initial_sync", std::string(Name(InitialSync::kDone))},
+                    {"repl_apply_errors", "2"}};
   std::string text = RenderMetrics(stats);
   EXPECT_TRUE(Has(text, "twincache_repl_connected 1")) << text;
   EXPECT_TRUE(Has(text, "twincache_repl_initial_sync_done 1")) << text;
   EXPECT_TRUE(Has(text, "twincache_repl_apply_errors_total 2")) << text;
-  stats["repl_state"] = Name(ReplState::kDisconnected);
-  stats["repl_initial_sync"] = Name(InitialSync::kPending);
+  stats[0].value = Name(ReplState::kDisconnected);
+  stats[1].value = Name(InitialSync::kPending);
   text = RenderMetrics(stats);
   EXPECT_TRUE(Has(text, "twincache_repl_connected 0")) << text;
   EXPECT_TRUE(Has(text, "twincache_repl_initial_sync_done 0")) << text;

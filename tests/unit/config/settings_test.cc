@@ -28,6 +28,20 @@ TEST(SettingsTest, DefaultsAreMemcached) {
   EXPECT_EQ(s.admin_listen, "127.0.0.1:11213");  // loopback only unless configured otherwise
 }
 
+TEST(SettingsTest, AdminEndpointFollowsTheClientPort) {
+  Settings s;
+  ASSERT_TRUE(Parse({"-p", "11311"}, &s).ok);
+  EXPECT_EQ(s.admin_listen, "127.0.0.1:11313");
+  Settings given;
+  ASSERT_TRUE(Parse({"-p", "11311", "--admin-listen", "127.0.0.1:9000"}, &given).ok);
+  EXPECT_EQ(given.admin_listen, "127.0.0.1:9000");
+  Settings off;
+  ASSERT_TRUE(Parse({"--admin-listen", "off"}, &off).ok);
+  EXPECT_EQ(off.admin_listen, "off");
+  EXPECT_EQ(DefaultAdminListen(65533), "127.0.0.1:65535");
+  EXPECT_EQ(DefaultAdminListen(65534), "127.0.0.1:0");
+}
+
 TEST(SettingsTest, OperatorGuideLine) {
   Settings s;
   ParseOutcome out = Parse({"-d", "-m", "2048", "-p", "11211", "-u", "memcached", "-c", "2048", "-P",
@@ -133,6 +147,29 @@ TEST(SettingsTest, ConfigFileUsesLongNamesAndFlagsWin) {
   }
   Settings t;
   EXPECT_EQ(Parse({"--config", path.c_str()}, &t).exit_code, kExitUsage);
+  std::remove(path.c_str());
+}
+
+TEST(SettingsTest, EnableSasl) {
+  Settings off;
+  ASSERT_TRUE(Parse({}, &off).ok);
+  EXPECT_FALSE(off.sasl);
+  Settings s;
+  ASSERT_TRUE(Parse({"-S"}, &s).ok);
+  EXPECT_TRUE(s.sasl);
+  Settings l;
+  ASSERT_TRUE(Parse({"--enable-sasl"}, &l).ok);
+  EXPECT_TRUE(l.sasl);
+
+  std::string path = testing::TempDir() + "/twincached_sasl_test.conf";
+  {
+    std::ofstream f(path);
+    f << "enable-sasl = true\n";
+  }
+  Settings c;
+  ParseOutcome out = Parse({"--config", path.c_str()}, &c);
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_TRUE(c.sasl);
   std::remove(path.c_str());
 }
 

@@ -417,9 +417,7 @@ TEST_F(HandlerTest, CountersAfterASequence) {
 // stats and lru_crawler.
 
 TEST_F(HandlerTest, StatsNamesInMemcachedOrder) {
-  state_.extra_stats = [](std::vector<std::pair<std::string, std::string>>* lines) {
-    lines->emplace_back("role", "primary");
-  };
+  state_.extra_stats = [](StatList* lines) { AddStat(lines, "repl_state", "connected"); };
   std::vector<std::string> names;
   for (const auto& [name, value] : StatLines("stats\r\n")) {
     names.push_back(name);
@@ -469,7 +467,10 @@ TEST_F(HandlerTest, StatsNamesInMemcachedOrder) {
                                              "evictions",
                                              "reclaimed",
                                              "twincache_version",
-                                             "role"};
+                                             "role",
+                                             "role_seq",
+                                             "maintenance",
+                                             "repl_state"};
   EXPECT_EQ(names, expected);
 }
 
@@ -663,14 +664,42 @@ TEST_F(HandlerTest, MetaGetTouchesWithT) {
 
 TEST_F(HandlerTest, MetaGetVivifyAndRecache) {
   EXPECT_EQ(Run("mg k N30 s t v\r\n"), "VA 0 s0 t30 W\r\n\r\n");
-  EXPECT_EQ(Run("mg k N30 s t v\r\n"), "VA 0 s0 t30\r\n\r\n");  // no Z: see HandleMetaCommand
-  EXPECT_EQ(Run("mg k N30 c\r\n"), "HD c" + CasOf("k") + "\r\n");
+  EXPECT_EQ(Run("mg k N30 s t v\r\n"), "VA 0 s0 t30 Z\r\n\r\n");  // the token is out
+  EXPECT_EQ(Run("mg k N30 c\r\n"), "HD c" + CasOf("k") + " Z\r\n");
   Run("set r 0 10 1\r\na\r\n");
   EXPECT_EQ(Run("mg r R5\r\n"), "HD\r\n");
   EXPECT_EQ(Run("mg r R30\r\n"), "HD W\r\n");
+  EXPECT_EQ(Run("mg r R30\r\n"), "HD Z\r\n");  // one winner
+  Run("set r 0 10 1\r\nb\r\n");                // a store clears the token
+  EXPECT_EQ(Run("mg r R30 v\r\n"), "VA 1 W\r\nb\r\n");
   Run("set forever 0 0 1\r\na\r\n");
   EXPECT_EQ(Run("mg forever R30\r\n"), "HD\r\n");
   EXPECT_EQ(Run("mg e N30 E12345 c\r\n"), "HD c12345 W\r\n");
+}
+
+// memcached applies mg's T and N where they stand in the request.
+// ma too; and a vivifying ma answers even with q and counts no hit or miss.
+TEST_F(HandlerTest, MetaArithmeticTtlOrderAndVivify) {
+  EXPECT_EQ(Run("ma tt N30 t T60\r\n"), "HD t30\r\n");
+  EXPECT_EQ(Run("ma tt t T90\r\n"), "HD t60\r\n");
+  EXPECT_EQ(Run("mg tt t v\r\n"), "VA 1 t90\r\n1\r\n");
+  EXPECT_EQ(Run("ma tq N0 q\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("ma tq q\r\n"), "");
+  const auto stats = Stats();
+  EXPECT_EQ(stats.at("incr_hits"), "2");
+  EXPECT_EQ(stats.at("incr_misses"), "0");
+}
+
+TEST_F(HandlerTest, MetaGetFlagsBeforeTSeeTheOldTtl) {
+  Run("set k 0 100 1\r\na\r\n");
+  EXPECT_EQ(Run("mg k t R30 T10\r\n"), "HD t100\r\n");  // R saw 100: no win
+  EXPECT_EQ(Run("mg k R30 t\r\n"), "HD t10 W\r\n");
+  Run("set k 0 100 1\r\na\r\n");
+  EXPECT_EQ(Run("mg k T10 R30 t\r\n"), "HD t10 W\r\n");
+  EXPECT_EQ(Run("mg v t N30\r\n"), "HD t-1 W\r\n");  // the new item before N applies
+  EXPECT_EQ(Run("mg v t\r\n"), "HD t30 Z\r\n");
+  EXPECT_EQ(Run("mg w N30 t T60\r\n"), "HD t30 W\r\n");
+  EXPECT_EQ(Run("mg w t\r\n"), "HD t60 Z\r\n");
 }
 
 TEST_F(HandlerTest, MetaGetBase64Key) {
@@ -760,13 +789,43 @@ TEST_F(HandlerTest, MetaDelete) {
   Run("set k 0 0 1\r\na\r\n");
   EXPECT_EQ(Run("md k q\r\n"), "");
   Run("set k 0 0 1\r\na\r\n");
-  EXPECT_EQ(Run("md k I\r\n"), "HD\r\n");  // invalidate: deleted, see HandleMetaCommand
-  EXPECT_EQ(Run("mg k\r\n"), "EN\r\n");
+  EXPECT_EQ(Run("md k I\r\n"), "HD\r\n");  // invalidate: marked stale, not deleted
+  EXPECT_EQ(Run("mg k v\r\n"), "VA 1 X W\r\na\r\n");
+  EXPECT_EQ(Run("mg k\r\n"), "HD Z X\r\n");
   Run("set b 0 0 1\r\nZ\r\n");
   EXPECT_EQ(Run("md Yg== b k\r\n"), "HD kYg== b\r\n");
   const auto stats = Stats();
-  EXPECT_EQ(stats.at("delete_hits"), "4");
+  EXPECT_EQ(stats.at("delete_hits"), "3");  // a stale mark is no delete hit
   EXPECT_EQ(stats.at("delete_misses"), "4");
+}
+
+TEST_F(HandlerTest, MetaInvalidateAndStaleSet) {
+  EXPECT_EQ(Run("md k I\r\n"), "NF\r\n");
+  Run("set k 3 100 1\r\na\r\n");
+  const std::string cas = CasOf("k");
+  EXPECT_EQ(Run("md k I C1 O7\r\n"), "EX O7\r\n");
+  EXPECT_EQ(Run("md k I T30 q\r\n"), "");
+  EXPECT_NE(CasOf("k"), cas);  // a stale mark bumps the cas
+  EXPECT_EQ(Run("mg k t f v\r\n"), "VA 1 t30 f3 X W\r\na\r\n");
+  // ms I: a cas older than the item's stores anyway, stale, keeping the TTL
+  // and the token that is out.
+  clock_.Advance(10'000);
+  EXPECT_EQ(Run("ms k 1 I C" + cas + " T999\r\nb\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("mg k t v\r\n"), "VA 1 t20 Z X\r\nb\r\n");
+  // A greater cas is EX; the item's own cas stores a fresh item.
+  EXPECT_EQ(Run("ms k 1 I C" + std::to_string(std::stoull(CasOf("k")) + 1) + "\r\nc\r\n"), "EX\r\n");
+  EXPECT_EQ(Run("ms k 1 I C" + CasOf("k") + "\r\nd\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("mg k v\r\n"), "VA 1\r\nd\r\n");
+  EXPECT_EQ(Run("ms k 1 I\r\ne\r\n"), "HD\r\n");  // without C, I is ignored
+  EXPECT_EQ(Run("mg k v\r\n"), "VA 1\r\ne\r\n");
+  // md x I (later protocol.txt): the emptied item is stale.
+  EXPECT_EQ(Run("md k x I\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("mg k v\r\n"), "VA 0 X W\r\n\r\n");
+  const auto stats = Stats();
+  EXPECT_EQ(stats.at("cas_hits"), "2");
+  EXPECT_EQ(stats.at("cas_badval"), "1");
+  EXPECT_EQ(stats.at("delete_hits"), "0");    // stale marks are neither hits ...
+  EXPECT_EQ(stats.at("delete_misses"), "2");  // ... nor misses; NF and EX are
 }
 
 TEST_F(HandlerTest, MetaDeleteRemoveValue) {
@@ -801,7 +860,7 @@ TEST_F(HandlerTest, MetaArithmetic) {
   EXPECT_EQ(Run("ma AAEC b N0 J7 v k\r\n"), "VA 1 kAAEC b\r\n7\r\n");
   const auto stats = Stats();
   EXPECT_EQ(stats.at("incr_misses"), "2");
-  EXPECT_EQ(stats.at("incr_hits"), "8");  // the two vivified creates count too
+  EXPECT_EQ(stats.at("incr_hits"), "6");  // not the two vivified creates (memcached)
   EXPECT_EQ(stats.at("decr_hits"), "2");
 }
 

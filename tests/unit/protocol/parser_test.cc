@@ -193,6 +193,23 @@ TEST_F(ParserTest, GatWithoutKeysIsAnEmptyRequest) {
   EXPECT_TRUE(r.keys.empty());
 }
 
+TEST_F(ParserTest, HttpRequestLinesCloseWithoutReply) {
+  for (const std::string line : {"GET / HTTP/1.0\r\n", "PUT /x HTTP/1.1\r\n", "HTTP/1.1\r\n",
+                                 "flush / HTTP/1.0\r\n", "mzz / HTTP/1.0\r\n", "GET\t/ HTTP/1.0\n"}) {
+    const ParseResult result = Parse(line);
+    EXPECT_EQ(result.status, ParseStatus::kError) << line;
+    EXPECT_TRUE(result.close) << line;
+    EXPECT_TRUE(result.noreply) << line << ": nothing is sent";
+    EXPECT_EQ(result.consumed, line.size()) << line;
+  }
+  // Families answer their unknown words; lowercase http/ and short commands too.
+  for (const std::string line : {"gx / HTTP/1.0\r\n", "mz / HTTP/1.0\r\n", "GET / http/1.0\r\n",
+                                 "x HTTP/1.0\r\n", "GET / HTTP/1.0 x\r\n"}) {
+    Fails(line, "ERROR");
+  }
+  EXPECT_EQ(Keys(Ok("get / HTTP/1.0\r\n")), (std::vector<std::string>{"/", "HTTP/1.0"}));
+}
+
 TEST_F(ParserTest, GatBadExptime) {
   Fails("gat abc a\r\n", "CLIENT_ERROR invalid exptime argument");
   Fails("gats 1x a\r\n", "CLIENT_ERROR invalid exptime argument");
@@ -207,8 +224,10 @@ TEST_F(ParserTest, KeyLength) {
   Fails("mg " + longest + "k v\r\n", kBadFormat);
 }
 
-TEST_F(ParserTest, KeyControlCharacters) {
-  // Tokens split on ' ' only (tokenize_command), so these reach the key check.
+TEST_F(ParserTest, KeyControlCharactersWithStrictKeys) {
+  // --strict-keys (protocol.txt's rule). Tokens split on ' ' only
+  // (tokenize_command), so these reach the key check.
+  limits_.strict_keys = true;
   Fails("get a\tb\r\n", kBadFormat);
   Fails("get ok a\x01\r\n", kBadFormat);
   Fails("get a\x7f\r\n", kBadFormat);
@@ -219,11 +238,10 @@ TEST_F(ParserTest, KeyControlCharacters) {
   EXPECT_EQ(Keys(Ok("get caf\xc3\xa9 ~!\r\n")), (std::vector<std::string>{"caf\xc3\xa9", "~!"}));
 }
 
-TEST(ParserLenientKeysTest, ControlCharactersPassLengthStillChecked) {
-  // --lenient-keys: memcached's own rule (length only), for clients such as
-  // memcaslap whose keys start with 0x10 bytes.
+TEST(ParserDefaultKeysTest, ControlCharactersPassLengthStillChecked) {
+  // The default is memcached's own rule (length only): clients such as
+  // memcaslap send keys that start with 0x10 bytes.
   ParserLimits limits;
-  limits.lenient_keys = true;
   Request request;
   std::string set = "set \x10\x10k\x01 0 0 1\r\nv\r\n";
   ParseResult result = ParseRequest(set, limits, &request);
@@ -417,7 +435,7 @@ TEST_F(ParserTest, MinusZeroIsZeroForEveryUnsignedNumber) {
 
 TEST_F(ParserTest, StorageErrorWithNoreplyIsSilent) {
   Fails("set k 0 0 -1 noreply\r\n", kBadFormat, true);
-  Fails("set k\t 0 0 1 noreply\r\n", kBadFormat, true);
+  Fails("set " + std::string(kKeyMaxLength + 1, 'k') + " 0 0 1 noreply\r\n", kBadFormat, true);
 }
 
 TEST_F(ParserTest, BadDataChunk) {
@@ -628,7 +646,7 @@ TEST_F(ParserTest, MetaErrors) {
   Fails("mx foo\r\n", "ERROR");
   Fails("mget foo\r\n", "ERROR");
   Fails("m\r\n", "ERROR");
-  Fails("mg a\tb v\r\n", kBadFormat);
+  Fails("mg " + std::string(kKeyMaxLength + 1, 'k') + " v\r\n", kBadFormat);
 }
 
 TEST_F(ParserTest, MetaFlagCountLimit) {

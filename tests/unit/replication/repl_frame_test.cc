@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,13 @@ Record MakeTouch(std::string_view key, std::string_view value) {
   return r;
 }
 
+// A SET or TOUCH with item bits (Record::stale, Record::win_token_sent).
+Record WithBits(Record r, bool stale, bool win_token_sent) {
+  r.stale = stale;
+  r.win_token_sent = win_token_sent;
+  return r;
+}
+
 Record MakeFlush() {
   Record r;
   r.kind = RecordKind::kFlush;
@@ -81,6 +89,8 @@ void ExpectSameRecord(const Record& a, const Record& b) {
   EXPECT_EQ(a.exptime, b.exptime);
   EXPECT_EQ(a.exptime_version, b.exptime_version);
   EXPECT_EQ(a.at_ms, b.at_ms);
+  EXPECT_EQ(a.stale, b.stale);
+  EXPECT_EQ(a.win_token_sent, b.win_token_sent);
 }
 
 // The fields a record of `kind` carries; the others as a fresh Record.
@@ -99,6 +109,8 @@ Record Carried(Record r) {
   out.flags = r.flags;
   out.exptime = r.exptime;
   out.exptime_version = r.exptime_version;
+  out.stale = r.stale;
+  out.win_token_sent = r.win_token_sent;
   return out;
 }
 
@@ -241,6 +253,94 @@ TEST(ReplFrameTest, DeleteAndFlushLayout) {
             "\x00\x00\x00\x22\x05"s + Be64(9) + "\x04" + Be64(flush.hlc) + Be64(3) + Be64(1700000000123));
 }
 
+// docs/replication.md "Wire format": the item bits of SET and TOUCH ride in
+// the kind byte (0x80 stale, 0x40 win token sent); nothing else changes.
+TEST(ReplFrameTest, RecordItemBitsLayout) {
+  Record r = MakeSet("ab", "xyz");
+  r.hlc = 1;
+  r.origin = 2;
+  r.flags = 3;
+  r.exptime = -2;
+  r.exptime_version = 4;
+  const std::string after_kind = Be64(1) + Be64(2) +
+                                 "\x02"
+                                 "ab" +
+                                 "\x00\x00\x00\x03"s + Be64(static_cast<uint64_t>(-2)) + Be64(4) +
+                                 "\x00\x00\x00\x03"
+                                 "xyz"s;
+  const struct {
+    RecordKind kind;
+    bool stale;
+    bool win_token_sent;
+    char kind_byte;
+  } cases[] = {
+      {RecordKind::kSet, true, false, '\x81'},  {RecordKind::kSet, false, true, '\x41'},
+      {RecordKind::kSet, true, true, '\xc1'},   {RecordKind::kTouch, true, false, '\x83'},
+      {RecordKind::kTouch, true, true, '\xc3'},
+  };
+  for (const auto& c : cases) {
+    r.kind = c.kind;
+    r.stale = c.stale;
+    r.win_token_sent = c.win_token_sent;
+    std::string out;
+    AppendRecord(5, r, &out);
+    EXPECT_EQ(out, "\x00\x00\x00\x38\x05"s + Be64(5) + c.kind_byte + after_kind);
+    out.clear();
+    if (c.kind == RecordKind::kSet) {
+      AppendSnapshot(r, &out);
+      EXPECT_EQ(out, "\x00\x00\x00\x30\x06"s + c.kind_byte + after_kind);
+    }
+  }
+  // DELETE and FLUSH carry no item: their bits are never encoded.
+  Record del = WithBits(MakeDelete("k"), true, true);
+  del.kind = RecordKind::kDelete;
+  std::string out;
+  AppendSnapshot(del, &out);
+  EXPECT_EQ(out, "\x00\x00\x00\x14\x06\x02"s + Be64(42) + Be64(7) + "\x01k");
+}
+
+TEST(ReplFrameTest, ItemBitsOnDeleteOrFlushAndUnknownBitsAreMalformed) {
+  const std::string tail = Be64(1) + Be64(1) + "\x01k"s;
+  EXPECT_EQ(ExpectMalformed(RawFrame(5, Be64(1) + "\x82"s + tail)), "bad record kind 130");
+  EXPECT_EQ(ExpectMalformed(RawFrame(6, "\x42"s + tail)), "bad record kind 66");
+  EXPECT_EQ(ExpectMalformed(RawFrame(5, Be64(1) + "\x84"s + Be64(1) + Be64(1) + Be64(5))),
+            "bad record kind 132");
+  EXPECT_EQ(ExpectMalformed(RawFrame(5, Be64(1) + "\x21"s + tail)), "bad record kind 33");
+  std::string touch;
+  AppendRecord(1, WithBits(MakeTouch("k", "v"), true, false), &touch);
+  EXPECT_EQ(ExpectMalformed(RawFrame(6, touch.substr(13))), "bad SNAPSHOT record kind 131");
+}
+
+// For a peer without kHelloFlagItemBits the sender clears the bits in place:
+// the frames become exactly those of the records without them.
+TEST(ReplFrameTest, ClearRecordItemBitsLeavesFramesOfAnEarlierBuild) {
+  EXPECT_EQ(kHelloFlagItemBits, 4);
+  EXPECT_EQ(kHelloFlagItemBits & kHelloFlagHasSecret, 0);
+  const Record stale_set = WithBits(MakeSet("key", "value"), true, true);
+  const Record stale_touch = WithBits(MakeTouch("key", "value"), true, false);
+  std::string with_bits;
+  std::string without_bits;
+  const auto both = [&](const std::function<void(bool, std::string*)>& append) {
+    append(true, &with_bits);
+    append(false, &without_bits);
+  };
+  both([&](bool bits, std::string* out) {
+    AppendRecord(1, bits ? stale_set : Carried(MakeSet("key", "value")), out);
+  });
+  both([&](bool, std::string* out) { AppendPing(Ping{-1, 0x8181818181818181u}, out); });
+  both([&](bool bits, std::string* out) {
+    AppendRecord(2, bits ? stale_touch : MakeTouch("key", "value"), out);
+  });
+  both([&](bool bits, std::string* out) { AppendSnapshot(bits ? stale_set : MakeSet("key", "value"), out); });
+  both([&](bool, std::string* out) { AppendRecord(3, MakeDelete("key"), out); });
+  both([&](bool, std::string* out) { AppendRecord(4, MakeFlush(), out); });
+  ASSERT_NE(with_bits, without_bits);
+  ClearRecordItemBits(with_bits.data(), with_bits.size());
+  EXPECT_EQ(with_bits, without_bits);
+  ClearRecordItemBits(with_bits.data(), 0);  // nothing to walk
+  EXPECT_EQ(with_bits, without_bits);
+}
+
 TEST(ReplFrameTest, ErrorLayout) {
   std::string out;
   AppendError("no", &out);
@@ -326,10 +426,20 @@ TEST(ReplFrameTest, RoundTripsEveryRecordKind) {
   const std::string max_key(250, '\xfe');
   const std::string big_value((1u << 20) - 300, 'b');
   const std::vector<Record> records = {
-      MakeSet("k", "v"),     MakeSet(binary_key, binary_value),   MakeSet("empty", ""),
-      MakeSet(max_key, "x"), MakeSet(max_key, big_value),         MakeDelete(binary_key),
-      MakeDelete(max_key),   MakeTouch(binary_key, binary_value), MakeTouch("t", ""),
+      MakeSet("k", "v"),
+      MakeSet(binary_key, binary_value),
+      MakeSet("empty", ""),
+      MakeSet(max_key, "x"),
+      MakeSet(max_key, big_value),
+      MakeDelete(binary_key),
+      MakeDelete(max_key),
+      MakeTouch(binary_key, binary_value),
+      MakeTouch("t", ""),
       MakeFlush(),
+      WithBits(MakeSet("k", "v"), true, false),
+      WithBits(MakeSet("k", ""), false, true),
+      WithBits(MakeSet("k", "v"), true, true),
+      WithBits(MakeTouch("t", "v"), true, true),
   };
   for (const Record& r : records) {
     std::string out;

@@ -45,6 +45,8 @@ struct OwnedRecord {
   int64_t exptime = 0;
   uint64_t exptime_version = 0;
   int64_t at_ms = 0;
+  bool stale = false;
+  bool win_token_sent = false;
 
   explicit OwnedRecord(const Record& r)
       : kind(r.kind),
@@ -55,7 +57,9 @@ struct OwnedRecord {
         flags(r.flags),
         exptime(r.exptime),
         exptime_version(r.exptime_version),
-        at_ms(r.at_ms) {}
+        at_ms(r.at_ms),
+        stale(r.stale),
+        win_token_sent(r.win_token_sent) {}
 
   Record View() const {
     Record r;
@@ -68,6 +72,8 @@ struct OwnedRecord {
     r.exptime = exptime;
     r.exptime_version = exptime_version;
     r.at_ms = at_ms;
+    r.stale = stale;
+    r.win_token_sent = win_token_sent;
     return r;
   }
 };
@@ -89,17 +95,20 @@ struct Entry {
   uint64_t origin = 0;
   uint64_t exptime_version = 0;
   size_t size = 0;
+  bool stale = false;
 
+  // size is the local allocator's; the win token bit may be a local claim.
   bool operator==(const Entry& other) const {
     return tombstone == other.tombstone && value == other.value && flags == other.flags &&
            exptime == other.exptime && cas == other.cas && origin == other.origin &&
-           exptime_version == other.exptime_version;  // size is the local allocator's
+           exptime_version == other.exptime_version && stale == other.stale;
   }
   friend std::ostream& operator<<(std::ostream& os, const Entry& e) {
     if (e.tombstone)
       return os << "{tombstone cas=" << e.cas << " origin=" << e.origin << " exptime=" << e.exptime << "}";
     return os << "{'" << e.value << "' flags=" << e.flags << " exptime=" << e.exptime << " cas=" << e.cas
-              << " origin=" << e.origin << " exptime_version=" << e.exptime_version << "}";
+              << " origin=" << e.origin << " exptime_version=" << e.exptime_version
+              << (e.stale ? " stale" : "") << "}";
   }
 };
 
@@ -122,6 +131,7 @@ Dump DumpOf(Store& store) {
           entry.origin = view.origin;
           entry.exptime_version = view.exptime_version;
           entry.size = view.size;
+          entry.stale = view.stale;
           EXPECT_TRUE(dump.emplace(std::string(view.key), entry).second) << view.key;
         },
         /*include_tombstones=*/true);
@@ -159,6 +169,7 @@ bool Read(Store& store, std::string_view key, Entry* entry = nullptr) {
     entry->cas = view.cas;
     entry->origin = view.origin;
     entry->exptime_version = view.exptime_version;
+    entry->stale = view.stale;
   });
 }
 
@@ -384,6 +395,68 @@ TEST(StoreApplyTest, TouchAndSetInAnyOrder) {
     ASSERT_EQ(t.a->collector.records.at(0).exptime_version, t.b->collector.records.at(0).exptime_version);
   });
   EXPECT_EQ(dump.at("k").exptime, kLater + 50);
+}
+
+// A stale mark (md I) is a new version of the item: it replicates and obeys
+// the winner rule like a set; a vivified item (mg N) arrives with its token
+// taken, so the twin's readers learn that someone recaches it.
+TEST(StoreApplyTest, StaleMarksAndVivifiedItemsConverge) {
+  const Dump dump = ExpectConverges([](Twins& t) {
+    ASSERT_EQ(Set(t.a->store, "stale", "v0"), StoreStatus::kStored);
+    ASSERT_EQ(Set(t.a->store, "set-after", "v0"), StoreStatus::kStored);
+    ASSERT_EQ(Set(t.a->store, "mark-after", "v0"), StoreStatus::kStored);
+    t.Exchange();
+    t.clock.Advance(1);
+    InvalidateOptions invalidate;
+    invalidate.update_exptime = true;
+    invalidate.exptime = kStartSeconds + 60;
+    ASSERT_EQ(t.b->store.Invalidate("stale", invalidate), DeleteStatus::kDeleted);
+    ASSERT_EQ(t.a->store.Invalidate("set-after", InvalidateOptions()), DeleteStatus::kDeleted);
+    ASSERT_EQ(Set(t.b->store, "mark-after", "b1"), StoreStatus::kStored);
+    t.clock.Advance(1);
+    ASSERT_EQ(Set(t.b->store, "set-after", "b2"), StoreStatus::kStored);
+    // a has not seen b1 yet: its mark of v0 is the later version and wins whole.
+    ASSERT_EQ(t.a->store.Invalidate("mark-after", InvalidateOptions()), DeleteStatus::kDeleted);
+    ReadOptions vivify;
+    vivify.vivify = true;
+    vivify.vivify_exptime = kStartSeconds + 30;
+    ASSERT_TRUE(t.a->store.Get("vivified", vivify, [](const ItemView& view) { EXPECT_TRUE(view.won); }));
+  });
+  ASSERT_EQ(dump.size(), 4u);
+  EXPECT_TRUE(dump.at("stale").stale);
+  EXPECT_EQ(dump.at("stale").value, "v0");
+  EXPECT_EQ(dump.at("stale").exptime, kStartSeconds + 60);
+  EXPECT_EQ(dump.at("stale").origin, 2u);
+  EXPECT_FALSE(dump.at("set-after").stale);
+  EXPECT_EQ(dump.at("set-after").value, "b2");
+  EXPECT_TRUE(dump.at("mark-after").stale);
+  EXPECT_EQ(dump.at("mark-after").value, "v0");
+  EXPECT_FALSE(dump.at("vivified").stale);
+  EXPECT_EQ(dump.at("vivified").value, "");
+
+  // On the twin, the first mg of a replicated stale item wins, and a
+  // replicated vivified item has its token out already.
+  Twins t(0, TwinOptions());
+  ASSERT_EQ(Set(t.a->store, "k", "v"), StoreStatus::kStored);
+  ASSERT_EQ(t.a->store.Invalidate("k", InvalidateOptions()), DeleteStatus::kDeleted);
+  ReadOptions vivify;
+  vivify.vivify = true;
+  ASSERT_TRUE(t.a->store.Get("n", vivify, [](const ItemView&) {}));
+  t.Exchange();
+  ReadOptions mg;
+  mg.win_token = true;
+  const auto expect_read = [&](std::string_view key, bool stale, bool sent, bool won) {
+    EXPECT_TRUE(t.b->store.Get(key, mg, [&](const ItemView& view) {
+      EXPECT_EQ(view.stale, stale) << key;
+      EXPECT_EQ(view.win_token_sent, sent) << key;
+      EXPECT_EQ(view.won, won) << key;
+    })) << key;
+  };
+  expect_read("k", true, false, true);
+  expect_read("k", true, true, false);
+  expect_read("n", false, true, false);
+  // Handing out a token is local: no record.
+  EXPECT_TRUE(t.b->collector.records.empty());
 }
 
 TEST(StoreApplyTest, IncrOnBothNodesKeepsOneResult) {
