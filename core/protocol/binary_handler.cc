@@ -272,16 +272,25 @@ void Delete(const BinaryRequest& request, ServerState* state, ThreadStats* stats
 
 // SASL List mechanisms, Auth and Step (bin_list_sasl_mechs,
 // process_bin_sasl_auth, process_bin_complete_sasl_auth). Without a SASL
-// module they are unknown commands; the parser has already taken the
-// value, which memcached swallows.
-void Sasl(const BinaryRequest& request, BinarySession* session, std::string* out) {
-  SaslConversation* sasl = session->sasl;
+// session they are unknown commands; the parser has already taken the value,
+// which memcached swallows.
+void Sasl(const BinaryRequest& request, SaslSession* sasl, std::string* out) {
   if (sasl == nullptr) {
     AppendBinaryError(request, BinaryStatus::kUnknownCommand, out);
     return;
   }
   if (request.opcode == BinaryOpcode::kSaslListMechs) {
-    AppendSuccess(request, sasl->Mechanisms(), 0, out);
+    std::string names;
+    std::string error;
+    if (sasl->ListMechanisms(&names, &error)) {
+      AppendSuccess(request, names, 0, out);
+    } else {
+      AppendBinaryError(request, BinaryStatus::kAuthError, out);
+    }
+    return;
+  }
+  if (request.key.size() > kSaslMechanismMaxLength) {
+    AppendBinaryError(request, BinaryStatus::kInvalidArguments, out);
     return;
   }
   if (request.too_large) {
@@ -289,20 +298,18 @@ void Sasl(const BinaryRequest& request, BinarySession* session, std::string* out
     AppendBinaryError(request, BinaryStatus::kOutOfMemory, out);
     return;
   }
-  std::string challenge;
-  const SaslConversation::Outcome outcome = request.opcode == BinaryOpcode::kSaslAuth
-                                                ? sasl->Start(request.key, request.value, &challenge)
-                                                : sasl->Step(request.value, &challenge);
-  switch (outcome) {
-    case SaslConversation::Outcome::kOk:
-      session->authenticated = true;
+  const SaslResult result = request.opcode == BinaryOpcode::kSaslAuth
+                                ? sasl->Start(request.key, request.value)
+                                : sasl->Step(request.value);
+  switch (result.status) {
+    case SaslStatus::kOk:
       AppendSuccess(request, kAuthenticated, 0, out);
       return;
-    case SaslConversation::Outcome::kContinue:
-      AppendHeader(request, BinaryStatus::kAuthContinue, 0, 0, challenge.size(), 0, out);
-      out->append(challenge);
+    case SaslStatus::kContinue:
+      AppendHeader(request, BinaryStatus::kAuthContinue, 0, 0, result.challenge.size(), 0, out);
+      out->append(result.challenge);
       return;
-    case SaslConversation::Outcome::kFailed:
+    case SaslStatus::kFail:
       AppendBinaryError(request, BinaryStatus::kAuthError, out);
       return;
   }
@@ -322,7 +329,8 @@ void AppendBinaryError(const BinaryRequest& request, BinaryStatus status, std::s
 
 HandleOutcome BinaryHandler::Handle(const BinaryRequest& request, BinarySession* session, ThreadStats* stats,
                                     std::string* out) {
-  if (session->sasl != nullptr && !session->authenticated && !AllowedUnauthenticated(request.opcode)) {
+  if (session->sasl != nullptr && !session->sasl->authenticated() &&
+      !AllowedUnauthenticated(request.opcode)) {
     AppendBinaryError(request, BinaryStatus::kAuthError, out);
     return HandleOutcome::kClose;
   }
@@ -365,7 +373,7 @@ HandleOutcome BinaryHandler::Handle(const BinaryRequest& request, BinarySession*
     case BinaryOpcode::kSaslListMechs:
     case BinaryOpcode::kSaslAuth:
     case BinaryOpcode::kSaslStep:
-      Sasl(request, session, out);
+      Sasl(request, session->sasl, out);
       break;
     default:
       AppendBinaryError(request, BinaryStatus::kUnknownCommand, out);

@@ -8,13 +8,14 @@
 // returned. Quiet opcodes send nothing on success (and GetQ/GetKQ/GatQ/GatKQ
 // nothing on a miss); their errors are always sent, as memcached does. The
 // handler holds no per-connection state: what the binary protocol keeps per
-// connection (authentication) is a BinarySession the connection owns.
+// connection (its SASL session) is a BinarySession the connection owns.
 #ifndef TWINCACHE_CORE_PROTOCOL_BINARY_HANDLER_H_
 #define TWINCACHE_CORE_PROTOCOL_BINARY_HANDLER_H_
 
 #include <string>
 #include <string_view>
 
+#include "core/auth/sasl.h"
 #include "core/protocol/binary_parser.h"
 #include "core/protocol/binary_protocol.h"
 #include "core/protocol/handler.h"
@@ -23,43 +24,15 @@
 
 namespace twincache {
 
-/// The place where a SASL module plugs into the binary protocol (memcached
-/// -S: proto_bin.c bin_list_sasl_mechs, process_bin_sasl_auth,
-/// process_bin_complete_sasl_auth). twincached has no SASL module yet; with
-/// none (BinarySession::sasl == nullptr) the three SASL opcodes answer
-/// Unknown command and every opcode is allowed, as memcached built or run
-/// without SASL. An implementation holds one connection's SASL conversation;
-/// it is called on that connection's thread only.
-class SaslConversation {
- public:
-  enum class Outcome {
-    kOk,        ///< authenticated: the response says "Authenticated"
-    kContinue,  ///< status Auth continue, with `*challenge` as the body
-    kFailed,    ///< status Auth error, "Auth failure."
-  };
-
-  virtual ~SaslConversation() = default;
-
-  /// The body of the List mechanisms response: mechanism names separated by
-  /// single spaces (sasl_listmech with "", " ", "").
-  virtual std::string Mechanisms() = 0;
-
-  /// Auth (opcode 0x21): starts `mechanism` (the packet's key) with the
-  /// client's first data (its value; empty when none).
-  virtual Outcome Start(std::string_view mechanism, std::string_view data, std::string* challenge) = 0;
-
-  /// Step (opcode 0x22): continues the conversation Start began; kFailed
-  /// when none was started.
-  virtual Outcome Step(std::string_view data, std::string* challenge) = 0;
-};
-
 /// What the binary protocol keeps per connection between requests.
 struct BinarySession {
-  /// nullptr: SASL off. Otherwise every opcode but the SASL ones and Version
-  /// needs `authenticated`: any other answers Auth error and closes
-  /// (proto_bin.c authenticated()).
-  SaslConversation* sasl = nullptr;
-  bool authenticated = false;  ///< set by a successful Auth or Step
+  /// The connection's SASL session (core/auth/sasl.h) when SASL is on (-S),
+  /// else nullptr: the three SASL opcodes then answer Unknown command and
+  /// every opcode is allowed, as memcached built or run without SASL. With a
+  /// session, every opcode but the SASL ones and Version needs
+  /// sasl->authenticated(): any other answers Auth error and closes
+  /// (proto_bin.c authenticated()). The connection owns the session.
+  SaslSession* sasl = nullptr;
 };
 
 class BinaryHandler {
@@ -91,7 +64,10 @@ class BinaryHandler {
   ///   Stat: one packet per stat (key = name, value), then one with an empty
   ///     key; "reset", "settings", "items", "slabs", "sizes", "detail
   ///     on|off|dump"; any other group is Key not found.
-  ///   SASL List mechanisms / Auth / Step: see SaslConversation.
+  ///   SASL List mechanisms / Auth / Step: Unknown command without a SASL
+  ///     session; else the mechanisms, "Authenticated", Auth continue with
+  ///     the challenge, or Auth error "Auth failure."; a mechanism over 32
+  ///     bytes is Invalid arguments (process_bin_sasl_auth).
   /// Thread safety: safe from any thread; each thread passes its own stats
   /// and each connection its own session.
   HandleOutcome Handle(const BinaryRequest& request, BinarySession* session, ThreadStats* stats,

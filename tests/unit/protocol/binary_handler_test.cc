@@ -7,12 +7,17 @@
 
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/auth/sasl.h"
 #include "core/config/settings.h"
 #include "core/protocol/binary_parser.h"
 #include "core/protocol/server_state.h"
@@ -59,25 +64,44 @@ StoreOptions TestStoreOptions(Clock* clock) {
   return options;
 }
 
-// A SASL module stand-in: "PLAIN" with one challenge round.
-class TwoStepSasl : public SaslConversation {
- public:
-  std::string Mechanisms() override { return "PLAIN CRAM-MD5"; }
-  Outcome Start(std::string_view mechanism, std::string_view data, std::string* challenge) override {
-    if (mechanism != "PLAIN") {
-      return Outcome::kFailed;
+// libsasl2 configured once for the process as memcached -S would be:
+// SASL_CONF_PATH's memcached.conf offers PLAIN and MEMCACHED_SASL_PWDB holds
+// alice's password. The directory goes when the process exits.
+struct SaslWorld {
+  SaslWorld() {
+    char pattern[] = "/tmp/twincache-binary-sasl-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) {
+      error = "mkdtemp failed";
+      return;
     }
-    started_ = data == "hello";
-    *challenge = "prove it";
-    return started_ ? Outcome::kContinue : Outcome::kFailed;
+    dir = pattern;
+    std::ofstream(dir / "memcached.conf") << "mech_list: plain\n";
+    std::ofstream(dir / "pwdb") << "alice:secret\n";
+    SaslOptions options;
+    options.conf_path = dir.string();
+    options.pwdb_path = (dir / "pwdb").string();
+    SaslInitInfo info;
+    ok = InitSasl(options, &info, &error);
   }
-  Outcome Step(std::string_view data, std::string* /*challenge*/) override {
-    return started_ && data == "secret" ? Outcome::kOk : Outcome::kFailed;
+  ~SaslWorld() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
   }
 
- private:
-  bool started_ = false;
+  std::filesystem::path dir;
+  bool ok = false;
+  std::string error;
 };
+
+const SaslWorld& World() {
+  static const SaslWorld world;
+  return world;
+}
+
+// PLAIN's client data: authzid NUL authcid NUL password (RFC 4616).
+std::string Plain(const std::string& user, const std::string& password) {
+  return std::string(1, '\0') + user + std::string(1, '\0') + password;
+}
 
 class BinaryHandlerTest : public ::testing::Test {
  protected:
@@ -481,7 +505,7 @@ TEST_F(BinaryHandlerTest, MalformedPacketsAnswerAndClose) {
   EXPECT_TRUE(closed_);
 }
 
-TEST_F(BinaryHandlerTest, SaslWithoutAModuleIsUnknownCommand) {
+TEST_F(BinaryHandlerTest, SaslWithoutASessionIsUnknownCommand) {
   const std::vector<Response> responses =
       Run({{BinaryOpcode::kSaslListMechs, "", "", "", 1},
            {BinaryOpcode::kSaslAuth, "PLAIN", "", std::string("\0u\0p", 4), 2},
@@ -494,27 +518,33 @@ TEST_F(BinaryHandlerTest, SaslWithoutAModuleIsUnknownCommand) {
   EXPECT_EQ(responses[3].status, kKeyNotFound);
 }
 
-TEST_F(BinaryHandlerTest, SaslConversationGatesOtherOpcodes) {
-  TwoStepSasl sasl;
+TEST_F(BinaryHandlerTest, SaslSessionGatesOtherOpcodes) {
+  ASSERT_TRUE(World().ok) << World().error;
+  SaslSession sasl;
   session_.sasl = &sasl;
   EXPECT_EQ(One({BinaryOpcode::kVersion}).status, kSuccess);
-  EXPECT_EQ(One({BinaryOpcode::kSaslListMechs}).value, "PLAIN CRAM-MD5");
-  const Response challenge = One({BinaryOpcode::kSaslAuth, "PLAIN", "", "hello", 4});
-  EXPECT_EQ(challenge.status, kAuthContinue);
-  EXPECT_EQ(challenge.value, "prove it");
-  EXPECT_EQ(challenge.opaque, 4u);
-  ExpectError(One({BinaryOpcode::kSaslAuth, "OTHER", "", "x"}), BinaryOpcode::kSaslAuth, kAuthError,
-              "Auth failure.");
+  const Response mechanisms = One({BinaryOpcode::kSaslListMechs, "", "", "", 2});
+  EXPECT_EQ(mechanisms.status, kSuccess);
+  EXPECT_EQ(mechanisms.value, "PLAIN");
+  EXPECT_EQ(mechanisms.opaque, 2u);
+  ExpectError(One({BinaryOpcode::kSaslAuth, "PLAIN", "", Plain("alice", "wrong"), 3}),
+              BinaryOpcode::kSaslAuth, kAuthError, "Auth failure.", 3);
+  // A mechanism name over 32 bytes is refused before libsasl2 sees it.
+  ExpectError(One({BinaryOpcode::kSaslAuth, std::string(33, 'P'), "", Plain("alice", "secret")}),
+              BinaryOpcode::kSaslAuth, kInvalidArguments, "Invalid arguments");
   EXPECT_FALSE(closed_);
-  // Not authenticated yet: any other opcode fails and closes.
+  // Not authenticated: any other opcode fails and closes.
   ExpectError(One({BinaryOpcode::kGet, "k", "", "", 6}), BinaryOpcode::kGet, kAuthError, "Auth failure.", 6);
   EXPECT_TRUE(closed_);
   closed_ = false;
-  EXPECT_EQ(One({BinaryOpcode::kSaslAuth, "PLAIN", "", "hello"}).status, kAuthContinue);
-  const Response ok = One({BinaryOpcode::kSaslStep, "PLAIN", "", "secret"});
+  // PLAIN without data asks for it.
+  const Response more = One({BinaryOpcode::kSaslAuth, "PLAIN"});
+  EXPECT_EQ(more.status, kAuthContinue);
+  const Response ok = One({BinaryOpcode::kSaslStep, "PLAIN", "", Plain("alice", "secret"), 7});
   EXPECT_EQ(ok.status, kSuccess);
   EXPECT_EQ(ok.value, "Authenticated");
-  EXPECT_TRUE(session_.authenticated);
+  EXPECT_EQ(ok.opaque, 7u);
+  EXPECT_TRUE(sasl.authenticated());
   EXPECT_EQ(One({BinaryOpcode::kGet, "k"}).status, kKeyNotFound);
   EXPECT_FALSE(closed_);
 }
