@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <functional>
 
+#include "core/base/stat_list.h"
 #include "core/config/settings.h"
 #include "core/protocol/meta_commands.h"
+#include "core/protocol/stats_report.h"
 #include "core/store/item.h"
 #include "core/store/store.h"
 
@@ -270,6 +272,51 @@ void Delete(const BinaryRequest& request, ServerState* state, ThreadStats* stats
   }
 }
 
+// One Stat response: the stat's name as the key, its value as the value
+// (memcached.c append_bin_stats); the empty name and value end the report.
+void AppendStatPacket(const BinaryRequest& request, std::string_view name, std::string_view value,
+                      std::string* out) {
+  AppendHeader(request, BinaryStatus::kSuccess, 0, name.size(), name.size() + value.size(), 0, out);
+  out->append(name);
+  out->append(value);
+}
+
+// Stat (process_bin_stat): the key names the group. As memcached, "reset",
+// "settings" and "detail" match as prefixes, "items", "slabs" and "sizes"
+// whole (get_stats); "conns", "cachedump" and anything else are Key not
+// found. sizes_enable/sizes_disable are Key not found too: memcached answers
+// them with one packet and no terminator, and twincached tracks no sizes.
+void Stats(const BinaryRequest& request, ServerState* state, std::string* out) {
+  const std::string_view name = request.key;
+  StatList list;
+  if (name.empty()) {
+    CollectStats(StatsGroup::kGeneral, state, &list);
+  } else if (name.starts_with("reset")) {
+    ResetStats(state);
+  } else if (name.starts_with("settings")) {
+    CollectStats(StatsGroup::kSettings, state, &list);
+  } else if (name.starts_with("detail")) {
+    // Prefix stats are not kept: "on" and "off" change nothing and the dump
+    // is what memcached's stats_prefix_dump gives with none.
+    const std::string_view mode = name.substr(6);
+    if (mode.starts_with(" dump")) {
+      AddStat(&list, "detailed", "END\r\n");
+    } else if (!mode.starts_with(" on") && !mode.starts_with(" off")) {
+      AppendBinaryError(request, BinaryStatus::kKeyNotFound, out);
+      return;
+    }
+  } else if (name == "items" || name == "slabs" || name == "sizes") {
+    CollectStats(*ParseStatsGroup(name), state, &list);
+  } else {
+    AppendBinaryError(request, BinaryStatus::kKeyNotFound, out);
+    return;
+  }
+  for (const StatLine& line : list) {
+    AppendStatPacket(request, line.name, line.value, out);
+  }
+  AppendStatPacket(request, {}, {}, out);
+}
+
 // SASL List mechanisms, Auth and Step (bin_list_sasl_mechs,
 // process_bin_sasl_auth, process_bin_complete_sasl_auth). Without a SASL
 // session they are unknown commands; the parser has already taken the value,
@@ -370,6 +417,9 @@ HandleOutcome BinaryHandler::Handle(const BinaryRequest& request, BinarySession*
     case BinaryOpcode::kQuit:
       AppendSuccess(request, {}, 0, out);
       return HandleOutcome::kClose;
+    case BinaryOpcode::kStat:
+      Stats(request, state_, out);
+      break;
     case BinaryOpcode::kSaslListMechs:
     case BinaryOpcode::kSaslAuth:
     case BinaryOpcode::kSaslStep:

@@ -62,8 +62,9 @@ class BinaryHandler {
   ///   Flush (+Q) with an optional delay; Noop; Version (kProtocolVersion);
   ///   Quit (+Q) returns kClose after its response.
   ///   Stat: one packet per stat (key = name, value), then one with an empty
-  ///     key; "reset", "settings", "items", "slabs", "sizes", "detail
-  ///     on|off|dump"; any other group is Key not found.
+  ///     key, for no key (the general stats), "reset", "settings", "items",
+  ///     "slabs", "sizes" and "detail on|off|dump" (CollectStats); any other
+  ///     group ("conns", "cachedump" included) is Key not found.
   ///   SASL List mechanisms / Auth / Step: Unknown command without a SASL
   ///     session; else the mechanisms, "Authenticated", Auth continue with
   ///     the challenge, or Auth error "Auth failure."; a mechanism over 32

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/auth/sasl.h"
@@ -547,6 +548,95 @@ TEST_F(BinaryHandlerTest, SaslSessionGatesOtherOpcodes) {
   EXPECT_TRUE(sasl.authenticated());
   EXPECT_EQ(One({BinaryOpcode::kGet, "k"}).status, kKeyNotFound);
   EXPECT_FALSE(closed_);
+}
+
+// The Stat report for `group`: (name, value) pairs, checking that every
+// packet is a success echoing the opaque and that the report ends with one
+// empty packet.
+std::vector<std::pair<std::string, std::string>> StatReport(const std::vector<Response>& responses) {
+  std::vector<std::pair<std::string, std::string>> stats;
+  EXPECT_FALSE(responses.empty());
+  for (size_t i = 0; i < responses.size(); ++i) {
+    const Response& r = responses[i];
+    EXPECT_EQ(r.opcode, static_cast<uint8_t>(BinaryOpcode::kStat));
+    EXPECT_EQ(r.status, kSuccess);
+    EXPECT_EQ(r.opaque, 0x5747u);
+    EXPECT_EQ(r.cas, 0u);
+    EXPECT_EQ(r.extras, "");
+    if (i + 1 == responses.size()) {
+      EXPECT_EQ(r.key, "");
+      EXPECT_EQ(r.value, "");
+    } else {
+      EXPECT_NE(r.key, "");
+      stats.emplace_back(r.key, r.value);
+    }
+  }
+  return stats;
+}
+
+TEST_F(BinaryHandlerTest, StatGroups) {
+  Set("a", "1");
+  One({BinaryOpcode::kGet, "a"});
+  auto stat = [this](const std::string& group) {
+    return StatReport(Run({{BinaryOpcode::kStat, group, "", "", 0x5747}}));
+  };
+  auto find = [](const std::vector<std::pair<std::string, std::string>>& stats, const std::string& name) {
+    for (const auto& [key, value] : stats) {
+      if (key == name) {
+        return value;
+      }
+    }
+    return std::string("<none>");
+  };
+  const auto general = stat("");
+  ASSERT_FALSE(general.empty());
+  EXPECT_EQ(general[0].first, "pid");
+  EXPECT_EQ(find(general, "cmd_get"), "1");
+  EXPECT_EQ(find(general, "get_hits"), "1");
+  EXPECT_EQ(find(general, "cmd_set"), "1");
+  EXPECT_EQ(find(general, "curr_items"), "1");
+  EXPECT_EQ(find(general, "twincache_version"), kTwincacheVersion);
+  const auto settings = stat("settings");
+  EXPECT_EQ(find(settings, "binding_protocol"), "auto-negotiate");
+  EXPECT_EQ(find(settings, "item_size_max"), std::to_string(kItemSizeMax));
+  EXPECT_EQ(stat("settings and more"), settings);  // "settings" is a prefix, as memcached's strncmp
+  EXPECT_EQ(find(stat("items"), "items:1:number"), "1");
+  EXPECT_EQ(find(stat("slabs"), "active_slabs"), "1");
+  EXPECT_EQ(find(stat("sizes"), "sizes_status"), "disabled");
+  const std::vector<std::pair<std::string, std::string>> dump = {{"detailed", "END\r\n"}};
+  EXPECT_EQ(stat("detail dump"), dump);
+  EXPECT_TRUE(stat("detail on").empty());
+  EXPECT_TRUE(stat("detail off").empty());
+  // reset: only the terminator; the counters start again.
+  EXPECT_TRUE(stat("reset").empty());
+  EXPECT_EQ(find(stat(""), "cmd_get"), "0");
+  EXPECT_EQ(find(stat(""), "curr_items"), "1");
+  for (const std::string group :
+       {"conns", "cachedump 1 0", "detail", "detail x", "items ", "bogus", "sizes_enable"}) {
+    SCOPED_TRACE(group);
+    ExpectError(One({BinaryOpcode::kStat, group, "", "", 3}), BinaryOpcode::kStat, kKeyNotFound, "Not found",
+                3);
+  }
+}
+
+TEST_F(BinaryHandlerTest, StatSettingsShowsTheBindingProtocol) {
+  Settings settings = TestSettings();
+  settings.protocol = BindingProtocol::kBinary;
+  ServerState state(settings, &store_, &clock_);
+  BinaryHandler handler(&state);
+  BinaryRequest request;
+  const std::string packet = Packet{BinaryOpcode::kStat, "settings"}.Bytes();
+  ASSERT_EQ(ParseBinaryRequest(packet, limits_, &request).status, BinaryParseStatus::kRequest);
+  std::string out;
+  handler.Handle(request, &session_, state.stats.ForThread(0), &out);
+  bool found = false;
+  for (const Response& r : testing_binary::Responses(out)) {
+    if (r.key == "binding_protocol") {
+      EXPECT_EQ(r.value, "binary");
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST_F(BinaryHandlerTest, BinaryAndTextShareTheStore) {
