@@ -62,7 +62,6 @@ bool CheckShape(BinaryOpcode opcode, const Lengths& n, Body* body) {
       return n.extlen == kBinaryStorageExtras && n.keylen != 0 && n.bodylen >= n.keylen + n.extlen;
     case BinaryOpcode::kGet:
     case BinaryOpcode::kGetK:
-      return n.extlen == 0 && n.keylen != 0 && n.bodylen == n.keylen;
     case BinaryOpcode::kDelete:
       return n.extlen == 0 && n.keylen != 0 && n.bodylen == n.keylen;
     case BinaryOpcode::kIncrement:
