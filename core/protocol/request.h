@@ -92,7 +92,8 @@ struct Request {
 
 /// True when `request` may change the store and so make a replication record
 /// (store.h SetObserver lists them): storage commands, incr/decr, delete,
-/// touch, gat/gats, flush_all, ms, md, ma, and mg with a 'T' flag. A
+/// touch, gat/gats, flush_all, ms, md, ma, and mg with a 'T' (touch) or 'N'
+/// (vivify on miss) flag. A
 /// connection in --repl-ack sync holds the replies of a batch with such a
 /// request until the twin's ack (ack_waiter.h). Pure.
 inline bool MayWrite(const Request& request) {
@@ -116,7 +117,7 @@ inline bool MayWrite(const Request& request) {
       return true;
     case Command::kMetaGet:
       for (const MetaFlag& flag : request.meta_flags) {
-        if (flag.code == 'T') {
+        if (flag.code == 'T' || flag.code == 'N') {
           return true;
         }
       }

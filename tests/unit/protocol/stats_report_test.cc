@@ -131,6 +131,8 @@ TEST(MayWriteTest, WritesAndReads) {
   EXPECT_FALSE(MayWrite(request));
   request.meta_flags.push_back({'T', "30"});
   EXPECT_TRUE(MayWrite(request)) << "mg T touches the item";
+  request.meta_flags = {{'v', {}}, {'N', "30"}};
+  EXPECT_TRUE(MayWrite(request)) << "mg N creates the item on a miss";
 }
 
 }  // namespace
