@@ -230,7 +230,9 @@ class SigusrOneTest(unittest.TestCase):
 
     @twincache_only
     def test_graceful_stop_lets_the_twin_apply_every_write(self):
-        keys = 3000
+        # Enough writes that the twin is still behind when the stop comes:
+        # SIGTERM here left about 1000 of them unapplied on B.
+        keys = 30000
         with Pair() as pair:
             pair.wait_connected()
             with pair.a.connect() as conn:
