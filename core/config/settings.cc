@@ -190,10 +190,14 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   // The file's -o keys first, then -o (or the file's `extended`), so the
   // command line wins as it does for every other setting.
   for (size_t i = 0; i < specs.size(); ++i) {
-    if (config_options[i]->count() == 0) continue;
+    if (config_options[i]->count() == 0) {
+      continue;
+    }
     std::optional<std::string_view> value = config_values[i];
     if (specs[i].value == ExtendedValue::kNone) {
-      if (config_values[i] == "false") continue;
+      if (config_values[i] == "false") {
+        continue;
+      }
       if (config_values[i] != "true") {
         outcome.exit_code = kExitUsage;
         outcome.message = std::string(specs[i].key) + " takes true or false: " + config_values[i];

@@ -154,7 +154,9 @@ class LineParser {
       case 's':
         if (command == "set") return Storage(Command::kSet);
         if (command == "stats") return Arguments(Command::kStats);
-        if (command == "shutdown") return Arguments(Command::kShutdown);
+        if (command == "shutdown") {
+          return Arguments(Command::kShutdown);
+        }
         break;
       case 'a':
         if (command == "add") return Storage(Command::kAdd);

@@ -55,7 +55,9 @@ void Connection::Start() {
 // connection is not checked again.
 void Connection::CheckIdle() {
   const int64_t timeout_s = context_->state->idle_timeout_s.load(std::memory_order_relaxed);
-  if (timeout_s <= 0 || closed_) return;
+  if (timeout_s <= 0 || closed_) {
+    return;
+  }
   const auto timeout = std::chrono::seconds(timeout_s);
   const auto idle = std::chrono::steady_clock::now() - last_read_;
   if (idle >= timeout && !writing_ && !waiting_ack_) {
@@ -64,7 +66,9 @@ void Connection::CheckIdle() {
   }
   idle_timer_.expires_after(idle >= timeout ? timeout : timeout - idle);
   idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-    if (!ec) self->CheckIdle();
+    if (!ec) {
+      self->CheckIdle();
+    }
   });
 }
 

@@ -83,7 +83,9 @@ void Server::SetReloadHandler(std::function<void()> reload) { reload_ = std::mov
 
 void Server::WaitForSignal() {
   signals_.async_wait([this](const asio::error_code& ec, int signo) {
-    if (ec) return;
+    if (ec) {
+      return;
+    }
     if (signo == SIGHUP) {
       if (reload_) {
         reload_();
