@@ -1,11 +1,14 @@
 // twincached: the memcached-compatible cache daemon. Parses memcached's flags,
 // does the Unix chores in memcached's order and runs the server; everything
-// else lives in the core library.
+// else lives in the core library. Signals: SIGTERM/SIGINT stop, SIGUSR1 stops
+// gracefully, SIGHUP reloads (core/server/server.h, core/server/reload.h).
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,14 +22,18 @@
 #include "core/protocol/server_state.h"
 #include "core/replication/repl_auth.h"
 #include "core/replication/replication.h"
+#include "core/server/reload.h"
 #include "core/server/server.h"
 #include "core/store/store.h"
 #include "daemon/process.h"
+#include "daemon/reload_hooks.h"
 
 namespace twincache {
 namespace {
 
 constexpr int kExitFailure = 71;  // EX_OSERR, as memcached exits when it cannot bind
+// How long a graceful stop waits for the twin to apply this node's last writes.
+constexpr auto kGracefulTwinWait = std::chrono::seconds(5);
 
 int Fail(std::string_view event, const std::string& reason, int code) {
   Log(LogLevel::kError, event, {{"reason", reason}});
@@ -39,6 +46,24 @@ void Notify(const std::string& state) {
   if (int rc = sd_notify(0, state.c_str()); rc < 0) {
     Log(LogLevel::kWarning, "sd_notify_failed", {{"state", state}, {"errno", std::to_string(-rc)}});
   }
+}
+
+// A graceful stop (SIGUSR1, `shutdown graceful`) of a node with a twin: once
+// no client is served any more, waits up to kGracefulTwinWait until the twin
+// has applied every write of this node (ack_waiter.h), so a planned stop
+// loses none even with --repl-ack async. memcached's graceful stop keeps its
+// cache for a warm restart (-e); twincached's lives on in the twin.
+void WaitForTwin(Replicator* replicator) {
+  const uint64_t offset = replicator->StreamOffset();
+  bool caught_up = offset == 0;
+  if (!caught_up) {
+    auto acked = std::make_shared<std::promise<bool>>();
+    std::future<bool> result = acked->get_future();
+    replicator->WaitForAck(offset, [acked](bool ok) { acked->set_value(ok); });
+    caught_up = result.wait_for(kGracefulTwinWait) == std::future_status::ready && result.get();
+  }
+  Log(caught_up ? LogLevel::kInfo : LogLevel::kWarning, "graceful_stop",
+      {{"twin", caught_up ? "caught_up" : "behind"}, {"offset", std::to_string(offset)}});
 }
 
 int Main(int argc, char** argv) {
@@ -60,6 +85,14 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   SetLogLevel(settings.verbosity >= 2 ? LogLevel::kDebug : LogLevel::kInfo);
+  // Until the server handles SIGHUP (its default action ends the process),
+  // a reload sent while starting is dropped, as memcached -d ignores it.
+  std::signal(SIGHUP, SIG_IGN);
+  if (!settings.extended_ignored.empty()) {
+    Log(LogLevel::kWarning, "extended_options_ignored",
+        {{"keys", LogList(settings.extended_ignored)},
+         {"reason", "memcached -o options for internals twincached does not have; no effect"}});
+  }
 
   std::string error;
   std::vector<ListenSocket> listeners;
@@ -126,6 +159,13 @@ int Main(int argc, char** argv) {
   }
   Handler handler(&state);
   Server server(&state, &handler, listeners, settings.repl_ack_sync ? replicator.get() : nullptr);
+  state.request_stop = [&server](StopMode mode) {
+    Log(LogLevel::kInfo, "shutdown", {{"reason", "shutdown command"}, {"mode", StopModeName(mode)}});
+    server.Stop(mode);
+  };
+  Reloader reloader(std::vector<std::string>(argv, argv + argc), settings, &state, ReloadHooks(settings),
+                    RaiseFileLimit);
+  server.SetReloadHandler([&reloader] { reloader.Reload(); });
   Log(LogLevel::kInfo, "starting",
       {{"version", kTwincacheVersion},
        {"pid", std::to_string(getpid())},
@@ -140,8 +180,11 @@ int Main(int argc, char** argv) {
   // once; the link and the initial sync proceed in the background, as /health reports). Without
   // NOTIFY_SOCKET in the environment sd_notify does nothing, so -d and the tests are unaffected.
   Notify("READY=1\nSTATUS=Accepting clients on port " + std::to_string(settings.port));
-  server.Run();
+  const StopMode stop_mode = server.Run();
   Notify("STOPPING=1");
+  if (stop_mode == StopMode::kGraceful && replicator != nullptr) {
+    WaitForTwin(replicator.get());
+  }
   admin.Stop();
   if (replicator) replicator->Stop();
   if (!settings.pid_file.empty()) unlink(settings.pid_file.c_str());

@@ -78,4 +78,18 @@ void Log(LogLevel level, std::string_view event, std::initializer_list<LogField>
   (void)ignored;
 }
 
+std::string LogList(const std::vector<std::string>& items) {
+  if (items.empty()) {
+    return "none";
+  }
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) {
+      out.push_back(',');
+    }
+    out.append(item);
+  }
+  return out;
+}
+
 }  // namespace twincache

@@ -1,13 +1,16 @@
 #include "core/config/settings.h"
 
 #include "core/config/command_line.h"
+#include "core/config/extended_options.h"
 
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 namespace twincache {
 namespace {
@@ -179,10 +182,55 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   bool lenient_keys = false;
   app.add_flag("--lenient-keys", lenient_keys,
                "accept keys with control characters (the default; kept for old command lines)");
+  app.add_flag("-A,--enable-shutdown", settings->shutdown_command,
+               "enable the `shutdown [graceful]` command (memcached -A)");
+  std::vector<std::string> extended;
+  app.add_option("-o,--extended", extended,
+                 "memcached's extended options key[=value],... (idle_timeout takes effect; memcached "
+                 "internals are accepted with a warning)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  // Each -o key is also a key of the config file (extended_options.h);
+  // hidden from --help.
+  const std::span<const ExtendedOptionSpec> specs = ExtendedOptionSpecs();
+  std::vector<std::string> config_values(specs.size());
+  std::vector<CLI::Option*> config_options;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    config_options.push_back(app.add_option("--" + std::string(specs[i].key), config_values[i])->group(""));
+  }
 
   outcome = ParseCommandLine(app, argc, argv, kExitUsage);
   if (!outcome.ok) return outcome;
   outcome.ok = false;  // until every value is checked
+  // The file's -o keys first, then -o (or the file's `extended`), so the
+  // command line wins as it does for every other setting.
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (config_options[i]->count() == 0) {
+      continue;
+    }
+    std::optional<std::string_view> value = config_values[i];
+    if (specs[i].value == ExtendedValue::kNone) {
+      if (config_values[i] == "false") {
+        continue;
+      }
+      if (config_values[i] != "true") {
+        outcome.exit_code = kExitUsage;
+        outcome.message = std::string(specs[i].key) + " takes true or false: " + config_values[i];
+        return outcome;
+      }
+      value.reset();
+    }
+    if (!ApplyExtendedOption(specs[i].key, value, settings, &outcome.message)) {
+      outcome.exit_code = kExitUsage;
+      return outcome;
+    }
+  }
+  for (const std::string& list : extended) {
+    if (!ApplyExtendedOptions(list, settings, &outcome.message)) {
+      outcome.exit_code = kExitUsage;
+      return outcome;
+    }
+  }
   if (!ParseSize(item_size, &settings->item_size_max)) {
     outcome.exit_code = kExitUsage;
     outcome.message = "bad max item size (-I): " + item_size;

@@ -211,6 +211,27 @@ void CacheMemlimit(const Request& request, ServerState* state, std::string* out)
   }
 }
 
+// shutdown [graceful] (process_shutdown_command): without -A memcached's
+// error line whatever the arguments; with it, the server is asked to stop as
+// SIGINT or SIGUSR1 would and this connection closes without a reply.
+HandleOutcome Shutdown(const Request& request, ServerState* state, std::string* out) {
+  if (!state->settings.shutdown_command) {
+    AppendLine("ERROR: shutdown not enabled", out);
+    return HandleOutcome::kContinue;
+  }
+  StopMode mode = StopMode::kNormal;
+  if (request.args.size() == 1 && request.args[0] == "graceful") {
+    mode = StopMode::kGraceful;
+  } else if (!request.args.empty()) {
+    AppendLine("CLIENT_ERROR invalid shutdown mode", out);
+    return HandleOutcome::kContinue;
+  }
+  if (state->request_stop) {
+    state->request_stop(mode);
+  }
+  return HandleOutcome::kClose;
+}
+
 }  // namespace
 
 StoreStatus StoreAndCount(StoreMode mode, std::string_view key, std::string_view value, uint32_t flags,
@@ -281,6 +302,8 @@ HandleOutcome Handler::Handle(const Request& request, ThreadStats* stats, std::s
       break;
     case Command::kQuit:
       return HandleOutcome::kClose;
+    case Command::kShutdown:
+      return Shutdown(request, state_, out);
     case Command::kStats:
       HandleStats(request, state_, out);
       break;

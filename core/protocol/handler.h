@@ -22,7 +22,7 @@ namespace twincache {
 /// What the connection does after a request.
 enum class HandleOutcome {
   kContinue,  ///< keep reading
-  kClose,     ///< `quit`: close after writing what is buffered
+  kClose,     ///< `quit`, `shutdown`: close after writing what is buffered
 };
 
 class Handler {

@@ -154,6 +154,9 @@ class LineParser {
       case 's':
         if (command == "set") return Storage(Command::kSet);
         if (command == "stats") return Arguments(Command::kStats);
+        if (command == "shutdown") {
+          return Arguments(Command::kShutdown);
+        }
         break;
       case 'a':
         if (command == "add") return Storage(Command::kAdd);
@@ -363,9 +366,10 @@ class LineParser {
     return Accepted(line_consumed_);
   }
 
-  // stats [args...] and lru_crawler <args...>: every token after the command
-  // goes to args; the handler checks them (process_stat,
-  // process_lru_crawler_command).
+  // stats [args...], lru_crawler <args...> and shutdown [graceful]: every
+  // token after the command goes to args; the handler checks them
+  // (process_stat, process_lru_crawler_command, process_shutdown_command,
+  // which answers even with -A off, so "shutdown" never reads "noreply").
   ParseResult Arguments(Command command) {
     request_->command = command;
     for (size_t i = 1; i < tokens_.size(); ++i) request_->args.push_back(tokens_[i]);

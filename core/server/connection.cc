@@ -25,7 +25,12 @@ std::string PeerName(const asio::ip::tcp::socket& socket) {
 }  // namespace
 
 Connection::Connection(asio::ip::tcp::socket socket, const ConnectionContext* context)
-    : socket_(std::move(socket)), context_(context), in_(kInitialInput), ack_timer_(socket_.get_executor()) {
+    : socket_(std::move(socket)),
+      context_(context),
+      in_(kInitialInput),
+      ack_timer_(socket_.get_executor()),
+      last_read_(std::chrono::steady_clock::now()),
+      idle_timer_(socket_.get_executor()) {
   peer_ = PeerName(socket_);
   switch (context_->state->settings.protocol) {
     case BindingProtocol::kAscii:
@@ -48,7 +53,33 @@ void Connection::Start() {
   asio::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, "connection_opened", {{"client", peer_}});
+  CheckIdle();
   Read();
+}
+
+// -o idle_timeout, as memcached's conn_timeout_thread: a connection that has
+// received nothing for that many seconds and is waiting for a command (not
+// writing replies, not holding them for an ack) is closed without a reply.
+// The timer sleeps until the connection could first be idle long enough and
+// reads the setting anew each time, as a SIGHUP may change it; with 0 the
+// connection is not checked again.
+void Connection::CheckIdle() {
+  const int64_t timeout_s = context_->state->idle_timeout_s.load(std::memory_order_relaxed);
+  if (timeout_s <= 0 || closed_) {
+    return;
+  }
+  const auto timeout = std::chrono::seconds(timeout_s);
+  const auto idle = std::chrono::steady_clock::now() - last_read_;
+  if (idle >= timeout && !writing_ && !waiting_ack_) {
+    Close("idle_timeout");
+    return;
+  }
+  idle_timer_.expires_after(idle >= timeout ? timeout : timeout - idle);
+  idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (!ec) {
+      self->CheckIdle();
+    }
+  });
 }
 
 // Makes free space after in_end_, compacting or growing the buffer. Returns
@@ -91,6 +122,7 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
     return;
   }
   context_->stats->Add(Stat::kBytesRead, n);
+  last_read_ = std::chrono::steady_clock::now();
   in_end_ += n;
   ProcessInput();
 }
@@ -264,6 +296,7 @@ void Connection::Close(const char* reason) {
   if (LogEnabled(LogLevel::kDebug))
     Log(LogLevel::kDebug, "connection_closing", {{"client", peer_}, {"reason", reason}});
   ack_timer_.cancel();
+  idle_timer_.cancel();
   asio::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

@@ -13,12 +13,14 @@
 // needs (a line up to ParserLimits, a value up to -I) and shrinks back when
 // idle; when unsent replies pass a high-water mark the connection stops
 // reading until the client takes them, so a client that never reads its
-// replies stalls only itself. An idle connection is one pending async read.
+// replies stalls only itself. An idle connection is one pending async read
+// (and, with -o idle_timeout, one timer that closes it once idle that long).
 #ifndef TWINCACHE_CORE_SERVER_CONNECTION_H_
 #define TWINCACHE_CORE_SERVER_CONNECTION_H_
 
 #include <asio.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +77,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Close(const char* reason);
   bool HoldForAck();
   void OnAckDone(uint64_t generation, bool acked);
+  void CheckIdle();
 
   asio::ip::tcp::socket socket_;
   const ConnectionContext* context_;
@@ -101,6 +104,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool waiting_ack_ = false;  // replies held until the peer applied this batch's writes
   uint64_t ack_generation_ = 0;
   asio::steady_timer ack_timer_;
+  std::chrono::steady_clock::time_point last_read_;  // when bytes last arrived (-o idle_timeout)
+  asio::steady_timer idle_timer_;
 };
 
 }  // namespace twincache
