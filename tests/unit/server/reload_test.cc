@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -25,7 +27,8 @@ using Names = std::vector<std::string>;
 
 class ReloadTest : public testing::Test {
  protected:
-  ReloadTest() : path_(testing::TempDir() + "/reload_test.conf") {
+  // One file per test process: ctest runs the tests of this file in parallel.
+  ReloadTest() : path_(testing::TempDir() + "/reload_test." + std::to_string(getpid()) + ".conf") {
     WriteConfig("memory-limit = 64\nconn-limit = 100\n");
     args_ = {"twincached", "--config", path_, "-p", "22122"};
     std::vector<const char*> argv;
