@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/admin/admin_server.h"
+#include "core/auth/sasl.h"
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/config/settings.h"
@@ -77,13 +78,6 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "twincached: %s\n", parsed.message.c_str());
     return parsed.exit_code;
   }
-  if (settings.sasl) {
-    // Until the binary protocol's SASL opcodes use core/auth, -S must refuse
-    // to start rather than serve without authentication; memcached built
-    // without SASL answers -S the same way (memcached.c, case 'S').
-    std::fprintf(stderr, "twincached: This server is not built with SASL support.\n");
-    return kExitUsage;
-  }
   SetLogLevel(settings.verbosity >= 2 ? LogLevel::kDebug : LogLevel::kInfo);
   // Until the server handles SIGHUP (its default action ends the process),
   // a reload sent while starting is dropped, as memcached -d ignores it.
@@ -125,6 +119,16 @@ int Main(int argc, char** argv) {
   }
   if (!DropPrivileges(settings.user, &error)) return Fail("startup_failed", error, 67);  // EX_NOUSER
   if (geteuid() == 0) Log(LogLevel::kWarning, "running_as_root", {{"hint", "use -u USER"}});
+  // SASL after the switch to -u's user, whose files libsasl2 reads, and
+  // before any thread starts (memcached.c main: init_sasl after setuid).
+  if (settings.sasl) {
+    SaslInitInfo sasl;
+    if (!InitSasl(SaslOptionsFromEnvironment(settings.verbosity), &sasl, &error)) {
+      return Fail("startup_failed", "SASL: " + error, kExitFailure);
+    }
+    Log(LogLevel::kInfo, "sasl_ready",
+        {{"mechanisms", sasl.mechanisms}, {"conf_path", sasl.conf_path}, {"realm", sasl.realm}});
+  }
   std::signal(SIGPIPE, SIG_IGN);
 
   StoreOptions store_options;

@@ -245,6 +245,16 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   settings->protocol = protocol == "ascii"    ? BindingProtocol::kAscii
                        : protocol == "binary" ? BindingProtocol::kBinary
                                               : BindingProtocol::kAuto;
+  if (settings->sasl) {
+    // SASL is binary-only: -S alone means -B binary, and an explicit ascii or
+    // auto is refused as memcached refuses it (memcached.c main).
+    if (app.get_option("--protocol")->count() > 0 && settings->protocol != BindingProtocol::kBinary) {
+      outcome.exit_code = kExitUsage;
+      outcome.message = "ERROR: You cannot allow the ASCII protocol while using SASL.";
+      return outcome;
+    }
+    settings->protocol = BindingProtocol::kBinary;
+  }
   if (!repl_port.empty()) {
     // repcached: -X LISTEN[:CONNECT]; one number sets both.
     std::string listen_text = repl_port.substr(0, repl_port.find(':'));

@@ -321,7 +321,7 @@ void Stats(const BinaryRequest& request, ServerState* state, std::string* out) {
 // process_bin_sasl_auth, process_bin_complete_sasl_auth). Without a SASL
 // session they are unknown commands; the parser has already taken the value,
 // which memcached swallows.
-void Sasl(const BinaryRequest& request, SaslSession* sasl, std::string* out) {
+void Sasl(const BinaryRequest& request, SaslSession* sasl, ThreadStats* stats, std::string* out) {
   if (sasl == nullptr) {
     AppendBinaryError(request, BinaryStatus::kUnknownCommand, out);
     return;
@@ -348,6 +348,11 @@ void Sasl(const BinaryRequest& request, SaslSession* sasl, std::string* out) {
   const SaslResult result = request.opcode == BinaryOpcode::kSaslAuth
                                 ? sasl->Start(request.key, request.value)
                                 : sasl->Step(request.value);
+  // auth_cmds counts every answered Auth/Step, auth_errors the refused ones
+  // (memcached process_bin_complete_sasl_auth); a continue is neither.
+  if (result.status != SaslStatus::kContinue) {
+    stats->Add(Stat::kAuthCmds);
+  }
   switch (result.status) {
     case SaslStatus::kOk:
       AppendSuccess(request, kAuthenticated, 0, out);
@@ -357,6 +362,7 @@ void Sasl(const BinaryRequest& request, SaslSession* sasl, std::string* out) {
       out->append(result.challenge);
       return;
     case SaslStatus::kFail:
+      stats->Add(Stat::kAuthErrors);
       AppendBinaryError(request, BinaryStatus::kAuthError, out);
       return;
   }
@@ -423,7 +429,7 @@ HandleOutcome BinaryHandler::Handle(const BinaryRequest& request, BinarySession*
     case BinaryOpcode::kSaslListMechs:
     case BinaryOpcode::kSaslAuth:
     case BinaryOpcode::kSaslStep:
-      Sasl(request, session->sasl, out);
+      Sasl(request, session->sasl, stats, out);
       break;
     default:
       AppendBinaryError(request, BinaryStatus::kUnknownCommand, out);

@@ -109,7 +109,7 @@ void CollectSettingsStats(ServerState* state, StatList* out) {
   AddStat(out, "cas_enabled", "yes");
   AddStat(out, "tcp_backlog", static_cast<uint64_t>(settings.backlog));
   AddStat(out, "binding_protocol", BindingProtocolName(settings.protocol));
-  AddStat(out, "auth_enabled_sasl", "no");
+  AddStat(out, "auth_enabled_sasl", settings.sasl ? "yes" : "no");
   AddStat(out, "auth_enabled_ascii", "no");
   AddStat(out, "item_size_max", settings.item_size_max);
   AddStat(out, "maxconns_fast", "yes");

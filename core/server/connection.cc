@@ -42,6 +42,9 @@ Connection::Connection(asio::ip::tcp::socket socket, const ConnectionContext* co
     case BindingProtocol::kAuto:
       break;
   }
+  if (context_->state->settings.sasl) {
+    binary_session_.sasl = &sasl_;  // every command but Version and SASL's waits for authentication
+  }
 }
 
 Connection::~Connection() {

@@ -86,6 +86,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Protocol protocol_ = Protocol::kUndecided;  // fixed by -B, else by the first byte received
   Request request_;
   BinaryRequest binary_request_;
+  SaslSession sasl_;  // with -S: this connection's SASL conversation (binary_session_.sasl)
   BinarySession binary_session_;
 
   std::vector<char> in_;  // bytes [in_start_, in_end_) are unparsed input

@@ -160,9 +160,19 @@ TEST(SettingsTest, EnableSasl) {
   Settings s;
   ASSERT_TRUE(Parse({"-S"}, &s).ok);
   EXPECT_TRUE(s.sasl);
+  EXPECT_EQ(s.protocol, BindingProtocol::kBinary) << "SASL is binary-only: -S means -B binary";
   Settings l;
   ASSERT_TRUE(Parse({"--enable-sasl"}, &l).ok);
   EXPECT_TRUE(l.sasl);
+  Settings b;
+  ASSERT_TRUE(Parse({"-S", "-B", "binary"}, &b).ok);
+  for (const char* protocol : {"ascii", "auto"}) {
+    Settings refused;
+    const ParseOutcome out = Parse({"-S", "-B", protocol}, &refused);
+    EXPECT_FALSE(out.ok) << protocol;
+    EXPECT_EQ(out.exit_code, kExitUsage);
+    EXPECT_EQ(out.message, "ERROR: You cannot allow the ASCII protocol while using SASL.");
+  }
 
   std::string path = testing::TempDir() + "/twincached_sasl_test.conf";
   {

@@ -548,6 +548,10 @@ TEST_F(BinaryHandlerTest, SaslSessionGatesOtherOpcodes) {
   EXPECT_TRUE(sasl.authenticated());
   EXPECT_EQ(One({BinaryOpcode::kGet, "k"}).status, kKeyNotFound);
   EXPECT_FALSE(closed_);
+  // auth_cmds: the refused Auth and the accepted Step (not the continue, not
+  // the over-long name); auth_errors: the refused one.
+  EXPECT_EQ(state_.stats.ForThread(0)->Get(Stat::kAuthCmds), 2u);
+  EXPECT_EQ(state_.stats.ForThread(0)->Get(Stat::kAuthErrors), 1u);
 }
 
 // The Stat report for `group`: (name, value) pairs, checking that every

@@ -493,6 +493,8 @@ TEST_F(HandlerTest, StatsNamesInMemcachedOrder) {
                                              "cas_badval",
                                              "touch_hits",
                                              "touch_misses",
+                                             "auth_cmds",
+                                             "auth_errors",
                                              "bytes_read",
                                              "bytes_written",
                                              "limit_maxbytes",
