@@ -95,14 +95,17 @@ int Main(int argc, char** argv) {
   }
   AdminServer admin;
   const bool admin_on = settings.admin_listen != "off";
-  if (admin_on && !admin.Bind(settings.admin_listen, &error))
+  if (admin_on && !admin.Bind(settings.admin_listen, &error)) {
     return Fail("startup_failed", error, kExitFailure);
+  }
   const bool replicating = !settings.peer_host.empty();
   std::vector<ListenSocket> repl_listeners;
   std::string secret;
   if (replicating) {
     std::string repl_address = settings.repl_listen;
-    if (repl_address.empty()) repl_address = settings.listen.substr(0, settings.listen.find(','));
+    if (repl_address.empty()) {
+      repl_address = settings.listen.substr(0, settings.listen.find(','));
+    }
     if (!BindListeners(repl_address, settings.repl_listen_port, settings.backlog, &repl_listeners, &error)) {
       return Fail("startup_failed", error, kExitFailure);
     }
@@ -110,15 +113,21 @@ int Main(int argc, char** argv) {
       return Fail("startup_failed", error, kExitFailure);
     }
   }
-  if (!RaiseFileLimit(settings.max_connections, &error)) return Fail("startup_failed", error, kExitFailure);
+  if (!RaiseFileLimit(settings.max_connections, &error)) {
+    return Fail("startup_failed", error, kExitFailure);
+  }
   if (settings.daemonize && !Daemonize(settings.verbosity > 0, &error)) {
     return Fail("startup_failed", error, kExitFailure);
   }
   if (!settings.pid_file.empty() && !WritePidFile(settings.pid_file, settings.user, &error)) {
     return Fail("startup_failed", error, kExitFailure);
   }
-  if (!DropPrivileges(settings.user, &error)) return Fail("startup_failed", error, 67);  // EX_NOUSER
-  if (geteuid() == 0) Log(LogLevel::kWarning, "running_as_root", {{"hint", "use -u USER"}});
+  if (!DropPrivileges(settings.user, &error)) {
+    return Fail("startup_failed", error, 67);  // EX_NOUSER
+  }
+  if (geteuid() == 0) {
+    Log(LogLevel::kWarning, "running_as_root", {{"hint", "use -u USER"}});
+  }
   // SASL after the switch to -u's user, whose files libsasl2 reads, and
   // before any thread starts (memcached.c main: init_sasl after setuid).
   if (settings.sasl) {
@@ -177,8 +186,12 @@ int Main(int argc, char** argv) {
        {"max_connections", std::to_string(settings.max_connections)},
        {"item_size_max", std::to_string(settings.item_size_max)},
        {"evictions", settings.no_evict ? "off" : "on"}});
-  if (replicator) replicator->Start();
-  if (admin_on) admin.Start(&state, replicator.get());
+  if (replicator) {
+    replicator->Start();
+  }
+  if (admin_on) {
+    admin.Start(&state, replicator.get());
+  }
   // Type=notify readiness for twincached.service (sd_notify(3), systemd.service(5)): the client
   // port is bound and listening, and the replication start decision is made (Start() returns at
   // once; the link and the initial sync proceed in the background, as /health reports). Without
@@ -190,8 +203,12 @@ int Main(int argc, char** argv) {
     WaitForTwin(replicator.get());
   }
   admin.Stop();
-  if (replicator) replicator->Stop();
-  if (!settings.pid_file.empty()) unlink(settings.pid_file.c_str());
+  if (replicator) {
+    replicator->Stop();
+  }
+  if (!settings.pid_file.empty()) {
+    unlink(settings.pid_file.c_str());
+  }
   Log(LogLevel::kInfo, "stopped", {{"pid", std::to_string(getpid())}});
   return 0;
 }

@@ -34,7 +34,9 @@ void AppendValue(std::string* line, std::string_view value) {
   }
   line->push_back('"');
   for (char c : value) {
-    if (c == '"' || c == '\\') line->push_back('\\');
+    if (c == '"' || c == '\\') {
+      line->push_back('\\');
+    }
     if (c == '\n') {
       line->append("\\n");
       continue;
@@ -53,7 +55,9 @@ void SetLogProgram(std::string_view program) { g_program = std::string(program);
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
 
 void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
-  if (!LogEnabled(level)) return;
+  if (!LogEnabled(level)) {
+    return;
+  }
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   tm utc{};

@@ -19,16 +19,33 @@ constexpr size_t kItemSizeMin = 1024;  // memcached: "Item max size cannot be le
 
 // Checks the combinations memcached checks after parsing (memcached.c main()).
 std::string Validate(const Settings& s) {
-  if (s.udp_port != 0)
+  if (s.udp_port != 0) {
     return "UDP not supported by twincached (-U " + std::to_string(s.udp_port) + "): use -U 0";
-  if (s.threads < 1) return "number of threads (-t) must be at least 1";
-  if (s.max_connections < 1) return "connection limit (-c) must be at least 1";
-  if (s.memory_limit_mb < 1) return "memory limit (-m) must be at least 1 megabyte";
-  if (s.item_size_max < kItemSizeMin) return "item max size (-I) cannot be less than 1024 bytes";
-  if (s.item_size_max > kItemSizeLimit) return "item max size (-I) cannot be larger than 1 GB";
-  if (s.repl_ack_timeout_ms < 1) return "--repl-ack-timeout-ms must be at least 1";
-  if (s.repl_tombstone_ttl_s < 1) return "--repl-tombstone-ttl must be at least 1 second";
-  if (s.repl_initial_sync_timeout_s < 0) return "--repl-initial-sync-timeout cannot be negative";
+  }
+  if (s.threads < 1) {
+    return "number of threads (-t) must be at least 1";
+  }
+  if (s.max_connections < 1) {
+    return "connection limit (-c) must be at least 1";
+  }
+  if (s.memory_limit_mb < 1) {
+    return "memory limit (-m) must be at least 1 megabyte";
+  }
+  if (s.item_size_max < kItemSizeMin) {
+    return "item max size (-I) cannot be less than 1024 bytes";
+  }
+  if (s.item_size_max > kItemSizeLimit) {
+    return "item max size (-I) cannot be larger than 1 GB";
+  }
+  if (s.repl_ack_timeout_ms < 1) {
+    return "--repl-ack-timeout-ms must be at least 1";
+  }
+  if (s.repl_tombstone_ttl_s < 1) {
+    return "--repl-tombstone-ttl must be at least 1 second";
+  }
+  if (s.repl_initial_sync_timeout_s < 0) {
+    return "--repl-initial-sync-timeout cannot be negative";
+  }
   if (s.item_size_max > (s.memory_limit_mb << 20) / 2) {
     return "item max size (-I) cannot be higher than 1/2 of the memory limit (-m)";
   }
@@ -38,14 +55,20 @@ std::string Validate(const Settings& s) {
 }  // namespace
 
 bool ParseSize(const std::string& text, size_t* bytes) {
-  if (text.empty()) return false;
+  if (text.empty()) {
+    return false;
+  }
   size_t number = 0;
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, number);
-  if (ec != std::errc() || ptr == text.data()) return false;
+  if (ec != std::errc() || ptr == text.data()) {
+    return false;
+  }
   size_t unit = 1;
   if (ptr != end) {
-    if (ptr + 1 != end) return false;
+    if (ptr + 1 != end) {
+      return false;
+    }
     switch (std::tolower(static_cast<unsigned char>(*ptr))) {
       case 'k':
         unit = 1u << 10;
@@ -60,7 +83,9 @@ bool ParseSize(const std::string& text, size_t* bytes) {
         return false;
     }
   }
-  if (number > SIZE_MAX / unit) return false;
+  if (number > SIZE_MAX / unit) {
+    return false;
+  }
   *bytes = number * unit;
   return true;
 }
@@ -71,7 +96,9 @@ namespace {
 bool ParsePort(std::string_view text, uint16_t* port) {
   uint16_t p = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), p);
-  if (ec != std::errc() || end != text.data() + text.size() || p == 0) return false;
+  if (ec != std::errc() || end != text.data() + text.size() || p == 0) {
+    return false;
+  }
   *port = p;
   return true;
 }
@@ -107,10 +134,14 @@ bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port) {
   std::string port_text;
   if (!text.empty() && text.front() == '[') {
     size_t close = text.find(']');
-    if (close == std::string::npos) return false;
+    if (close == std::string::npos) {
+      return false;
+    }
     h = text.substr(1, close - 1);
     if (close + 1 < text.size()) {
-      if (text[close + 1] != ':') return false;
+      if (text[close + 1] != ':') {
+        return false;
+      }
       port_text = text.substr(close + 2);
     }
   } else if (std::count(text.begin(), text.end(), ':') == 1) {
@@ -118,8 +149,12 @@ bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port) {
     h = text.substr(0, colon);
     port_text = text.substr(colon + 1);
   }
-  if (h.empty()) return false;
-  if ((!port_text.empty() || text.back() == ':') && !ParsePort(port_text, port)) return false;
+  if (h.empty()) {
+    return false;
+  }
+  if ((!port_text.empty() || text.back() == ':') && !ParsePort(port_text, port)) {
+    return false;
+  }
   *host = h;
   return true;
 }
@@ -200,7 +235,9 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   }
 
   outcome = ParseCommandLine(app, argc, argv, kExitUsage);
-  if (!outcome.ok) return outcome;
+  if (!outcome.ok) {
+    return outcome;
+  }
   outcome.ok = false;  // until every value is checked
   // The file's -o keys first, then -o (or the file's `extended`), so the
   // command line wins as it does for every other setting.

@@ -18,7 +18,9 @@ constexpr size_t kIdleOutputMax = size_t{1024} * 1024;    // release larger send
 std::string PeerName(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;
   auto ep = socket.remote_endpoint(ec);
-  if (ec) return "unknown";
+  if (ec) {
+    return "unknown";
+  }
   return JoinHostPort(ep.address().to_string(), ep.port());
 }
 
@@ -49,13 +51,17 @@ Connection::Connection(asio::ip::tcp::socket socket, const ConnectionContext* co
 
 Connection::~Connection() {
   context_->state->curr_connections.fetch_sub(1, std::memory_order_relaxed);
-  if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, "connection_closed", {{"client", peer_}});
+  if (LogEnabled(LogLevel::kDebug)) {
+    Log(LogLevel::kDebug, "connection_closed", {{"client", peer_}});
+  }
 }
 
 void Connection::Start() {
   asio::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, "connection_opened", {{"client", peer_}});
+  if (LogEnabled(LogLevel::kDebug)) {
+    Log(LogLevel::kDebug, "connection_opened", {{"client", peer_}});
+  }
   CheckIdle();
   Read();
 }
@@ -90,9 +96,13 @@ void Connection::CheckIdle() {
 bool Connection::MakeReadRoom() {
   if (in_start_ == in_end_) {
     in_start_ = in_end_ = 0;
-    if (in_.size() > kIdleInputMax) std::vector<char>(kInitialInput).swap(in_);
+    if (in_.size() > kIdleInputMax) {
+      std::vector<char>(kInitialInput).swap(in_);
+    }
   }
-  if (in_end_ < in_.size()) return true;
+  if (in_end_ < in_.size()) {
+    return true;
+  }
   if (in_start_ > 0) {
     std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
     in_end_ -= in_start_;
@@ -101,13 +111,17 @@ bool Connection::MakeReadRoom() {
   }
   const ParserLimits& limits = context_->limits;
   size_t max = limits.item_size_max + limits.max_get_line + 4096;
-  if (in_.size() >= max) return false;
+  if (in_.size() >= max) {
+    return false;
+  }
   in_.resize(std::min(max, in_.size() * 2));
   return true;
 }
 
 void Connection::Read() {
-  if (reading_ || closing_ || paused_ || closed_ || waiting_ack_) return;
+  if (reading_ || closing_ || paused_ || closed_ || waiting_ack_) {
+    return;
+  }
   if (!MakeReadRoom()) {
     Close("request_too_large");
     return;
@@ -137,7 +151,9 @@ void Connection::ProcessInput() {
       size_t n = std::min(swallow_, in_end_ - in_start_);
       in_start_ += n;
       swallow_ -= n;
-      if (swallow_ > 0) break;
+      if (swallow_ > 0) {
+        break;
+      }
     }
     if (out_.size() >= kOutputHighWater) {
       paused_ = true;
@@ -162,7 +178,9 @@ void Connection::ProcessInput() {
       closing_ = true;
     }
   }
-  if (HoldForAck()) return;
+  if (HoldForAck()) {
+    return;
+  }
   Flush();
   if (closing_ && !writing_) {
     Close("quit");
@@ -228,10 +246,14 @@ Connection::Step Connection::BinaryStep(std::string_view input) {
 // too, so replies stay in order.
 bool Connection::HoldForAck() {
   AckWaiter* waiter = context_->ack_waiter;
-  if (waiter == nullptr || !batch_wrote_) return false;
+  if (waiter == nullptr || !batch_wrote_) {
+    return false;
+  }
   batch_wrote_ = false;
   const uint64_t offset = waiter->StreamOffset();
-  if (offset == 0) return false;
+  if (offset == 0) {
+    return false;
+  }
   waiting_ack_ = true;
   const uint64_t generation = ++ack_generation_;
   auto executor = socket_.get_executor();
@@ -239,22 +261,30 @@ bool Connection::HoldForAck() {
   // The timer's handler owns the connection while it waits: it runs once,
   // cancelled by the ack or at the timeout.
   ack_timer_.async_wait([self = shared_from_this(), generation](const asio::error_code& ec) {
-    if (!ec) self->OnAckDone(generation, false);
+    if (!ec) {
+      self->OnAckDone(generation, false);
+    }
   });
   std::weak_ptr<Connection> weak = shared_from_this();
   waiter->WaitForAck(offset, [weak, generation, executor](bool acked) {
     asio::post(executor, [weak, generation, acked] {
-      if (auto self = weak.lock()) self->OnAckDone(generation, acked);
+      if (auto self = weak.lock()) {
+        self->OnAckDone(generation, acked);
+      }
     });
   });
   return true;
 }
 
 void Connection::OnAckDone(uint64_t generation, bool acked) {
-  if (!waiting_ack_ || generation != ack_generation_ || closed_) return;
+  if (!waiting_ack_ || generation != ack_generation_ || closed_) {
+    return;
+  }
   waiting_ack_ = false;
   ack_timer_.cancel();
-  if (!acked) context_->ack_waiter->CountDegradedWrite();
+  if (!acked) {
+    context_->ack_waiter->CountDegradedWrite();
+  }
   Flush();
   if (closing_ && !writing_) {
     Close("quit");
@@ -268,7 +298,9 @@ void Connection::OnAckDone(uint64_t generation, bool acked) {
 }
 
 void Connection::Flush() {
-  if (writing_ || out_.empty() || closed_ || waiting_ack_) return;
+  if (writing_ || out_.empty() || closed_ || waiting_ack_) {
+    return;
+  }
   std::swap(out_, sending_);
   writing_ = true;
   asio::async_write(
@@ -284,20 +316,27 @@ void Connection::OnWritten(const asio::error_code& ec, size_t n) {
   }
   context_->stats->Add(Stat::kBytesWritten, n);
   sending_.clear();
-  if (sending_.capacity() > kIdleOutputMax) std::string().swap(sending_);
+  if (sending_.capacity() > kIdleOutputMax) {
+    std::string().swap(sending_);
+  }
   if (paused_ && !reading_ && !waiting_ack_) {
     ProcessInput();  // resumes parsing what was held back, then reads on
     return;
   }
   Flush();
-  if (closing_ && !writing_ && !waiting_ack_) Close("quit");
+  if (closing_ && !writing_ && !waiting_ack_) {
+    Close("quit");
+  }
 }
 
 void Connection::Close(const char* reason) {
-  if (closed_) return;
+  if (closed_) {
+    return;
+  }
   closed_ = true;
-  if (LogEnabled(LogLevel::kDebug))
+  if (LogEnabled(LogLevel::kDebug)) {
     Log(LogLevel::kDebug, "connection_closing", {{"client", peer_}, {"reason", reason}});
+  }
   ack_timer_.cancel();
   idle_timer_.cancel();
   asio::error_code ignored;

@@ -72,7 +72,9 @@ StopMode Server::Run() {
     worker->guard.reset();
     worker->context.stop();
   }
-  for (auto& worker : workers_) worker->thread.join();
+  for (auto& worker : workers_) {
+    worker->thread.join();
+  }
   const int mode = stop_mode_.load();
   return mode < 0 ? StopMode::kNormal : static_cast<StopMode>(mode);
 }
@@ -117,14 +119,18 @@ void Server::Accept(size_t listener) {
 
 void Server::OnAccepted(size_t listener, size_t worker, const asio::error_code& ec,
                         asio::ip::tcp::socket socket) {
-  if (ec == asio::error::operation_aborted || !acceptors_[listener]->is_open()) return;  // shutting down
+  if (ec == asio::error::operation_aborted || !acceptors_[listener]->is_open()) {
+    return;  // shutting down
+  }
   if (ec) {
     // Out of descriptors and the like: log once per failure and retry shortly
     // rather than spin (memcached disables accept on EMFILE the same way).
     Log(LogLevel::kError, "accept_failed", {{"addr", addresses_[listener]}, {"reason", ec.message()}});
     accept_retry_timer_.expires_after(kAcceptRetry);
     accept_retry_timer_.async_wait([this, listener](const asio::error_code& wait_ec) {
-      if (!wait_ec) Accept(listener);
+      if (!wait_ec) {
+        Accept(listener);
+      }
     });
     return;
   }
@@ -150,7 +156,9 @@ void Server::OnAccepted(size_t listener, size_t worker, const asio::error_code& 
 void Server::ScheduleReclaim() {
   reclaim_timer_.expires_after(kReclaimInterval);
   reclaim_timer_.async_wait([this](const asio::error_code& ec) {
-    if (ec) return;
+    if (ec) {
+      return;
+    }
     state_->store->ReclaimExpired(kReclaimBudget);
     ScheduleReclaim();
   });
