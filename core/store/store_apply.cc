@@ -110,10 +110,9 @@ ApplyStatus Store::ApplyItem(const Record& record) {
   const int64_t now_ms = clock_->NowMillis();
   Item* held = shard.table.Find(key, hash);
   ApplyStatus status = ApplyStatus::kApplied;
-  if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms)) {
-    status = ApplyStatus::kStale;  // written before a flush_all that has happened
-  } else if (held != nullptr && version < held->version()) {
-    status = ApplyStatus::kStale;
+  if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms) ||
+      (held != nullptr && version < held->version())) {
+    status = ApplyStatus::kStale;  // written before a flush_all that has happened, or older than held
   } else if (held != nullptr && version == held->version()) {
     status = ApplyStatus::kStale;
     const ExptimeVersion incoming{record.exptime_version, record.exptime};
