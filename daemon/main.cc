@@ -1,16 +1,20 @@
 // twincached: the memcached-compatible cache daemon. Parses memcached's flags,
 // does the Unix chores in memcached's order and runs the server; everything
-// else lives in the core library.
+// else lives in the core library. Signals: SIGTERM/SIGINT stop, SIGUSR1 stops
+// gracefully, SIGHUP reloads (core/server/server.h, core/server/reload.h).
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/admin/admin_server.h"
+#include "core/auth/sasl.h"
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/config/settings.h"
@@ -19,14 +23,18 @@
 #include "core/protocol/server_state.h"
 #include "core/replication/repl_auth.h"
 #include "core/replication/replication.h"
+#include "core/server/reload.h"
 #include "core/server/server.h"
 #include "core/store/store.h"
 #include "daemon/process.h"
+#include "daemon/reload_hooks.h"
 
 namespace twincache {
 namespace {
 
 constexpr int kExitFailure = 71;  // EX_OSERR, as memcached exits when it cannot bind
+// How long a graceful stop waits for the twin to apply this node's last writes.
+constexpr auto kGracefulTwinWait = std::chrono::seconds(5);
 
 int Fail(std::string_view event, const std::string& reason, int code) {
   Log(LogLevel::kError, event, {{"reason", reason}});
@@ -41,6 +49,24 @@ void Notify(const std::string& state) {
   }
 }
 
+// A graceful stop (SIGUSR1, `shutdown graceful`) of a node with a twin: once
+// no client is served any more, waits up to kGracefulTwinWait until the twin
+// has applied every write of this node (ack_waiter.h), so a planned stop
+// loses none even with --repl-ack async. memcached's graceful stop keeps its
+// cache for a warm restart (-e); twincached's lives on in the twin.
+void WaitForTwin(Replicator* replicator) {
+  const uint64_t offset = replicator->StreamOffset();
+  bool caught_up = offset == 0;
+  if (!caught_up) {
+    auto acked = std::make_shared<std::promise<bool>>();
+    std::future<bool> result = acked->get_future();
+    replicator->WaitForAck(offset, [acked](bool ok) { acked->set_value(ok); });
+    caught_up = result.wait_for(kGracefulTwinWait) == std::future_status::ready && result.get();
+  }
+  Log(caught_up ? LogLevel::kInfo : LogLevel::kWarning, "graceful_stop",
+      {{"twin", caught_up ? "caught_up" : "behind"}, {"offset", std::to_string(offset)}});
+}
+
 int Main(int argc, char** argv) {
   Settings settings;
   ParseOutcome parsed = ParseSettings(argc, argv, &settings);
@@ -52,14 +78,15 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "twincached: %s\n", parsed.message.c_str());
     return parsed.exit_code;
   }
-  if (settings.sasl) {
-    // Until the binary protocol's SASL opcodes use core/auth, -S must refuse
-    // to start rather than serve without authentication; memcached built
-    // without SASL answers -S the same way (memcached.c, case 'S').
-    std::fprintf(stderr, "twincached: This server is not built with SASL support.\n");
-    return kExitUsage;
-  }
   SetLogLevel(settings.verbosity >= 2 ? LogLevel::kDebug : LogLevel::kInfo);
+  // Until the server handles SIGHUP (its default action ends the process),
+  // a reload sent while starting is dropped, as memcached -d ignores it.
+  std::signal(SIGHUP, SIG_IGN);
+  if (!settings.extended_ignored.empty()) {
+    Log(LogLevel::kWarning, "extended_options_ignored",
+        {{"keys", LogList(settings.extended_ignored)},
+         {"reason", "memcached -o options for internals twincached does not have; no effect"}});
+  }
 
   std::string error;
   std::vector<ListenSocket> listeners;
@@ -68,14 +95,17 @@ int Main(int argc, char** argv) {
   }
   AdminServer admin;
   const bool admin_on = settings.admin_listen != "off";
-  if (admin_on && !admin.Bind(settings.admin_listen, &error))
+  if (admin_on && !admin.Bind(settings.admin_listen, &error)) {
     return Fail("startup_failed", error, kExitFailure);
+  }
   const bool replicating = !settings.peer_host.empty();
   std::vector<ListenSocket> repl_listeners;
   std::string secret;
   if (replicating) {
     std::string repl_address = settings.repl_listen;
-    if (repl_address.empty()) repl_address = settings.listen.substr(0, settings.listen.find(','));
+    if (repl_address.empty()) {
+      repl_address = settings.listen.substr(0, settings.listen.find(','));
+    }
     if (!BindListeners(repl_address, settings.repl_listen_port, settings.backlog, &repl_listeners, &error)) {
       return Fail("startup_failed", error, kExitFailure);
     }
@@ -83,15 +113,31 @@ int Main(int argc, char** argv) {
       return Fail("startup_failed", error, kExitFailure);
     }
   }
-  if (!RaiseFileLimit(settings.max_connections, &error)) return Fail("startup_failed", error, kExitFailure);
+  if (!RaiseFileLimit(settings.max_connections, &error)) {
+    return Fail("startup_failed", error, kExitFailure);
+  }
   if (settings.daemonize && !Daemonize(settings.verbosity > 0, &error)) {
     return Fail("startup_failed", error, kExitFailure);
   }
   if (!settings.pid_file.empty() && !WritePidFile(settings.pid_file, settings.user, &error)) {
     return Fail("startup_failed", error, kExitFailure);
   }
-  if (!DropPrivileges(settings.user, &error)) return Fail("startup_failed", error, 67);  // EX_NOUSER
-  if (geteuid() == 0) Log(LogLevel::kWarning, "running_as_root", {{"hint", "use -u USER"}});
+  if (!DropPrivileges(settings.user, &error)) {
+    return Fail("startup_failed", error, 67);  // EX_NOUSER
+  }
+  if (geteuid() == 0) {
+    Log(LogLevel::kWarning, "running_as_root", {{"hint", "use -u USER"}});
+  }
+  // SASL after the switch to -u's user, whose files libsasl2 reads, and
+  // before any thread starts (memcached.c main: init_sasl after setuid).
+  if (settings.sasl) {
+    SaslInitInfo sasl;
+    if (!InitSasl(SaslOptionsFromEnvironment(settings.verbosity), &sasl, &error)) {
+      return Fail("startup_failed", "SASL: " + error, kExitFailure);
+    }
+    Log(LogLevel::kInfo, "sasl_ready",
+        {{"mechanisms", sasl.mechanisms}, {"conf_path", sasl.conf_path}, {"realm", sasl.realm}});
+  }
   std::signal(SIGPIPE, SIG_IGN);
 
   StoreOptions store_options;
@@ -126,6 +172,13 @@ int Main(int argc, char** argv) {
   }
   Handler handler(&state);
   Server server(&state, &handler, listeners, settings.repl_ack_sync ? replicator.get() : nullptr);
+  state.request_stop = [&server](StopMode mode) {
+    Log(LogLevel::kInfo, "shutdown", {{"reason", "shutdown command"}, {"mode", StopModeName(mode)}});
+    server.Stop(mode);
+  };
+  Reloader reloader(std::vector<std::string>(argv, argv + argc), settings, &state, ReloadHooks(settings),
+                    RaiseFileLimit);
+  server.SetReloadHandler([&reloader] { reloader.Reload(); });
   Log(LogLevel::kInfo, "starting",
       {{"version", kTwincacheVersion},
        {"pid", std::to_string(getpid())},
@@ -133,18 +186,29 @@ int Main(int argc, char** argv) {
        {"max_connections", std::to_string(settings.max_connections)},
        {"item_size_max", std::to_string(settings.item_size_max)},
        {"evictions", settings.no_evict ? "off" : "on"}});
-  if (replicator) replicator->Start();
-  if (admin_on) admin.Start(&state, replicator.get());
+  if (replicator) {
+    replicator->Start();
+  }
+  if (admin_on) {
+    admin.Start(&state, replicator.get());
+  }
   // Type=notify readiness for twincached.service (sd_notify(3), systemd.service(5)): the client
   // port is bound and listening, and the replication start decision is made (Start() returns at
   // once; the link and the initial sync proceed in the background, as /health reports). Without
   // NOTIFY_SOCKET in the environment sd_notify does nothing, so -d and the tests are unaffected.
   Notify("READY=1\nSTATUS=Accepting clients on port " + std::to_string(settings.port));
-  server.Run();
+  const StopMode stop_mode = server.Run();
   Notify("STOPPING=1");
+  if (stop_mode == StopMode::kGraceful && replicator != nullptr) {
+    WaitForTwin(replicator.get());
+  }
   admin.Stop();
-  if (replicator) replicator->Stop();
-  if (!settings.pid_file.empty()) unlink(settings.pid_file.c_str());
+  if (replicator) {
+    replicator->Stop();
+  }
+  if (!settings.pid_file.empty()) {
+    unlink(settings.pid_file.c_str());
+  }
   Log(LogLevel::kInfo, "stopped", {{"pid", std::to_string(getpid())}});
   return 0;
 }

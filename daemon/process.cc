@@ -43,7 +43,9 @@ bool Daemonize(bool keep_stderr, std::string* error) {
     *error = Errno("fork failed");
     return false;
   }
-  if (pid > 0) _exit(0);
+  if (pid > 0) {
+    _exit(0);
+  }
   if (setsid() < 0) {
     *error = Errno("setsid failed");
     return false;
@@ -59,8 +61,12 @@ bool Daemonize(bool keep_stderr, std::string* error) {
   }
   dup2(null, STDIN_FILENO);
   dup2(null, STDOUT_FILENO);
-  if (!keep_stderr) dup2(null, STDERR_FILENO);
-  if (null > STDERR_FILENO) close(null);
+  if (!keep_stderr) {
+    dup2(null, STDERR_FILENO);
+  }
+  if (null > STDERR_FILENO) {
+    close(null);
+  }
   return true;
 }
 
@@ -71,8 +77,12 @@ bool RaiseFileLimit(size_t max_connections, std::string* error) {
     return false;
   }
   rlim_t need = static_cast<rlim_t>(max_connections) + kReservedDescriptors;
-  if (limit.rlim_cur >= need) return true;
-  if (limit.rlim_max < need && geteuid() == 0) limit.rlim_max = need;
+  if (limit.rlim_cur >= need) {
+    return true;
+  }
+  if (limit.rlim_max < need && geteuid() == 0) {
+    limit.rlim_max = need;
+  }
   limit.rlim_cur = limit.rlim_max < need ? limit.rlim_max : need;
   if (setrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < need) {
     *error = "cannot raise the open files limit to " + std::to_string(need) + " for -c " +
@@ -115,7 +125,9 @@ bool WritePidFile(const std::string& path, const std::string& user, std::string*
 }
 
 bool DropPrivileges(const std::string& user, std::string* error) {
-  if (user.empty() || geteuid() != 0) return true;
+  if (user.empty() || geteuid() != 0) {
+    return true;
+  }
   uid_t uid = 0;
   gid_t gid = 0;
   if (!LookupUser(user, &uid, &gid)) {

@@ -25,7 +25,9 @@ constexpr size_t kReadLimit = 64;
 // The directory part of `path` ("." when none) and the name in it.
 std::string DirectoryOf(const std::string& path) {
   size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
+  if (slash == std::string::npos) {
+    return ".";
+  }
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
@@ -34,7 +36,9 @@ std::string NameOf(const std::string& path) { return path.substr(path.rfind('/')
 // The first bytes of the file at `path`; empty when it cannot be read.
 std::string ReadStart(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return "";
+  if (fd < 0) {
+    return "";
+  }
   char buf[kReadLimit];
   ssize_t n = read(fd, buf, sizeof(buf));
   close(fd);
@@ -64,14 +68,18 @@ class LockedDirectory {
         locked_ = true;
         return;
       }
-      if (errno != EWOULDBLOCK || std::chrono::steady_clock::now() >= give_up) return;
+      if (errno != EWOULDBLOCK || std::chrono::steady_clock::now() >= give_up) {
+        return;
+      }
       std::this_thread::sleep_for(kLockRetry);
     }
   }
   LockedDirectory(const LockedDirectory&) = delete;
   LockedDirectory& operator=(const LockedDirectory&) = delete;
   ~LockedDirectory() {
-    if (fd_ >= 0) close(fd_);
+    if (fd_ >= 0) {
+      close(fd_);
+    }
   }
 
   bool open_ok() const { return fd_ >= 0; }
@@ -90,7 +98,9 @@ class LockedDirectory {
 TrackWriteResult Replace(const std::string& path, std::string_view text) {
   std::string temp = DirectoryOf(path) + "/." + NameOf(path) + ".XXXXXX";
   int fd = mkstemp(temp.data());
-  if (fd < 0) return {TrackWrite::kFailed, FileErrorText("cannot create a temporary file for", path, errno)};
+  if (fd < 0) {
+    return {TrackWrite::kFailed, FileErrorText("cannot create a temporary file for", path, errno)};
+  }
   bool ok = fchmod(fd, 0644) == 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   std::string error = ok ? "" : FileErrorText("cannot write", temp, errno);
   if (close(fd) != 0 && ok) {
@@ -116,13 +126,21 @@ TrackFileState ParseTrackFile(std::string_view text) {
   // blanks, a sign, digits; whatever follows is ignored. from_chars takes a
   // '-' but not a '+'.
   size_t start = text.find_first_not_of(" \t\n");
-  if (start == std::string_view::npos) return state;
+  if (start == std::string_view::npos) {
+    return state;
+  }
   text.remove_prefix(start);
-  if (text.starts_with("+-")) return state;  // strtol refuses a second sign too
-  if (text.starts_with('+')) text.remove_prefix(1);
+  if (text.starts_with("+-")) {
+    return state;  // strtol refuses a second sign too
+  }
+  if (text.starts_with('+')) {
+    text.remove_prefix(1);
+  }
   long value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc()) return state;
+  if (ec != std::errc()) {
+    return state;
+  }
   state.readable = true;
   state.value = value;
   std::string_view rest(end, static_cast<size_t>(text.data() + text.size() - end));
@@ -130,7 +148,9 @@ TrackFileState ParseTrackFile(std::string_view text) {
     rest.remove_prefix(1);
     uint64_t seq = 0;
     auto [seq_end, seq_ec] = std::from_chars(rest.data(), rest.data() + rest.size(), seq);
-    if (seq_ec == std::errc() && (seq_end == rest.data() + rest.size() || *seq_end == '\n')) state.seq = seq;
+    if (seq_ec == std::errc() && (seq_end == rest.data() + rest.size() || *seq_end == '\n')) {
+      state.seq = seq;
+    }
   }
   return state;
 }
@@ -141,16 +161,22 @@ std::string TrackFileText(bool ready, uint64_t seq) {
 
 TrackFileVersion CurrentTrackFileVersion(const std::string& path) {
   struct stat st;
-  if (lstat(path.c_str(), &st) != 0) return {};
+  if (lstat(path.c_str(), &st) != 0) {
+    return {};
+  }
   return {true, st.st_dev, st.st_ino, int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
 
 TrackWriteResult MarkNotReady(const std::string& path, uint64_t seq) {
   LockedDirectory dir(DirectoryOf(path));
-  if (!dir.open_ok()) return {TrackWrite::kFailed, dir.error()};
+  if (!dir.open_ok()) {
+    return {TrackWrite::kFailed, dir.error()};
+  }
   // Not locked: written all the same (header comment).
   TrackFileState now = ParseTrackFile(ReadStart(path));
-  if (now.readable && now.value != 0) return {TrackWrite::kUnchanged, ""};
+  if (now.readable && now.value != 0) {
+    return {TrackWrite::kUnchanged, ""};
+  }
   if (dir.locked() && now.readable && now.seq > seq) {
     return {TrackWrite::kKept, path + " was marked ready by a check forked later (seq " +
                                    std::to_string(now.seq) + " > " + std::to_string(seq) +
@@ -161,13 +187,17 @@ TrackWriteResult MarkNotReady(const std::string& path, uint64_t seq) {
 
 TrackWriteResult MarkReady(const std::string& path, const TrackFileVersion& seen, uint64_t seq) {
   LockedDirectory dir(DirectoryOf(path));
-  if (!dir.open_ok()) return {TrackWrite::kFailed, dir.error()};
+  if (!dir.open_ok()) {
+    return {TrackWrite::kFailed, dir.error()};
+  }
   if (!dir.locked()) {
     return {TrackWrite::kKept, "directory of " + path + " locked by another writer for " +
                                    std::to_string(kTrackLockWait.count()) + " ms; ready not written"};
   }
   TrackFileState now = ParseTrackFile(ReadStart(path));
-  if (now.readable && now.value == 0) return {TrackWrite::kUnchanged, ""};
+  if (now.readable && now.value == 0) {
+    return {TrackWrite::kUnchanged, ""};
+  }
   if (CurrentTrackFileVersion(path) != seen) {
     return {TrackWrite::kKept, path + " was marked not ready during the check; left as it is"};
   }

@@ -9,7 +9,9 @@ nlohmann::json HealthReport(ServerState* state, const Replicator* replicator) {
   const StoreStats store = state->store->GetStats();
   const RoleReport role = state->role.Get();
   std::string reason;
-  if (!state->accepting_connections.load()) reason = "not accepting connections";
+  if (!state->accepting_connections.load()) {
+    reason = "not accepting connections";
+  }
 
   nlohmann::json replication = {{"configured", replicator != nullptr}};
   if (replicator != nullptr) {
@@ -19,7 +21,9 @@ nlohmann::json HealthReport(ServerState* state, const Replicator* replicator) {
     replication["lag_records"] = status.lag_records;
     replication["lag_ms"] = status.lag_ms;
     replication["peer"] = status.peer;
-    if (reason.empty() && status.initial_sync != InitialSync::kDone) reason = kInitialSyncPendingReason;
+    if (reason.empty() && status.initial_sync != InitialSync::kDone) {
+      reason = kInitialSyncPendingReason;
+    }
   } else {
     replication["state"] = Name(ReplState::kNone);
     replication["initial_sync"] = Name(InitialSync::kNone);
@@ -29,7 +33,9 @@ nlohmann::json HealthReport(ServerState* state, const Replicator* replicator) {
   }
 
   report["status"] = reason.empty() ? "ok" : "unhealthy";
-  if (!reason.empty()) report["reason"] = reason;
+  if (!reason.empty()) {
+    report["reason"] = reason;
+  }
   report["role"] = role.role;
   report["role_seq"] = role.seq;
   report["maintenance"] = state->maintenance.load();

@@ -34,7 +34,9 @@ void AppendValue(std::string* line, std::string_view value) {
   }
   line->push_back('"');
   for (char c : value) {
-    if (c == '"' || c == '\\') line->push_back('\\');
+    if (c == '"' || c == '\\') {
+      line->push_back('\\');
+    }
     if (c == '\n') {
       line->append("\\n");
       continue;
@@ -53,7 +55,9 @@ void SetLogProgram(std::string_view program) { g_program = std::string(program);
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
 
 void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
-  if (!LogEnabled(level)) return;
+  if (!LogEnabled(level)) {
+    return;
+  }
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   tm utc{};
@@ -76,6 +80,20 @@ void Log(LogLevel level, std::string_view event, std::initializer_list<LogField>
   // One write per line; a short write to a pipe of this size does not happen.
   ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
+}
+
+std::string LogList(const std::vector<std::string>& items) {
+  if (items.empty()) {
+    return "none";
+  }
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) {
+      out.push_back(',');
+    }
+    out.append(item);
+  }
+  return out;
 }
 
 }  // namespace twincache

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace twincache {
 
@@ -35,6 +36,10 @@ bool LogEnabled(LogLevel level);
 /// single write(2), so lines from several threads never interleave.
 /// Thread safety: safe from any thread.
 void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
+
+/// A field value listing `items` comma separated ("a,b"), or "none" when
+/// there are none; for fields like `keys=` and `reloaded=`. Pure.
+std::string LogList(const std::vector<std::string>& items);
 
 }  // namespace twincache
 

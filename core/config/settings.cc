@@ -1,13 +1,16 @@
 #include "core/config/settings.h"
 
 #include "core/config/command_line.h"
+#include "core/config/extended_options.h"
 
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 namespace twincache {
 namespace {
@@ -16,16 +19,33 @@ constexpr size_t kItemSizeMin = 1024;  // memcached: "Item max size cannot be le
 
 // Checks the combinations memcached checks after parsing (memcached.c main()).
 std::string Validate(const Settings& s) {
-  if (s.udp_port != 0)
+  if (s.udp_port != 0) {
     return "UDP not supported by twincached (-U " + std::to_string(s.udp_port) + "): use -U 0";
-  if (s.threads < 1) return "number of threads (-t) must be at least 1";
-  if (s.max_connections < 1) return "connection limit (-c) must be at least 1";
-  if (s.memory_limit_mb < 1) return "memory limit (-m) must be at least 1 megabyte";
-  if (s.item_size_max < kItemSizeMin) return "item max size (-I) cannot be less than 1024 bytes";
-  if (s.item_size_max > kItemSizeLimit) return "item max size (-I) cannot be larger than 1 GB";
-  if (s.repl_ack_timeout_ms < 1) return "--repl-ack-timeout-ms must be at least 1";
-  if (s.repl_tombstone_ttl_s < 1) return "--repl-tombstone-ttl must be at least 1 second";
-  if (s.repl_initial_sync_timeout_s < 0) return "--repl-initial-sync-timeout cannot be negative";
+  }
+  if (s.threads < 1) {
+    return "number of threads (-t) must be at least 1";
+  }
+  if (s.max_connections < 1) {
+    return "connection limit (-c) must be at least 1";
+  }
+  if (s.memory_limit_mb < 1) {
+    return "memory limit (-m) must be at least 1 megabyte";
+  }
+  if (s.item_size_max < kItemSizeMin) {
+    return "item max size (-I) cannot be less than 1024 bytes";
+  }
+  if (s.item_size_max > kItemSizeLimit) {
+    return "item max size (-I) cannot be larger than 1 GB";
+  }
+  if (s.repl_ack_timeout_ms < 1) {
+    return "--repl-ack-timeout-ms must be at least 1";
+  }
+  if (s.repl_tombstone_ttl_s < 1) {
+    return "--repl-tombstone-ttl must be at least 1 second";
+  }
+  if (s.repl_initial_sync_timeout_s < 0) {
+    return "--repl-initial-sync-timeout cannot be negative";
+  }
   if (s.item_size_max > (s.memory_limit_mb << 20) / 2) {
     return "item max size (-I) cannot be higher than 1/2 of the memory limit (-m)";
   }
@@ -35,14 +55,20 @@ std::string Validate(const Settings& s) {
 }  // namespace
 
 bool ParseSize(const std::string& text, size_t* bytes) {
-  if (text.empty()) return false;
+  if (text.empty()) {
+    return false;
+  }
   size_t number = 0;
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, number);
-  if (ec != std::errc() || ptr == text.data()) return false;
+  if (ec != std::errc() || ptr == text.data()) {
+    return false;
+  }
   size_t unit = 1;
   if (ptr != end) {
-    if (ptr + 1 != end) return false;
+    if (ptr + 1 != end) {
+      return false;
+    }
     switch (std::tolower(static_cast<unsigned char>(*ptr))) {
       case 'k':
         unit = 1u << 10;
@@ -57,7 +83,9 @@ bool ParseSize(const std::string& text, size_t* bytes) {
         return false;
     }
   }
-  if (number > SIZE_MAX / unit) return false;
+  if (number > SIZE_MAX / unit) {
+    return false;
+  }
   *bytes = number * unit;
   return true;
 }
@@ -68,12 +96,26 @@ namespace {
 bool ParsePort(std::string_view text, uint16_t* port) {
   uint16_t p = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), p);
-  if (ec != std::errc() || end != text.data() + text.size() || p == 0) return false;
+  if (ec != std::errc() || end != text.data() + text.size() || p == 0) {
+    return false;
+  }
   *port = p;
   return true;
 }
 
 }  // namespace
+
+std::string_view BindingProtocolName(BindingProtocol protocol) {
+  switch (protocol) {
+    case BindingProtocol::kAscii:
+      return "ascii";
+    case BindingProtocol::kBinary:
+      return "binary";
+    case BindingProtocol::kAuto:
+      break;
+  }
+  return "auto-negotiate";
+}
 
 std::string DefaultAdminListen(uint16_t port) {
   constexpr uint16_t kAdminPortOffset = 2;  // 11211 -> 11213
@@ -92,10 +134,14 @@ bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port) {
   std::string port_text;
   if (!text.empty() && text.front() == '[') {
     size_t close = text.find(']');
-    if (close == std::string::npos) return false;
+    if (close == std::string::npos) {
+      return false;
+    }
     h = text.substr(1, close - 1);
     if (close + 1 < text.size()) {
-      if (text[close + 1] != ':') return false;
+      if (text[close + 1] != ':') {
+        return false;
+      }
       port_text = text.substr(close + 2);
     }
   } else if (std::count(text.begin(), text.end(), ':') == 1) {
@@ -103,8 +149,12 @@ bool SplitHostPort(const std::string& text, std::string* host, uint16_t* port) {
     h = text.substr(0, colon);
     port_text = text.substr(colon + 1);
   }
-  if (h.empty()) return false;
-  if ((!port_text.empty() || text.back() == ':') && !ParsePort(port_text, port)) return false;
+  if (h.empty()) {
+    return false;
+  }
+  if ((!port_text.empty() || text.back() == ':') && !ParsePort(port_text, port)) {
+    return false;
+  }
   *host = h;
   return true;
 }
@@ -132,6 +182,9 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   app.add_option("-I,--max-item-size", item_size, "max item size, with k/m suffix (default 1m)");
   app.add_flag("-M,--disable-evictions", settings->no_evict, "return an error when memory is exhausted");
   app.add_option("-b,--listen-backlog", settings->backlog, "listen backlog (default 1024)");
+  std::string protocol = "auto";
+  app.add_option("-B,--protocol", protocol, "client protocol: auto (default), ascii or binary")
+      ->check(CLI::IsMember({"auto", "ascii", "binary"}));
   app.add_flag(
       "-S,--enable-sasl", settings->sasl,
       "turn on SASL authentication (binary protocol; SASL_CONF_PATH, MEMCACHED_SASL_PWDB as memcached)");
@@ -164,10 +217,57 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   bool lenient_keys = false;
   app.add_flag("--lenient-keys", lenient_keys,
                "accept keys with control characters (the default; kept for old command lines)");
+  app.add_flag("-A,--enable-shutdown", settings->shutdown_command,
+               "enable the `shutdown [graceful]` command (memcached -A)");
+  std::vector<std::string> extended;
+  app.add_option("-o,--extended", extended,
+                 "memcached's extended options key[=value],... (idle_timeout takes effect; memcached "
+                 "internals are accepted with a warning)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  // Each -o key is also a key of the config file (extended_options.h);
+  // hidden from --help.
+  const std::span<const ExtendedOptionSpec> specs = ExtendedOptionSpecs();
+  std::vector<std::string> config_values(specs.size());
+  std::vector<CLI::Option*> config_options;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    config_options.push_back(app.add_option("--" + std::string(specs[i].key), config_values[i])->group(""));
+  }
 
   outcome = ParseCommandLine(app, argc, argv, kExitUsage);
-  if (!outcome.ok) return outcome;
+  if (!outcome.ok) {
+    return outcome;
+  }
   outcome.ok = false;  // until every value is checked
+  // The file's -o keys first, then -o (or the file's `extended`), so the
+  // command line wins as it does for every other setting.
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (config_options[i]->count() == 0) {
+      continue;
+    }
+    std::optional<std::string_view> value = config_values[i];
+    if (specs[i].value == ExtendedValue::kNone) {
+      if (config_values[i] == "false") {
+        continue;
+      }
+      if (config_values[i] != "true") {
+        outcome.exit_code = kExitUsage;
+        outcome.message = std::string(specs[i].key) + " takes true or false: " + config_values[i];
+        return outcome;
+      }
+      value.reset();
+    }
+    if (!ApplyExtendedOption(specs[i].key, value, settings, &outcome.message)) {
+      outcome.exit_code = kExitUsage;
+      return outcome;
+    }
+  }
+  for (const std::string& list : extended) {
+    if (!ApplyExtendedOptions(list, settings, &outcome.message)) {
+      outcome.exit_code = kExitUsage;
+      return outcome;
+    }
+  }
   if (!ParseSize(item_size, &settings->item_size_max)) {
     outcome.exit_code = kExitUsage;
     outcome.message = "bad max item size (-I): " + item_size;
@@ -179,6 +279,19 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
     return outcome;
   }
   settings->repl_ack_sync = repl_ack == "sync";
+  settings->protocol = protocol == "ascii"    ? BindingProtocol::kAscii
+                       : protocol == "binary" ? BindingProtocol::kBinary
+                                              : BindingProtocol::kAuto;
+  if (settings->sasl) {
+    // SASL is binary-only: -S alone means -B binary, and an explicit ascii or
+    // auto is refused as memcached refuses it (memcached.c main).
+    if (app.get_option("--protocol")->count() > 0 && settings->protocol != BindingProtocol::kBinary) {
+      outcome.exit_code = kExitUsage;
+      outcome.message = "ERROR: You cannot allow the ASCII protocol while using SASL.";
+      return outcome;
+    }
+    settings->protocol = BindingProtocol::kBinary;
+  }
   if (!repl_port.empty()) {
     // repcached: -X LISTEN[:CONNECT]; one number sets both.
     std::string listen_text = repl_port.substr(0, repl_port.find(':'));

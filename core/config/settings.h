@@ -1,10 +1,11 @@
 // Settings: twincached's configuration, from the command line and a config file.
 //
 // The flags are memcached's and repcached's (-p -l -m -c -t -u -d -P -v -vv -U
-// -I -M -S) with their long forms, so existing command lines and init scripts
-// keep working; `--config FILE` reads the same keys (long names, INI/TOML
-// "key = value" lines, via CLI11's config support). Parsing is here and not in
-// daemon/ so tests can exercise it without starting a process.
+// -I -M -S -B -A -o) with their long forms, so existing command lines and
+// init scripts keep working; `--config FILE` reads the same keys (long names,
+// INI/TOML "key = value" lines, via CLI11's config support), and the -o keys
+// (extended_options.h). Parsing is here and not in daemon/ so tests can
+// exercise it without starting a process.
 #ifndef TWINCACHE_CORE_CONFIG_SETTINGS_H_
 #define TWINCACHE_CORE_CONFIG_SETTINGS_H_
 
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/config/version.h"
 
@@ -28,6 +30,17 @@ inline constexpr const char* kProtocolVersion = "1.6.21";
 
 /// Exit code for bad flags, as memcached uses (EX_USAGE from sysexits.h).
 constexpr int kExitUsage = 64;
+
+/// Which protocol client connections speak (memcached -B, --protocol).
+enum class BindingProtocol {
+  kAuto,    ///< "auto": the first byte decides, 0x80 binary, else text (try_read_command_negotiate)
+  kAscii,   ///< "ascii": text and meta only; a binary packet is read as text
+  kBinary,  ///< "binary": binary only; a packet without the 0x80 magic closes the connection
+};
+
+/// memcached's name for `protocol` in `stats settings` binding_protocol:
+/// "auto-negotiate", "ascii" or "binary" (memcached.c prot_text). Pure.
+std::string_view BindingProtocolName(BindingProtocol protocol);
 
 /// Everything that can be configured. Defaults are memcached's.
 struct Settings {
@@ -49,6 +62,14 @@ struct Settings {
   std::string config_file;          ///< --config: file the other settings were read from
   std::string admin_listen;         ///< --admin-listen HOST:PORT for HTTP /health etc.; "off";
                                     ///< ParseSettings fills in DefaultAdminListen(port)
+  bool shutdown_command = false;    ///< -A, --enable-shutdown: the `shutdown` command stops the server
+  int64_t idle_timeout_s = 0;       ///< -o idle_timeout: close client connections idle this many
+                                    ///< seconds; 0 = never (memcached's default)
+  std::vector<std::string> extended_ignored;  ///< -o keys accepted without effect, as given
+                                              ///< (extended_options.h), for one warning at start
+
+  /// -B, --protocol auto|ascii|binary: the protocol of client connections.
+  BindingProtocol protocol = BindingProtocol::kAuto;
 
   // Replication (docs/replication.md); repcached's -x and -X.
   std::string peer_host;                     ///< -x, --peer HOST[:PORT]: the twin; "" = no replication
@@ -62,6 +83,11 @@ struct Settings {
   size_t repl_sync_rate_mbps = 0;            ///< --repl-sync-rate, MB/s of full sync; 0 = unlimited
   int64_t repl_tombstone_ttl_s = 600;        ///< --repl-tombstone-ttl
   int64_t repl_initial_sync_timeout_s = 30;  ///< --repl-initial-sync-timeout
+
+  /// Field by field. A SIGHUP reload compares the settings it re-read with
+  /// the running ones (core/server/reload.h), so a new field is seen there
+  /// even before the reload learns its name.
+  bool operator==(const Settings&) const = default;
 };
 
 /// Splits "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT" (a bare IPv6 literal

@@ -96,25 +96,15 @@ StoreMode ModeOf(Command command) {
 
 // set/add/replace/append/prepend/cas (process_update_command and
 // complete_nread_ascii). A set that fails for lack of room deletes the old
-// value, so a reader never sees data older than what was last written.
+// value, so a reader never sees data older than what was last written. A
+// value over -I never reached the store and counts nothing.
 void StoreValue(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
   const StoreMode mode = ModeOf(request.command);
   const std::string_view key = request.keys[0];
-  StoreStatus status = StoreStatus::kTooLarge;
-  if (!request.too_large) {
-    WriteOptions options;
-    options.compare_cas = request.cas_unique;
-    status = state->store->StoreItem(mode, key, request.data, request.flags,
-                                     AbsoluteExptime(request.exptime, state->clock->NowSeconds()), options,
-                                     nullptr);
-    // memcached builds the joined item of append/prepend inside
-    // do_store_item and answers NOT_STORED when that allocation fails.
-    const bool concatenation = mode == StoreMode::kAppend || mode == StoreMode::kPrepend;
-    if (concatenation && (status == StoreStatus::kTooLarge || status == StoreStatus::kOutOfMemory)) {
-      status = StoreStatus::kNotStored;
-    }
-  }
-  CountStoreOutcome(mode, status, stats);
+  const StoreStatus status = request.too_large
+                                 ? StoreStatus::kTooLarge
+                                 : StoreAndCount(mode, key, request.data, request.flags, request.exptime,
+                                                 request.cas_unique, state, stats, nullptr);
   switch (status) {
     case StoreStatus::kStored:
       AppendLine("STORED", out);
@@ -185,19 +175,9 @@ void Touch(const Request& request, ServerState* state, ThreadStats* stats, std::
   AppendLine(hit ? "TOUCHED" : "NOT_FOUND", out);
 }
 
-// flush_all [delay] (process_flush_all_command): no delay (or a negative one)
-// flushes now, up to 30 days is relative and more is a unix time, as
-// memcached's realtime().
+// flush_all [delay] (process_flush_all_command).
 void FlushAll(const Request& request, ServerState* state, ThreadStats* stats, std::string* out) {
-  stats->Add(Stat::kCmdFlush);
-  const int64_t now_ms = state->clock->NowMillis();
-  int64_t at_ms = now_ms;
-  if (request.delay > kRelativeExptimeMax) {
-    at_ms = request.delay * 1000;
-  } else if (request.delay > 0) {
-    at_ms = now_ms + request.delay * 1000;
-  }
-  state->store->FlushAll(at_ms);
+  FlushAllAfter(request.delay, state, stats);
   AppendLine("OK", out);
 }
 
@@ -231,7 +211,57 @@ void CacheMemlimit(const Request& request, ServerState* state, std::string* out)
   }
 }
 
+// shutdown [graceful] (process_shutdown_command): without -A memcached's
+// error line whatever the arguments; with it, the server is asked to stop as
+// SIGINT or SIGUSR1 would and this connection closes without a reply.
+HandleOutcome Shutdown(const Request& request, ServerState* state, std::string* out) {
+  if (!state->settings.shutdown_command) {
+    AppendLine("ERROR: shutdown not enabled", out);
+    return HandleOutcome::kContinue;
+  }
+  StopMode mode = StopMode::kNormal;
+  if (request.args.size() == 1 && request.args[0] == "graceful") {
+    mode = StopMode::kGraceful;
+  } else if (!request.args.empty()) {
+    AppendLine("CLIENT_ERROR invalid shutdown mode", out);
+    return HandleOutcome::kContinue;
+  }
+  if (state->request_stop) {
+    state->request_stop(mode);
+  }
+  return HandleOutcome::kClose;
+}
+
 }  // namespace
+
+StoreStatus StoreAndCount(StoreMode mode, std::string_view key, std::string_view value, uint32_t flags,
+                          int64_t client_exptime, uint64_t compare_cas, ServerState* state,
+                          ThreadStats* stats, uint64_t* cas_out) {
+  WriteOptions options;
+  options.compare_cas = compare_cas;
+  StoreStatus status = state->store->StoreItem(
+      mode, key, value, flags, AbsoluteExptime(client_exptime, state->clock->NowSeconds()), options, cas_out);
+  // memcached builds the joined item of append/prepend inside
+  // do_store_item and answers NOT_STORED when that allocation fails.
+  const bool concatenation = mode == StoreMode::kAppend || mode == StoreMode::kPrepend;
+  if (concatenation && (status == StoreStatus::kTooLarge || status == StoreStatus::kOutOfMemory)) {
+    status = StoreStatus::kNotStored;
+  }
+  CountStoreOutcome(mode, status, stats);
+  return status;
+}
+
+void FlushAllAfter(int64_t delay_s, ServerState* state, ThreadStats* stats) {
+  stats->Add(Stat::kCmdFlush);
+  const int64_t now_ms = state->clock->NowMillis();
+  int64_t at_ms = now_ms;
+  if (delay_s > kRelativeExptimeMax) {
+    at_ms = delay_s * 1000;
+  } else if (delay_s > 0) {
+    at_ms = now_ms + delay_s * 1000;
+  }
+  state->store->FlushAll(at_ms);
+}
 
 HandleOutcome Handler::Handle(const Request& request, ThreadStats* stats, std::string* out) {
   const size_t reply_start = out->size();
@@ -272,6 +302,8 @@ HandleOutcome Handler::Handle(const Request& request, ThreadStats* stats, std::s
       break;
     case Command::kQuit:
       return HandleOutcome::kClose;
+    case Command::kShutdown:
+      return Shutdown(request, state_, out);
     case Command::kStats:
       HandleStats(request, state_, out);
       break;

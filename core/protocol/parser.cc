@@ -65,7 +65,9 @@ class Tokens {
   static constexpr size_t kMax = 8;  // more than any fixed-count command (cas ... noreply is 7)
 
   explicit Tokens(std::string_view line) : pos_(line.data()), end_(line.data() + line.size()) {
-    while (size_ < kMax && Next(&tokens_[size_])) ++size_;
+    while (size_ < kMax && Next(&tokens_[size_])) {
+      ++size_;
+    }
   }
 
   /// Tokens kept, at most kMax; kMax means "kMax or more".
@@ -75,8 +77,12 @@ class Tokens {
 
   /// The next token after those already read; false at the end of the line.
   bool Next(std::string_view* token) {
-    while (pos_ < end_ && *pos_ == ' ') ++pos_;
-    if (pos_ == end_) return false;
+    while (pos_ < end_ && *pos_ == ' ') {
+      ++pos_;
+    }
+    if (pos_ == end_) {
+      return false;
+    }
     const char* start = pos_;
     const void* space = std::memchr(pos_, ' ', static_cast<size_t>(end_ - pos_));
     pos_ = space != nullptr ? static_cast<const char*>(space) : end_;
@@ -95,8 +101,12 @@ class Tokens {
 // ends a key at a space). With `strict`, also without control characters
 // (protocol.txt "Keys"); branch-free over the bytes so it vectorises.
 bool IsValidKey(std::string_view key, bool strict) {
-  if (key.empty() || key.size() > kKeyMaxLength) return false;
-  if (!strict) return true;
+  if (key.empty() || key.size() > kKeyMaxLength) {
+    return false;
+  }
+  if (!strict) {
+    return true;
+  }
   bool bad = false;
   for (char c : key) {
     const unsigned char b = static_cast<unsigned char>(c);
@@ -110,10 +120,14 @@ bool IsValidKey(std::string_view key, bool strict) {
 // lines outgrow its 2048-byte limit (try_read_command_ascii).
 bool IsRetrievalLine(std::string_view prefix) {
   const size_t start = prefix.find_first_not_of(' ');
-  if (start == std::string_view::npos) return false;
+  if (start == std::string_view::npos) {
+    return false;
+  }
   prefix.remove_prefix(start);
   for (std::string_view command : {"get ", "gets ", "gat ", "gats "}) {
-    if (prefix.substr(0, command.size()) == command) return true;
+    if (prefix.substr(0, command.size()) == command) {
+      return true;
+    }
   }
   return false;
 }
@@ -139,62 +153,113 @@ class LineParser {
       : input_(input), line_consumed_(line_consumed), limits_(limits), request_(request), tokens_(line) {}
 
   ParseResult Parse() {
-    if (tokens_.size() == 0 || tokens_[0].size() < 2) return Error(kErrorLine);
+    if (tokens_.size() == 0 || tokens_[0].size() < 2) {
+      return Error(kErrorLine);
+    }
     const std::string_view command = tokens_[0];
     switch (command[0]) {
       case 'g':
-        if (command == "get") return Retrieval(Command::kGet, false);
-        if (command == "gets") return Retrieval(Command::kGets, false);
-        if (command == "gat") return Retrieval(Command::kGat, true);
-        if (command == "gats") return Retrieval(Command::kGats, true);
+        if (command == "get") {
+          return Retrieval(Command::kGet, false);
+        }
+        if (command == "gets") {
+          return Retrieval(Command::kGets, false);
+        }
+        if (command == "gat") {
+          return Retrieval(Command::kGat, true);
+        }
+        if (command == "gats") {
+          return Retrieval(Command::kGats, true);
+        }
         break;
       case 'm':
-        if (command.size() == 2) return Meta(command[1]);
+        if (command.size() == 2) {
+          return Meta(command[1]);
+        }
         break;
       case 's':
-        if (command == "set") return Storage(Command::kSet);
-        if (command == "stats") return Arguments(Command::kStats);
+        if (command == "set") {
+          return Storage(Command::kSet);
+        }
+        if (command == "stats") {
+          return Arguments(Command::kStats);
+        }
+        if (command == "shutdown") {
+          return Arguments(Command::kShutdown);
+        }
         break;
       case 'a':
-        if (command == "add") return Storage(Command::kAdd);
-        if (command == "append") return Storage(Command::kAppend);
+        if (command == "add") {
+          return Storage(Command::kAdd);
+        }
+        if (command == "append") {
+          return Storage(Command::kAppend);
+        }
         break;
       case 'r':
-        if (command == "replace") return Storage(Command::kReplace);
+        if (command == "replace") {
+          return Storage(Command::kReplace);
+        }
         break;
       case 'p':
-        if (command == "prepend") return Storage(Command::kPrepend);
+        if (command == "prepend") {
+          return Storage(Command::kPrepend);
+        }
         break;
       case 'c':
-        if (command == "cas") return Storage(Command::kCas);
-        if (command == "cache_memlimit") return NumberArgument(Command::kCacheMemlimit, kErrorLine);
+        if (command == "cas") {
+          return Storage(Command::kCas);
+        }
+        if (command == "cache_memlimit") {
+          return NumberArgument(Command::kCacheMemlimit, kErrorLine);
+        }
         break;
       case 'i':
-        if (command == "incr") return KeyAndNumber(Command::kIncr);
+        if (command == "incr") {
+          return KeyAndNumber(Command::kIncr);
+        }
         break;
       case 'd':
-        if (command == "delete") return Delete();
-        if (command == "decr") return KeyAndNumber(Command::kDecr);
+        if (command == "delete") {
+          return Delete();
+        }
+        if (command == "decr") {
+          return KeyAndNumber(Command::kDecr);
+        }
         break;
       case 't':
-        if (command == "touch") return KeyAndNumber(Command::kTouch);
+        if (command == "touch") {
+          return KeyAndNumber(Command::kTouch);
+        }
         break;
       case 'b':
         // memcached keeps the undocumented "bget" as a plain get.
-        if (command == "bget") return Retrieval(Command::kGet, false);
+        if (command == "bget") {
+          return Retrieval(Command::kGet, false);
+        }
         break;
       case 'f':
-        if (command == "flush_all") return FlushAll();
+        if (command == "flush_all") {
+          return FlushAll();
+        }
         break;
       case 'v':
-        if (command == "version") return Done(Command::kVersion);
-        if (command == "verbosity") return NumberArgument(Command::kVerbosity, kBadFormat);
+        if (command == "version") {
+          return Done(Command::kVersion);
+        }
+        if (command == "verbosity") {
+          return NumberArgument(Command::kVerbosity, kBadFormat);
+        }
         break;
       case 'q':
-        if (command == "quit") return Done(Command::kQuit);
+        if (command == "quit") {
+          return Done(Command::kQuit);
+        }
         break;
       case 'l':
-        if (command == "lru_crawler") return Arguments(Command::kLruCrawler);
+        if (command == "lru_crawler") {
+          return Arguments(Command::kLruCrawler);
+        }
         break;
       default:
         break;
@@ -246,19 +311,29 @@ class LineParser {
   // get/gets/gat/gats <exptime if touch> <key>*: process_get_command. memcached
   // answers a gat with no keys with just "END", so `keys` may be empty there.
   ParseResult Retrieval(Command command, bool touch) {
-    if (tokens_.size() < 2) return Error(kErrorLine);
+    if (tokens_.size() < 2) {
+      return Error(kErrorLine);
+    }
     request_->command = command;
     size_t first_key = 1;
     if (touch) {
-      if (!ParseInt64(tokens_[1], &request_->exptime)) return Error(kBadExptime);
+      if (!ParseInt64(tokens_[1], &request_->exptime)) {
+        return Error(kBadExptime);
+      }
       first_key = 2;
     }
     std::vector<std::string_view>& keys = request_->keys;
-    for (size_t i = first_key; i < tokens_.size(); ++i) keys.push_back(tokens_[i]);
+    for (size_t i = first_key; i < tokens_.size(); ++i) {
+      keys.push_back(tokens_[i]);
+    }
     std::string_view key;
-    while (tokens_.Next(&key)) keys.push_back(key);
+    while (tokens_.Next(&key)) {
+      keys.push_back(key);
+    }
     for (std::string_view k : keys) {
-      if (!IsValidKey(k, limits_.strict_keys)) return Error(kBadFormat);
+      if (!IsValidKey(k, limits_.strict_keys)) {
+        return Error(kBadFormat);
+      }
     }
     return Accepted(line_consumed_);
   }
@@ -268,11 +343,15 @@ class LineParser {
   ParseResult Storage(Command command) {
     const bool is_cas = command == Command::kCas;
     const size_t required = is_cas ? 6 : 5;
-    if (tokens_.size() != required && tokens_.size() != required + 1) return Error(kErrorLine);
+    if (tokens_.size() != required && tokens_.size() != required + 1) {
+      return Error(kErrorLine);
+    }
     request_->command = command;
     request_->noreply = LastIsNoreply();
     const std::string_view key = tokens_[1];
-    if (!IsValidKey(key, limits_.strict_keys)) return Error(kBadFormat, request_->noreply);
+    if (!IsValidKey(key, limits_.strict_keys)) {
+      return Error(kBadFormat, request_->noreply);
+    }
     int64_t bytes;
     if (!ParseUint32(tokens_[2], &request_->flags) || !ParseInt64(tokens_[3], &request_->exptime) ||
         !ParseInt64(tokens_[4], &bytes) || (is_cas && !ParseUint64(tokens_[5], &request_->cas_unique)) ||
@@ -295,7 +374,9 @@ class LineParser {
       return result;
     }
     const size_t end = line_consumed_ + bytes + 2;
-    if (input_.size() < end) return ParseResult{};
+    if (input_.size() < end) {
+      return ParseResult{};
+    }
     if (input_[end - 2] != '\r' || input_[end - 1] != '\n') {
       return ErrorConsuming(kBadDataChunk, end, noreply_errors);
     }
@@ -307,12 +388,18 @@ class LineParser {
   // touch <key> <exptime> [noreply] (process_touch_command): the same checks
   // in the same order, only the number and its error line differ.
   ParseResult KeyAndNumber(Command command) {
-    if (tokens_.size() != 3 && tokens_.size() != 4) return Error(kErrorLine);
+    if (tokens_.size() != 3 && tokens_.size() != 4) {
+      return Error(kErrorLine);
+    }
     request_->command = command;
     request_->noreply = LastIsNoreply();
-    if (!IsValidKey(tokens_[1], limits_.strict_keys)) return Error(kBadFormat, request_->noreply);
+    if (!IsValidKey(tokens_[1], limits_.strict_keys)) {
+      return Error(kBadFormat, request_->noreply);
+    }
     if (command == Command::kTouch) {
-      if (!ParseInt64(tokens_[2], &request_->exptime)) return Error(kBadExptime, request_->noreply);
+      if (!ParseInt64(tokens_[2], &request_->exptime)) {
+        return Error(kBadExptime, request_->noreply);
+      }
     } else if (!ParseUint64(tokens_[2], &request_->delta)) {
       return Error(kBadDelta, request_->noreply);
     }
@@ -323,16 +410,22 @@ class LineParser {
   // delete <key> [0] [noreply]: process_delete_command accepts the legacy
   // hold time only when it is "0".
   ParseResult Delete() {
-    if (tokens_.size() < 2 || tokens_.size() > 4) return Error(kErrorLine);
+    if (tokens_.size() < 2 || tokens_.size() > 4) {
+      return Error(kErrorLine);
+    }
     request_->command = Command::kDelete;
     if (tokens_.size() > 2) {
       const bool hold_is_zero = tokens_[2] == "0";
       request_->noreply = LastIsNoreply();
       const bool valid = (tokens_.size() == 3 && (hold_is_zero || request_->noreply)) ||
                          (tokens_.size() == 4 && hold_is_zero && request_->noreply);
-      if (!valid) return Error(kBadDelete, request_->noreply);
+      if (!valid) {
+        return Error(kBadDelete, request_->noreply);
+      }
     }
-    if (!IsValidKey(tokens_[1], limits_.strict_keys)) return Error(kBadFormat, request_->noreply);
+    if (!IsValidKey(tokens_[1], limits_.strict_keys)) {
+      return Error(kBadFormat, request_->noreply);
+    }
     request_->keys.push_back(tokens_[1]);
     return Accepted(line_consumed_);
   }
@@ -340,7 +433,9 @@ class LineParser {
   // flush_all [delay] [noreply]: process_flush_all_command reads the delay
   // whenever the line has more than the command and "noreply".
   ParseResult FlushAll() {
-    if (tokens_.size() > 3) return Error(kErrorLine);
+    if (tokens_.size() > 3) {
+      return Error(kErrorLine);
+    }
     request_->command = Command::kFlushAll;
     request_->noreply = LastIsNoreply();
     if (tokens_.size() != (request_->noreply ? 2u : 1u) && !ParseInt64(tokens_[1], &request_->delay)) {
@@ -354,23 +449,32 @@ class LineParser {
   // (process_memlimit_command, a bad number is a bare "ERROR"): args[0] is the
   // number, checked to be a 32-bit unsigned decimal.
   ParseResult NumberArgument(Command command, std::string_view bad_number) {
-    if (tokens_.size() != 2 && tokens_.size() != 3) return Error(kErrorLine);
+    if (tokens_.size() != 2 && tokens_.size() != 3) {
+      return Error(kErrorLine);
+    }
     request_->command = command;
     request_->noreply = LastIsNoreply();
     uint32_t number;
-    if (!ParseUint32(tokens_[1], &number)) return Error(bad_number, request_->noreply);
+    if (!ParseUint32(tokens_[1], &number)) {
+      return Error(bad_number, request_->noreply);
+    }
     request_->args.push_back(tokens_[1]);
     return Accepted(line_consumed_);
   }
 
-  // stats [args...] and lru_crawler <args...>: every token after the command
-  // goes to args; the handler checks them (process_stat,
-  // process_lru_crawler_command).
+  // stats [args...], lru_crawler <args...> and shutdown [graceful]: every
+  // token after the command goes to args; the handler checks them
+  // (process_stat, process_lru_crawler_command, process_shutdown_command,
+  // which answers even with -A off, so "shutdown" never reads "noreply").
   ParseResult Arguments(Command command) {
     request_->command = command;
-    for (size_t i = 1; i < tokens_.size(); ++i) request_->args.push_back(tokens_[i]);
+    for (size_t i = 1; i < tokens_.size(); ++i) {
+      request_->args.push_back(tokens_[i]);
+    }
     std::string_view arg;
-    while (tokens_.Next(&arg)) request_->args.push_back(arg);
+    while (tokens_.Next(&arg)) {
+      request_->args.push_back(arg);
+    }
     return Accepted(line_consumed_);
   }
 
@@ -401,27 +505,39 @@ class LineParser {
   // before memcached learns the data length, so ms swallows nothing on them;
   // meta errors are sent even with the q flag (out_errstring).
   ParseResult MetaWithFlags(Command command) {
-    if (tokens_.size() < 2) return Error(kErrorLine);
+    if (tokens_.size() < 2) {
+      return Error(kErrorLine);
+    }
     request_->command = command;
     const std::string_view key = tokens_[1];
-    if (!IsValidKey(key, limits_.strict_keys)) return Error(kBadFormat);
+    if (!IsValidKey(key, limits_.strict_keys)) {
+      return Error(kBadFormat);
+    }
     const bool is_set = command == Command::kMetaSet;
-    if (is_set && tokens_.size() == 2) return Error(kBadFormat);
+    if (is_set && tokens_.size() == 2) {
+      return Error(kBadFormat);
+    }
     const size_t first_flag = is_set ? 3 : 2;
     if (!ReadMetaFlags(first_flag, kMetaMaxTokens - first_flag)) {
       return Error(command == Command::kMetaGet ? kMetaGetTooManyFlags : kMetaTooManyFlags);
     }
     request_->keys.push_back(key);
-    if (!is_set) return Accepted(line_consumed_);
+    if (!is_set) {
+      return Accepted(line_consumed_);
+    }
     int64_t bytes;
-    if (!ParseInt64(tokens_[2], &bytes) || bytes < 0 || bytes > kMaxValueBytes) return Error(kBadFormat);
+    if (!ParseInt64(tokens_[2], &bytes) || bytes < 0 || bytes > kMaxValueBytes) {
+      return Error(kBadFormat);
+    }
     return DataBlock(static_cast<size_t>(bytes), false);
   }
 
   // me <key> [b]: process_meta_command wants a key and ignores other tokens
   // except the base64 flag; its only errors are "bad command line format".
   ParseResult MetaDebug() {
-    if (tokens_.size() < 2 || !IsValidKey(tokens_[1], limits_.strict_keys)) return Error(kBadFormat);
+    if (tokens_.size() < 2 || !IsValidKey(tokens_[1], limits_.strict_keys)) {
+      return Error(kBadFormat);
+    }
     request_->command = Command::kMetaDebug;
     request_->keys.push_back(tokens_[1]);
     ReadMetaFlags(2, std::numeric_limits<size_t>::max());
@@ -433,18 +549,24 @@ class LineParser {
   // appended, when there are more than `max_flags`.
   bool ReadMetaFlags(size_t first, size_t max_flags) {
     for (size_t i = first; i < tokens_.size(); ++i) {
-      if (!AddMetaFlag(tokens_[i], max_flags)) return false;
+      if (!AddMetaFlag(tokens_[i], max_flags)) {
+        return false;
+      }
     }
     std::string_view token;
     while (tokens_.Next(&token)) {
-      if (!AddMetaFlag(token, max_flags)) return false;
+      if (!AddMetaFlag(token, max_flags)) {
+        return false;
+      }
     }
     return true;
   }
 
   bool AddMetaFlag(std::string_view token, size_t max_flags) {
     std::vector<MetaFlag>& flags = request_->meta_flags;
-    if (flags.size() == max_flags) return false;
+    if (flags.size() == max_flags) {
+      return false;
+    }
     flags.push_back(MetaFlag{token[0], token.substr(1)});
     return true;
   }
@@ -465,16 +587,24 @@ ParseResult ParseRequest(std::string_view input, const ParserLimits& limits, Req
   size_t scanned = std::min(input.size(), limits.max_line + 1);
   const void* newline = std::memchr(input.data(), '\n', scanned);
   if (newline == nullptr && input.size() > limits.max_line) {
-    if (!IsRetrievalLine(input.substr(0, limits.max_line + 1))) return LineTooLong(limits.max_line);
+    if (!IsRetrievalLine(input.substr(0, limits.max_line + 1))) {
+      return LineTooLong(limits.max_line);
+    }
     const size_t get_line_limit = std::max(limits.max_line, limits.max_get_line);
     const size_t end = std::min(input.size(), get_line_limit + 1);
     newline = std::memchr(input.data() + scanned, '\n', end - scanned);
-    if (newline == nullptr && input.size() > get_line_limit) return LineTooLong(get_line_limit);
+    if (newline == nullptr && input.size() > get_line_limit) {
+      return LineTooLong(get_line_limit);
+    }
   }
-  if (newline == nullptr) return ParseResult{};
+  if (newline == nullptr) {
+    return ParseResult{};
+  }
   const size_t line_length = static_cast<size_t>(static_cast<const char*>(newline) - input.data());
   std::string_view line = input.substr(0, line_length);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (!line.empty() && line.back() == '\r') {
+    line.remove_suffix(1);
+  }
   return LineParser(input, line, line_length + 1, limits, request).Parse();
 }
 

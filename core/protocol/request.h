@@ -49,6 +49,8 @@ enum class Command : uint8_t {
   kMetaArithmetic,
   kMetaNoop,
   kMetaDebug,
+  // "shutdown" (Other commands; last, so the values above stay as they were)
+  kShutdown,
 };
 
 /// One meta flag: a single character and its optional token (e.g. 'T' "30").
@@ -70,8 +72,9 @@ struct Request {
   bool noreply = false;                ///< "noreply" was the last token
   std::string_view data;               ///< storage value without the trailing "\r\n"
   bool too_large = false;              ///< storage value over -I: `data` is empty, bytes are swallowed
-  std::vector<std::string_view> args;  ///< stats / verbosity / lru_crawler / cache_memlimit arguments
-  std::vector<MetaFlag> meta_flags;    ///< meta commands' flags in the order sent
+  std::vector<std::string_view>
+      args;  ///< stats / verbosity / lru_crawler / cache_memlimit / shutdown arguments
+  std::vector<MetaFlag> meta_flags;  ///< meta commands' flags in the order sent
 
   /// Resets every field to its default, keeping the vectors' capacity.
   void Clear() {

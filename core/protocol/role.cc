@@ -9,9 +9,13 @@ bool RoleState::IsValidRole(const std::string& role) {
 bool RoleState::Update(const RoleReport& report, RoleReport* previous) {
   std::lock_guard<std::mutex> lock(mu_);
   *previous = current_;
-  if (report.seq <= current_.seq) return false;
+  if (report.seq <= current_.seq) {
+    return false;
+  }
   current_ = report;
-  if (current_.role == "DELETED") current_.role = "STOP";
+  if (current_.role == "DELETED") {
+    current_.role = "STOP";
+  }
   return true;
 }
 

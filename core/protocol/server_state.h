@@ -23,11 +23,26 @@
 
 namespace twincache {
 
+/// How the server is asked to stop: memcached.c's stop_main_loop values.
+enum class StopMode {
+  kNormal,    ///< SIGTERM, SIGINT, `shutdown` (EXIT_NORMALLY)
+  kGraceful,  ///< SIGUSR1, `shutdown graceful` (GRACE_STOP): twincached also lets the twin catch up
+};
+
+/// "normal" or "graceful", for log lines. Pure.
+inline const char* StopModeName(StopMode mode) { return mode == StopMode::kGraceful ? "graceful" : "normal"; }
+
 /// Shared server-wide state. Thread safety: fields are either immutable after
 /// construction or atomic; StatsRegistry and Store are thread safe.
 struct ServerState {
   ServerState(const Settings& s, Store* st, Clock* c)
-      : settings(s), store(st), clock(c), stats(s.threads), started_at_ms(c->NowMillis()) {}
+      : settings(s),
+        store(st),
+        clock(c),
+        stats(s.threads),
+        started_at_ms(c->NowMillis()),
+        max_connections(s.max_connections),
+        idle_timeout_s(s.idle_timeout_s) {}
 
   const Settings settings;
   Store* const store;
@@ -42,6 +57,16 @@ struct ServerState {
   std::atomic<bool> accepting_connections{true};
   RoleState role;                        ///< keepalived's last reported VRRP role (role.h)
   std::atomic<bool> maintenance{false};  ///< planned switchover requested (POST /maintenance)
+
+  // The settings a SIGHUP may change while serving (core/server/reload.h);
+  // read these, not `settings`.
+  std::atomic<size_t> max_connections;  ///< -c
+  std::atomic<int64_t> idle_timeout_s;  ///< -o idle_timeout, seconds; 0 = never
+
+  /// Asks the server to stop, as SIGTERM (kNormal) or SIGUSR1 (kGraceful)
+  /// would: the `shutdown` command calls it. Set before the server starts
+  /// (empty in tests that need no stop); safe to call from any thread.
+  std::function<void(StopMode)> request_stop;
 
   /// Appends the stats of modules below the protocol (replication's repl_*)
   /// to the general report; set before the server starts, called from worker

@@ -7,10 +7,10 @@ namespace {
 
 // memcached's names (memcached.c server_stats), in Stat's order.
 constexpr std::string_view kStatNames[] = {
-    "cmd_get",    "cmd_set",     "cmd_flush",     "cmd_touch",   "cmd_meta",
-    "get_hits",   "get_misses",  "delete_misses", "delete_hits", "incr_misses",
-    "incr_hits",  "decr_misses", "decr_hits",     "cas_misses",  "cas_hits",
-    "cas_badval", "touch_hits",  "touch_misses",  "bytes_read",  "bytes_written",
+    "cmd_get",    "cmd_set",       "cmd_flush",   "cmd_touch",     "cmd_meta",   "get_hits",
+    "get_misses", "delete_misses", "delete_hits", "incr_misses",   "incr_hits",  "decr_misses",
+    "decr_hits",  "cas_misses",    "cas_hits",    "cas_badval",    "touch_hits", "touch_misses",
+    "auth_cmds",  "auth_errors",   "bytes_read",  "bytes_written",
 };
 static_assert(std::size(kStatNames) == static_cast<size_t>(Stat::kCount), "one name per Stat");
 

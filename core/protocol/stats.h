@@ -40,6 +40,8 @@ enum class Stat : size_t {
   kCasBadval,
   kTouchHits,
   kTouchMisses,
+  kAuthCmds,    ///< SASL Auth/Step answered (authenticated or refused), memcached's auth_cmds
+  kAuthErrors,  ///< SASL Auth/Step refused, memcached's auth_errors
   kBytesRead,
   kBytesWritten,
   kCount,

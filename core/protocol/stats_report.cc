@@ -56,7 +56,7 @@ void CollectGeneralStats(ServerState* state, StatList* out) {
   AddStat(out, "rusage_user", FormatRusage(usage.ru_utime));
   AddStat(out, "rusage_system", FormatRusage(usage.ru_stime));
   const uint64_t curr_connections = state->curr_connections.load(std::memory_order_relaxed);
-  AddStat(out, "max_connections", state->settings.max_connections);
+  AddStat(out, "max_connections", state->max_connections.load(std::memory_order_relaxed));
   AddStat(out, "curr_connections", curr_connections);
   AddStat(out, "total_connections", state->total_connections.load(std::memory_order_relaxed));
   AddStat(out, "rejected_connections", state->rejected_connections.load(std::memory_order_relaxed));
@@ -93,7 +93,7 @@ void CollectGeneralStats(ServerState* state, StatList* out) {
 void CollectSettingsStats(ServerState* state, StatList* out) {
   const Settings& settings = state->settings;
   AddStat(out, "maxbytes", state->store->GetStats().limit_maxbytes);
-  AddStat(out, "maxconns", settings.max_connections);
+  AddStat(out, "maxconns", state->max_connections.load(std::memory_order_relaxed));
   AddStat(out, "tcpport", settings.port);
   AddStat(out, "udpport", static_cast<uint64_t>(settings.udp_port));
   AddStat(out, "inter",
@@ -101,20 +101,22 @@ void CollectSettingsStats(ServerState* state, StatList* out) {
   AddStat(out, "verbosity", static_cast<uint64_t>(state->verbosity.load(std::memory_order_relaxed)));
   AddStat(out, "evictions", settings.no_evict ? "off" : "on");
   AddStat(out, "domain_socket", "NULL");
+  AddStat(out, "shutdown_command", settings.shutdown_command ? "yes" : "no");
   AddStat(out, "num_threads", settings.threads);
   AddStat(out, "num_threads_per_udp", settings.threads);
   AddStat(out, "stat_key_prefix", ":");
   AddStat(out, "detail_enabled", "no");
   AddStat(out, "cas_enabled", "yes");
   AddStat(out, "tcp_backlog", static_cast<uint64_t>(settings.backlog));
-  AddStat(out, "binding_protocol", "ascii");
-  AddStat(out, "auth_enabled_sasl", "no");
+  AddStat(out, "binding_protocol", BindingProtocolName(settings.protocol));
+  AddStat(out, "auth_enabled_sasl", settings.sasl ? "yes" : "no");
   AddStat(out, "auth_enabled_ascii", "no");
   AddStat(out, "item_size_max", settings.item_size_max);
   AddStat(out, "maxconns_fast", "yes");
   AddStat(out, "lru_crawler", "yes");
   AddStat(out, "flush_enabled", "yes");
   AddStat(out, "dump_enabled", "yes");
+  AddStat(out, "idle_timeout", static_cast<uint64_t>(state->idle_timeout_s.load(std::memory_order_relaxed)));
 }
 
 // memcached items.c do_item_stats: nothing for an empty cache.

@@ -28,7 +28,9 @@ namespace text_tokens_internal {
 
 // Removes a leading '+' or '-' from *token; returns true when it was '-'.
 inline bool StripSign(std::string_view* token) {
-  if (token->empty() || (token->front() != '+' && token->front() != '-')) return false;
+  if (token->empty() || (token->front() != '+' && token->front() != '-')) {
+    return false;
+  }
   const bool negative = token->front() == '-';
   token->remove_prefix(1);
   return negative;
@@ -40,12 +42,18 @@ inline bool StripSign(std::string_view* token) {
 inline bool ParseDigits(std::string_view digits, uint64_t* value) {
   constexpr uint64_t kCutoff = std::numeric_limits<uint64_t>::max() / 10;
   constexpr unsigned kCutlim = std::numeric_limits<uint64_t>::max() % 10;
-  if (digits.empty()) return false;
+  if (digits.empty()) {
+    return false;
+  }
   uint64_t v = 0;
   for (const char c : digits) {
     const unsigned d = static_cast<unsigned char>(c) - static_cast<unsigned>('0');
-    if (d > 9) return false;
-    if (v > kCutoff || (v == kCutoff && d > kCutlim)) return false;
+    if (d > 9) {
+      return false;
+    }
+    if (v > kCutoff || (v == kCutoff && d > kCutlim)) {
+      return false;
+    }
     v = v * 10 + d;
   }
   *value = v;
@@ -56,7 +64,9 @@ inline bool ParseDigits(std::string_view digits, uint64_t* value) {
 inline bool ParseUnsigned(std::string_view token, uint64_t max, uint64_t* value) {
   const bool negative = StripSign(&token);
   uint64_t v = 0;
-  if (!ParseDigits(token, &v) || (negative && v != 0) || v > max) return false;
+  if (!ParseDigits(token, &v) || (negative && v != 0) || v > max) {
+    return false;
+  }
   *value = v;
   return true;
 }
@@ -66,7 +76,9 @@ inline bool ParseSigned(std::string_view token, int64_t max, int64_t* value) {
   const bool negative = StripSign(&token);
   uint64_t magnitude = 0;
   const uint64_t limit = static_cast<uint64_t>(max) + (negative ? 1 : 0);
-  if (!ParseDigits(token, &magnitude) || magnitude > limit) return false;
+  if (!ParseDigits(token, &magnitude) || magnitude > limit) {
+    return false;
+  }
   *value = negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
   return true;
 }
@@ -85,7 +97,9 @@ inline bool ParseUint64(std::string_view token, uint64_t* value) {
 /// verbosity, cache_memlimit), with ParseUint64's rules. Pure function.
 inline bool ParseUint32(std::string_view token, uint32_t* value) {
   uint64_t wide = 0;
-  if (!text_tokens_internal::ParseUnsigned(token, std::numeric_limits<uint32_t>::max(), &wide)) return false;
+  if (!text_tokens_internal::ParseUnsigned(token, std::numeric_limits<uint32_t>::max(), &wide)) {
+    return false;
+  }
   *value = static_cast<uint32_t>(wide);
   return true;
 }
@@ -102,7 +116,9 @@ inline bool ParseInt64(std::string_view token, int64_t* value) {
 /// the meta T, N and R tokens, with ParseInt64's rules. Pure function.
 inline bool ParseInt32(std::string_view token, int32_t* value) {
   int64_t wide = 0;
-  if (!text_tokens_internal::ParseSigned(token, std::numeric_limits<int32_t>::max(), &wide)) return false;
+  if (!text_tokens_internal::ParseSigned(token, std::numeric_limits<int32_t>::max(), &wide)) {
+    return false;
+  }
   *value = static_cast<int32_t>(wide);
   return true;
 }

@@ -22,12 +22,16 @@ constexpr std::string_view kAuthContext = "twincache-repl-v1";
 }  // namespace
 
 void RandomBytes(uint8_t* bytes, size_t size) {
-  if (RAND_bytes(bytes, static_cast<int>(size)) != 1) std::abort();
+  if (RAND_bytes(bytes, static_cast<int>(size)) != 1) {
+    std::abort();
+  }
 }
 
 uint64_t RandomNodeId() {
   uint64_t id = 0;
-  while (id == 0) RandomBytes(reinterpret_cast<uint8_t*>(&id), sizeof(id));
+  while (id == 0) {
+    RandomBytes(reinterpret_cast<uint8_t*>(&id), sizeof(id));
+  }
   return id;
 }
 
@@ -35,7 +39,9 @@ std::array<uint8_t, 32> AuthMac(const std::string& secret, const std::array<uint
                                 uint64_t own_node_id, const std::array<uint8_t, 32>& own_nonce) {
   std::string message(kAuthContext);
   message.append(reinterpret_cast<const char*>(peer_nonce.data()), peer_nonce.size());
-  for (int shift = 56; shift >= 0; shift -= 8) message.push_back(static_cast<char>(own_node_id >> shift));
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    message.push_back(static_cast<char>(own_node_id >> shift));
+  }
   message.append(reinterpret_cast<const char*>(own_nonce.data()), own_nonce.size());
   std::array<uint8_t, 32> mac{};
   unsigned int length = 0;
@@ -55,7 +61,9 @@ bool ReadSecretFile(const std::string& path, std::string* secret, std::string* e
     return false;
   }
   std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r')) bytes.pop_back();
+  while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r')) {
+    bytes.pop_back();
+  }
   if (bytes.empty()) {
     *error = "secret file " + path + " is empty";
     return false;

@@ -30,14 +30,18 @@ uint64_t Backlog::Append(const Record& record, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t offset = ++last_offset_;
   SetRecordFrameOffset(offset, frame.data());
-  while (count_ > 0 && end_pos_ - index_[index_head_].pos + frame.size() > capacity_bytes_) EvictOldest();
+  while (count_ > 0 && end_pos_ - index_[index_head_].pos + frame.size() > capacity_bytes_) {
+    EvictOldest();
+  }
   if (frame.size() > ring_size_) {
     // Oversize: everything was evicted above, so no held position depends on
     // the old ring size.
     ring_.reset(new char[frame.size()]);
     ring_size_ = frame.size();
   }
-  if (count_ == index_.size()) GrowIndex();
+  if (count_ == index_.size()) {
+    GrowIndex();
+  }
   index_[(index_head_ + count_) & (index_.size() - 1)] = Entry{end_pos_, now_ms};
   ++count_;
   WriteRing(end_pos_, frame.data(), frame.size());
@@ -68,10 +72,14 @@ bool Backlog::Contains(uint64_t offset) const {
 size_t Backlog::CopyFrom(uint64_t from_offset, size_t max_bytes, std::string* out,
                          uint64_t* last_copied) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (count_ == 0 || from_offset <= last_offset_ - count_ || from_offset > last_offset_) return 0;
+  if (count_ == 0 || from_offset <= last_offset_ - count_ || from_offset > last_offset_) {
+    return 0;
+  }
   const uint64_t start = EntryOf(from_offset).pos;
   uint64_t last = from_offset;
-  while (last < last_offset_ && EndOf(last + 1) - start <= max_bytes) ++last;
+  while (last < last_offset_ && EndOf(last + 1) - start <= max_bytes) {
+    ++last;
+  }
   ReadRing(start, static_cast<size_t>(EndOf(last) - start), out);
   *last_copied = last;
   return static_cast<size_t>(last - from_offset + 1);
@@ -79,7 +87,9 @@ size_t Backlog::CopyFrom(uint64_t from_offset, size_t max_bytes, std::string* ou
 
 int64_t Backlog::AppendTimeOf(uint64_t offset) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (count_ == 0 || offset <= last_offset_ - count_ || offset > last_offset_) return -1;
+  if (count_ == 0 || offset <= last_offset_ - count_ || offset > last_offset_) {
+    return -1;
+  }
   return EntryOf(offset).time_ms;
 }
 
@@ -99,7 +109,9 @@ void Backlog::EvictOldest() {
 
 void Backlog::GrowIndex() {
   std::vector<Entry> grown(index_.empty() ? kInitialIndexSize : index_.size() * 2);
-  for (size_t i = 0; i < count_; ++i) grown[i] = index_[(index_head_ + i) & (index_.size() - 1)];
+  for (size_t i = 0; i < count_; ++i) {
+    grown[i] = index_[(index_head_ + i) & (index_.size() - 1)];
+  }
   index_.swap(grown);
   index_head_ = 0;
 }

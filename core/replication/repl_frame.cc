@@ -21,15 +21,21 @@ namespace {
 // Big-endian stores and loads through memcpy (no alignment or aliasing
 // assumptions; compilers turn them into a bswap and a move).
 uint16_t ToBig16(uint16_t v) {
-  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap16(v);
+  if constexpr (std::endian::native == std::endian::little) {
+    return __builtin_bswap16(v);
+  }
   return v;
 }
 uint32_t ToBig32(uint32_t v) {
-  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap32(v);
+  if constexpr (std::endian::native == std::endian::little) {
+    return __builtin_bswap32(v);
+  }
   return v;
 }
 uint64_t ToBig64(uint64_t v) {
-  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap64(v);
+  if constexpr (std::endian::native == std::endian::little) {
+    return __builtin_bswap64(v);
+  }
   return v;
 }
 
@@ -72,8 +78,12 @@ constexpr uint8_t kKindWinTokenSent = 0x40;
 uint8_t KindByte(const Record& record) {
   auto byte = static_cast<uint8_t>(record.kind);
   if (record.kind == RecordKind::kSet || record.kind == RecordKind::kTouch) {
-    if (record.stale) byte |= kKindStale;
-    if (record.win_token_sent) byte |= kKindWinTokenSent;
+    if (record.stale) {
+      byte |= kKindStale;
+    }
+    if (record.win_token_sent) {
+      byte |= kKindWinTokenSent;
+    }
   }
   return byte;
 }
@@ -127,7 +137,9 @@ void AppendRecordFrame(FrameType type, uint64_t offset, const Record& record, st
   const size_t length = 1 + (has_offset ? 8 : 0) + RecordSize(record);
   char buf[kMaxRecordHeadSize];
   char* p = PutFrameHead(buf, length, type);
-  if (has_offset) p = Put64(p, offset);
+  if (has_offset) {
+    p = Put64(p, offset);
+  }
   p = Put8(p, KindByte(record));
   p = Put64(p, record.hlc);
   p = Put64(p, record.origin);
@@ -139,7 +151,9 @@ void AppendRecordFrame(FrameType type, uint64_t offset, const Record& record, st
   p = Put8(p, static_cast<uint8_t>(record.key.size()));
   AppendFixed(buf, p, out);
   out->append(record.key);
-  if (record.kind == RecordKind::kDelete) return;
+  if (record.kind == RecordKind::kDelete) {
+    return;
+  }
   char tail[kItemTailSize];
   p = Put32(tail, record.flags);
   p = Put64(p, static_cast<uint64_t>(record.exptime));
@@ -270,7 +284,9 @@ DecodeResult Malformed(Fault fault, FrameType type, uint64_t detail) {
 // Decodes a record from `in` into *record; the record must end the payload.
 Fault DecodeRecord(FrameType type, Reader* in, Record* record, uint64_t* detail) {
   *record = Record{};
-  if (!in->Has(kRecordHeadSize)) return Fault::kTruncated;
+  if (!in->Has(kRecordHeadSize)) {
+    return Fault::kTruncated;
+  }
   const uint8_t kind_byte = in->U8();
   *detail = kind_byte;
   const uint8_t kind = kind_byte & kKindMask;
@@ -290,23 +306,35 @@ Fault DecodeRecord(FrameType type, Reader* in, Record* record, uint64_t* detail)
   record->hlc = in->U64();
   record->origin = in->U64();
   if (record->kind == RecordKind::kFlush) {
-    if (!in->Has(8)) return Fault::kTruncated;
+    if (!in->Has(8)) {
+      return Fault::kTruncated;
+    }
     record->at_ms = in->I64();
   } else {
-    if (!in->Has(1)) return Fault::kTruncated;
+    if (!in->Has(1)) {
+      return Fault::kTruncated;
+    }
     const uint8_t key_len = in->U8();
     *detail = key_len;
-    if (key_len == 0 || key_len > kKeyMaxLength) return Fault::kBadKeyLength;
-    if (!in->Has(key_len)) return Fault::kTruncated;
+    if (key_len == 0 || key_len > kKeyMaxLength) {
+      return Fault::kBadKeyLength;
+    }
+    if (!in->Has(key_len)) {
+      return Fault::kTruncated;
+    }
     record->key = in->View(key_len);
     if (record->kind != RecordKind::kDelete) {
-      if (!in->Has(kItemTailSize)) return Fault::kTruncated;
+      if (!in->Has(kItemTailSize)) {
+        return Fault::kTruncated;
+      }
       record->flags = in->U32();
       record->exptime = in->I64();
       record->exptime_version = in->U64();
       const uint32_t value_len = in->U32();
       *detail = value_len;
-      if (!in->Has(value_len)) return Fault::kValueExceedsFrame;
+      if (!in->Has(value_len)) {
+        return Fault::kValueExceedsFrame;
+      }
       record->value = in->View(value_len);
     }
   }
@@ -321,10 +349,14 @@ Fault DecodePayload(FrameType type, std::string_view payload, Frame* frame, uint
   switch (type) {
     case FrameType::kHello:
       // The version decides the layout: check it alone first.
-      if (!in.Has(2)) return Fault::kTruncated;
+      if (!in.Has(2)) {
+        return Fault::kTruncated;
+      }
       frame->hello = Hello{};
       frame->hello.protocol_version = in.U16();
-      if (frame->hello.protocol_version != kReplProtocolVersion) return Fault::kNone;
+      if (frame->hello.protocol_version != kReplProtocolVersion) {
+        return Fault::kNone;
+      }
       fixed = kHelloSize - 2;
       break;
     case FrameType::kAuth:
@@ -346,22 +378,32 @@ Fault DecodePayload(FrameType type, std::string_view payload, Frame* frame, uint
       fixed = kPartialBeginSize;
       break;
     case FrameType::kRecord:
-      if (!in.Has(8)) return Fault::kTruncated;
+      if (!in.Has(8)) {
+        return Fault::kTruncated;
+      }
       frame->record_offset = in.U64();
       return DecodeRecord(type, &in, &frame->record, detail);
     case FrameType::kSnapshot:
       return DecodeRecord(type, &in, &frame->record, detail);
     case FrameType::kError: {
-      if (!in.Has(2)) return Fault::kTruncated;
+      if (!in.Has(2)) {
+        return Fault::kTruncated;
+      }
       const uint16_t reason_len = in.U16();
-      if (!in.Has(reason_len)) return Fault::kTruncated;
+      if (!in.Has(reason_len)) {
+        return Fault::kTruncated;
+      }
       frame->error_reason = in.View(reason_len);
       fixed = 0;
       break;
     }
   }
-  if (!in.Has(fixed)) return Fault::kTruncated;
-  if (in.remaining() != fixed) return Fault::kTrailing;
+  if (!in.Has(fixed)) {
+    return Fault::kTruncated;
+  }
+  if (in.remaining() != fixed) {
+    return Fault::kTrailing;
+  }
   switch (type) {
     case FrameType::kHello: {
       Hello& h = frame->hello;
@@ -499,7 +541,9 @@ void AppendPartialBegin(const PartialBegin& partial_begin, std::string* out) {
 }
 
 void AppendError(std::string_view reason, std::string* out) {
-  if (reason.size() > UINT16_MAX) reason = reason.substr(0, UINT16_MAX);
+  if (reason.size() > UINT16_MAX) {
+    reason = reason.substr(0, UINT16_MAX);
+  }
   char buf[kMaxFixedSize];
   char* p = PutFrameHead(buf, 1 + 2 + reason.size(), FrameType::kError);
   p = Put16(p, static_cast<uint16_t>(reason.size()));
@@ -517,17 +561,27 @@ void ClearRecordItemBits(char* frames, size_t size) {
     const size_t kind_at = *type == static_cast<char>(FrameType::kRecord)     ? 1 + 8
                            : *type == static_cast<char>(FrameType::kSnapshot) ? 1
                                                                               : 0;
-    if (kind_at != 0 && kind_at < length) type[kind_at] = static_cast<char>(type[kind_at] & kKindMask);
+    if (kind_at != 0 && kind_at < length) {
+      type[kind_at] = static_cast<char>(type[kind_at] & kKindMask);
+    }
     pos += kFrameLengthSize + length;
   }
 }
 
 DecodeResult DecodeFrame(std::string_view input, size_t max_frame, Frame* frame) {
-  if (input.size() < kFrameLengthSize) return DecodeResult{};
+  if (input.size() < kFrameLengthSize) {
+    return DecodeResult{};
+  }
   const uint32_t length = Load32(input.data());
-  if (length == 0) return Malformed("empty frame");
-  if (length > max_frame) return Malformed("frame too large", length);
-  if (input.size() - kFrameLengthSize < length) return DecodeResult{};
+  if (length == 0) {
+    return Malformed("empty frame");
+  }
+  if (length > max_frame) {
+    return Malformed("frame too large", length);
+  }
+  if (input.size() - kFrameLengthSize < length) {
+    return DecodeResult{};
+  }
   const uint8_t type = static_cast<uint8_t>(input[kFrameLengthSize]);
   if (type < static_cast<uint8_t>(FrameType::kHello) || type > static_cast<uint8_t>(FrameType::kError)) {
     return Malformed("unknown frame type", type);
@@ -536,7 +590,9 @@ DecodeResult DecodeFrame(std::string_view input, size_t max_frame, Frame* frame)
   uint64_t detail = 0;
   const Fault fault =
       DecodePayload(frame->type, input.substr(kFrameLengthSize + 1, length - 1), frame, &detail);
-  if (fault != Fault::kNone) return Malformed(fault, frame->type, detail);
+  if (fault != Fault::kNone) {
+    return Malformed(fault, frame->type, detail);
+  }
   DecodeResult result;
   result.status = DecodeStatus::kFrame;
   result.consumed = kFrameLengthSize + length;

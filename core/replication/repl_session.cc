@@ -72,7 +72,9 @@ void ReplSession::Start() {
 }
 
 void ReplSession::Close(const std::string& reason) {
-  if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kClosed) {
+    return;
+  }
   phase_ = Phase::kClosed;
   throttle_timer_.cancel();
   heartbeat_timer_.cancel();
@@ -86,8 +88,12 @@ void ReplSession::Close(const std::string& reason) {
 // Incoming
 
 void ReplSession::Read() {
-  if (phase_ == Phase::kClosed || reading_) return;
-  if (in_start_ == in_end_) in_start_ = in_end_ = 0;
+  if (phase_ == Phase::kClosed || reading_) {
+    return;
+  }
+  if (in_start_ == in_end_) {
+    in_start_ = in_end_ = 0;
+  }
   if (in_end_ == in_.size()) {
     if (in_start_ > 0) {
       std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
@@ -118,7 +124,9 @@ size_t ReplSession::MaxFrame() const {
 
 void ReplSession::OnRead(const asio::error_code& ec, size_t n) {
   reading_ = false;
-  if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kClosed) {
+    return;
+  }
   if (ec) {
     Close(ec == asio::error::eof ? "peer closed the link" : "read error: " + ec.message());
     return;
@@ -128,16 +136,22 @@ void ReplSession::OnRead(const asio::error_code& ec, size_t n) {
   while (phase_ != Phase::kClosed) {
     std::string_view input(in_.data() + in_start_, in_end_ - in_start_);
     DecodeResult result = DecodeFrame(input, MaxFrame(), &frame_);
-    if (result.status == DecodeStatus::kNeedMore) break;
+    if (result.status == DecodeStatus::kNeedMore) {
+      break;
+    }
     if (result.status == DecodeStatus::kMalformed) {
       Close("malformed frame: " + std::string(result.reason()));
       return;
     }
     bool ok = HandleFrame(frame_);
     in_start_ += result.consumed;
-    if (!ok) return;
+    if (!ok) {
+      return;
+    }
   }
-  if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kClosed) {
+    return;
+  }
   SendAckIfAdvanced();
   Read();
 }
@@ -234,7 +248,9 @@ bool ReplSession::OnHello(const Hello& hello) {
     Close("secret configured on one side only");
     return false;
   }
-  if (!we_have_secret) return BecomeReady();
+  if (!we_have_secret) {
+    return BecomeReady();
+  }
   Auth auth;
   auth.mac = AuthMac(owner_->options().secret, hello.nonce, owner_->options().node_id, nonce_);
   AppendAuth(auth, &out_);
@@ -267,7 +283,9 @@ bool ReplSession::OnRecordFrame(uint64_t offset, const Record& record) {
     Close("RECORD before a full or partial sync began");
     return false;
   }
-  if (offset <= applied_) return true;  // already applied on an earlier link
+  if (offset <= applied_) {
+    return true;  // already applied on an earlier link
+  }
   if (offset != applied_ + 1) {
     Close("offset gap: expected " + std::to_string(applied_ + 1) + ", got " + std::to_string(offset));
     return false;
@@ -307,7 +325,9 @@ bool ReplSession::OnFullEnd(uint64_t items_sent) {
 
 void ReplSession::SendAckIfAdvanced() {
   owner_->OnApplied(applied_);
-  if (!stream_known_ || applied_ == acked_sent_) return;
+  if (!stream_known_ || applied_ == acked_sent_) {
+    return;
+  }
   AppendAck(Ack{applied_}, &out_);
   acked_sent_ = applied_;
   Flush();
@@ -350,9 +370,15 @@ void ReplSession::BeginOutgoing() {
 }
 
 void ReplSession::Pump() {
-  if (phase_ != Phase::kReady) return;
-  if (out_mode_ == OutMode::kFull) FullSyncStep();
-  if (out_mode_ == OutMode::kStream) StreamStep();
+  if (phase_ != Phase::kReady) {
+    return;
+  }
+  if (out_mode_ == OutMode::kFull) {
+    FullSyncStep();
+  }
+  if (out_mode_ == OutMode::kStream) {
+    StreamStep();
+  }
   Flush();
 }
 
@@ -368,7 +394,9 @@ void ReplSession::FullSyncStep() {
         auto wait_ms = static_cast<int64_t>((sync_bytes_ - allowed) * 1000 / rate) + 1;
         throttle_timer_.expires_after(std::chrono::milliseconds(wait_ms));
         throttle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-          if (!ec) self->Pump();
+          if (!ec) {
+            self->Pump();
+          }
         });
         return;
       }
@@ -384,7 +412,9 @@ void ReplSession::FullSyncStep() {
     StripItemBitsFrom(before);
     sync_bytes_ += out_.size() - before;
   }
-  if (!cursor_.done()) return;
+  if (!cursor_.done()) {
+    return;
+  }
   const Backlog& backlog = owner_->backlog();
   if (next_offset_ <= backlog.last_offset() && !backlog.Contains(next_offset_)) {
     // Writes during the copy outran the backlog: the stream cannot resume
@@ -423,12 +453,16 @@ void ReplSession::StreamStep() {
 // A peer of an earlier build refuses the item bits of a kind byte
 // (docs/replication.md, "Wire format"): it gets the items without them.
 void ReplSession::StripItemBitsFrom(size_t from) {
-  if ((peer_hello_.flags & kHelloFlagItemBits) != 0 || out_.size() <= from) return;
+  if ((peer_hello_.flags & kHelloFlagItemBits) != 0 || out_.size() <= from) {
+    return;
+  }
   ClearRecordItemBits(out_.data() + from, out_.size() - from);
 }
 
 void ReplSession::Flush() {
-  if (writing_ || out_.empty() || phase_ == Phase::kClosed) return;
+  if (writing_ || out_.empty() || phase_ == Phase::kClosed) {
+    return;
+  }
   std::swap(out_, sending_);
   writing_ = true;
   asio::async_write(
@@ -438,7 +472,9 @@ void ReplSession::Flush() {
 
 void ReplSession::OnWritten(const asio::error_code& ec, size_t /*n*/) {
   writing_ = false;
-  if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kClosed) {
+    return;
+  }
   if (ec) {
     Close("write error: " + ec.message());
     return;
@@ -450,7 +486,9 @@ void ReplSession::OnWritten(const asio::error_code& ec, size_t /*n*/) {
 void ReplSession::ScheduleHeartbeat() {
   heartbeat_timer_.expires_after(kHeartbeatInterval);
   heartbeat_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-    if (ec || self->phase_ == Phase::kClosed) return;
+    if (ec || self->phase_ == Phase::kClosed) {
+      return;
+    }
     int64_t now = self->owner_->clock()->NowMillis();
     if (now - self->last_heard_ms_ > kSilenceLimitMs) {
       self->Close("peer silent for " + std::to_string(kSilenceLimitMs) + " ms");

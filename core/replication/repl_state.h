@@ -43,7 +43,9 @@ inline constexpr std::array<std::pair<InitialSync, std::string_view>, 3> kInitia
 template <typename Enum, size_t N>
 constexpr std::string_view NameIn(const std::array<std::pair<Enum, std::string_view>, N>& names, Enum value) {
   for (const auto& [known, name] : names) {
-    if (known == value) return name;
+    if (known == value) {
+      return name;
+    }
   }
   return "none";
 }
@@ -52,7 +54,9 @@ template <typename Enum, size_t N>
 constexpr std::optional<Enum> ParseIn(const std::array<std::pair<Enum, std::string_view>, N>& names,
                                       std::string_view text) {
   for (const auto& [known, name] : names) {
-    if (name == text) return known;
+    if (name == text) {
+      return known;
+    }
   }
   return std::nullopt;
 }

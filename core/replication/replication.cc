@@ -91,14 +91,18 @@ void Replicator::Start() {
     Dial();
     initial_sync_timer_.expires_after(std::chrono::milliseconds(options_.initial_sync_timeout_ms));
     initial_sync_timer_.async_wait([this](const asio::error_code& ec) {
-      if (!ec) OnInitialSyncTimer();
+      if (!ec) {
+        OnInitialSyncTimer();
+      }
     });
   });
   thread_ = std::thread([this] { context_.run(); });
 }
 
 void Replicator::Stop() {
-  if (!thread_.joinable()) return;
+  if (!thread_.joinable()) {
+    return;
+  }
   asio::post(context_, [this] { Shutdown(); });
   thread_.join();
 }
@@ -112,8 +116,12 @@ void Replicator::Shutdown() {
   dial_timer_.cancel();
   connect_timer_.cancel();
   initial_sync_timer_.cancel();
-  if (auto session = active_) session->Close("shutting down");  // the copy outlives active_.reset()
-  for (auto& session : std::vector<std::shared_ptr<ReplSession>>(pending_)) session->Close("shutting down");
+  if (auto session = active_) {
+    session->Close("shutting down");  // the copy outlives active_.reset()
+  }
+  for (auto& session : std::vector<std::shared_ptr<ReplSession>>(pending_)) {
+    session->Close("shutting down");
+  }
   FailAckWaiters();
   work_.reset();
   context_.stop();
@@ -125,7 +133,9 @@ void Replicator::Shutdown() {
 void Replicator::Accept(size_t listener) {
   acceptors_[listener]->async_accept(
       [this, listener](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-        if (stopped_ || ec == asio::error::operation_aborted) return;
+        if (stopped_ || ec == asio::error::operation_aborted) {
+          return;
+        }
         if (!ec) {
           asio::error_code peer_ec;
           auto endpoint = socket.remote_endpoint(peer_ec);
@@ -155,7 +165,9 @@ bool Replicator::IsPeerAddress(const asio::ip::address& address) const {
 }
 
 void Replicator::Dial() {
-  if (stopped_ || active_ || dialing_) return;
+  if (stopped_ || active_ || dialing_) {
+    return;
+  }
   asio::error_code ec;
   auto endpoints = resolver_.resolve(options_.peer_host, std::to_string(options_.connect_port), ec);
   if (ec) {
@@ -164,7 +176,9 @@ void Replicator::Dial() {
     return;
   }
   peer_addresses_.clear();
-  for (const auto& entry : endpoints) peer_addresses_.push_back(entry.endpoint().address());
+  for (const auto& entry : endpoints) {
+    peer_addresses_.push_back(entry.endpoint().address());
+  }
   dialing_ = true;
   auto socket = std::make_shared<asio::ip::tcp::socket>(context_);
   connect_timer_.expires_after(kConnectTimeout);
@@ -179,7 +193,9 @@ void Replicator::Dial() {
       [this, socket](const asio::error_code& connect_ec, const asio::ip::tcp::endpoint& endpoint) {
         connect_timer_.cancel();
         dialing_ = false;
-        if (stopped_) return;
+        if (stopped_) {
+          return;
+        }
         if (connect_ec) {
           SetLastError("cannot connect to peer " + JoinHostPort(options_.peer_host, options_.connect_port) +
                        ": " + connect_ec.message());
@@ -194,12 +210,16 @@ void Replicator::Dial() {
 }
 
 void Replicator::ScheduleDial() {
-  if (stopped_ || active_ || dialing_) return;
+  if (stopped_ || active_ || dialing_) {
+    return;
+  }
   dial_backoff_ms_ =
       dial_backoff_ms_ == 0 ? kDialBackoffMinMs : std::min(dial_backoff_ms_ * 2, kDialBackoffMaxMs);
   dial_timer_.expires_after(std::chrono::milliseconds(dial_backoff_ms_));
   dial_timer_.async_wait([this](const asio::error_code& ec) {
-    if (!ec) Dial();
+    if (!ec) {
+      Dial();
+    }
   });
 }
 
@@ -209,7 +229,9 @@ bool Replicator::OnSessionReady(const std::shared_ptr<ReplSession>& session) {
   pending_.erase(std::remove(pending_.begin(), pending_.end(), session), pending_.end());
   if (active_) {
     const bool dialed_by_smaller = session->dialed() == (options_.node_id < session->peer_node_id());
-    if (!dialed_by_smaller) return false;
+    if (!dialed_by_smaller) {
+      return false;
+    }
     std::shared_ptr<ReplSession> previous = std::move(active_);
     active_ = session;
     previous->Close("duplicate link");
@@ -260,11 +282,15 @@ void Replicator::UpdateState() {
 }
 
 void Replicator::OnInitialSyncTimer() {
-  if (InitialSyncDone()) return;
+  if (InitialSyncDone()) {
+    return;
+  }
   if (active_) {  // a sync is under way: wait for it rather than serve half
     initial_sync_timer_.expires_after(kInitialSyncRecheck);
     initial_sync_timer_.async_wait([this](const asio::error_code& ec) {
-      if (!ec) OnInitialSyncTimer();
+      if (!ec) {
+        OnInitialSyncTimer();
+      }
     });
     return;
   }
@@ -274,7 +300,9 @@ void Replicator::OnInitialSyncTimer() {
 }
 
 void Replicator::MarkInitialSyncDone(const char* how) {
-  if (initial_sync_done_.exchange(true, std::memory_order_acq_rel)) return;
+  if (initial_sync_done_.exchange(true, std::memory_order_acq_rel)) {
+    return;
+  }
   Log(LogLevel::kInfo, "repl_initial_sync_done",
       {{"how", how}, {"ms", std::to_string(clock_->NowMillis() - started_at_ms_)}});
 }
@@ -299,10 +327,14 @@ void Replicator::OnRecord(const Record& record) {
 }
 
 void Replicator::Wake() {
-  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+    return;
+  }
   asio::post(context_, [this] {
     wake_pending_.store(false, std::memory_order_release);
-    if (auto session = active_) session->Pump();  // the copy outlives a Close() inside Pump
+    if (auto session = active_) {
+      session->Pump();  // the copy outlives a Close() inside Pump
+    }
   });
 }
 
@@ -324,26 +356,36 @@ void Replicator::WaitForAck(uint64_t offset, std::function<void(bool)> done) {
 }
 
 void Replicator::OnPeerAcked(uint64_t offset) {
-  if (offset <= acked_offset_.load(std::memory_order_relaxed)) return;
+  if (offset <= acked_offset_.load(std::memory_order_relaxed)) {
+    return;
+  }
   std::vector<std::function<void(bool)>> ready;
   {
     std::lock_guard<std::mutex> lock(mu_);
     acked_offset_.store(offset, std::memory_order_release);
     auto end = waiters_.upper_bound(offset);
-    for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+    for (auto it = waiters_.begin(); it != end; ++it) {
+      ready.push_back(std::move(it->second));
+    }
     waiters_.erase(waiters_.begin(), end);
   }
-  for (auto& done : ready) done(true);
+  for (auto& done : ready) {
+    done(true);
+  }
 }
 
 void Replicator::FailAckWaiters() {
   std::vector<std::function<void(bool)>> failed;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& entry : waiters_) failed.push_back(std::move(entry.second));
+    for (auto& entry : waiters_) {
+      failed.push_back(std::move(entry.second));
+    }
     waiters_.clear();
   }
-  for (auto& done : failed) done(false);
+  for (auto& done : failed) {
+    done(false);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -362,7 +404,9 @@ ReplicationStatus Replicator::Status() const {
   status.lag_records = link_up_.load() ? status.offset - status.acked_offset : 0;
   if (status.lag_records > 0) {
     int64_t since = backlog_.AppendTimeOf(status.acked_offset + 1);
-    if (since >= 0) status.lag_ms = std::max<int64_t>(0, clock_->NowMillis() - since);
+    if (since >= 0) {
+      status.lag_ms = std::max<int64_t>(0, clock_->NowMillis() - since);
+    }
   }
   status.full_syncs = full_syncs_.load(std::memory_order_relaxed);
   status.partial_syncs = partial_syncs_.load(std::memory_order_relaxed);
@@ -383,9 +427,12 @@ ReplicationStatus Replicator::Status() const {
 // many were not logged.
 void Replicator::OnApplyResult(const Record& record, ApplyStatus status, bool counted_as_conflict,
                                const std::string& peer) {
-  if (status == ApplyStatus::kStale && counted_as_conflict)
+  if (status == ApplyStatus::kStale && counted_as_conflict) {
     conflicts_.fetch_add(1, std::memory_order_relaxed);
-  if (status != ApplyStatus::kTooLarge && status != ApplyStatus::kOutOfMemory) return;
+  }
+  if (status != ApplyStatus::kTooLarge && status != ApplyStatus::kOutOfMemory) {
+    return;
+  }
   apply_errors_.fetch_add(1, std::memory_order_relaxed);
   const int64_t now = clock_->NowMillis();
   if (apply_error_logged_ms_ != 0 && now - apply_error_logged_ms_ < kApplyErrorLogGapMs) {

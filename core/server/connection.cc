@@ -18,27 +18,77 @@ constexpr size_t kIdleOutputMax = size_t{1024} * 1024;    // release larger send
 std::string PeerName(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;
   auto ep = socket.remote_endpoint(ec);
-  if (ec) return "unknown";
+  if (ec) {
+    return "unknown";
+  }
   return JoinHostPort(ep.address().to_string(), ep.port());
 }
 
 }  // namespace
 
 Connection::Connection(asio::ip::tcp::socket socket, const ConnectionContext* context)
-    : socket_(std::move(socket)), context_(context), in_(kInitialInput), ack_timer_(socket_.get_executor()) {
+    : socket_(std::move(socket)),
+      context_(context),
+      in_(kInitialInput),
+      ack_timer_(socket_.get_executor()),
+      last_read_(std::chrono::steady_clock::now()),
+      idle_timer_(socket_.get_executor()) {
   peer_ = PeerName(socket_);
+  switch (context_->state->settings.protocol) {
+    case BindingProtocol::kAscii:
+      protocol_ = Protocol::kText;
+      break;
+    case BindingProtocol::kBinary:
+      protocol_ = Protocol::kBinary;
+      break;
+    case BindingProtocol::kAuto:
+      break;
+  }
+  if (context_->state->settings.sasl) {
+    binary_session_.sasl = &sasl_;  // every command but Version and SASL's waits for authentication
+  }
 }
 
 Connection::~Connection() {
   context_->state->curr_connections.fetch_sub(1, std::memory_order_relaxed);
-  if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, "connection_closed", {{"client", peer_}});
+  if (LogEnabled(LogLevel::kDebug)) {
+    Log(LogLevel::kDebug, "connection_closed", {{"client", peer_}});
+  }
 }
 
 void Connection::Start() {
   asio::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, "connection_opened", {{"client", peer_}});
+  if (LogEnabled(LogLevel::kDebug)) {
+    Log(LogLevel::kDebug, "connection_opened", {{"client", peer_}});
+  }
+  CheckIdle();
   Read();
+}
+
+// -o idle_timeout, as memcached's conn_timeout_thread: a connection that has
+// received nothing for that many seconds and is waiting for a command (not
+// writing replies, not holding them for an ack) is closed without a reply.
+// The timer sleeps until the connection could first be idle long enough and
+// reads the setting anew each time, as a SIGHUP may change it; with 0 the
+// connection is not checked again.
+void Connection::CheckIdle() {
+  const int64_t timeout_s = context_->state->idle_timeout_s.load(std::memory_order_relaxed);
+  if (timeout_s <= 0 || closed_) {
+    return;
+  }
+  const auto timeout = std::chrono::seconds(timeout_s);
+  const auto idle = std::chrono::steady_clock::now() - last_read_;
+  if (idle >= timeout && !writing_ && !waiting_ack_) {
+    Close("idle_timeout");
+    return;
+  }
+  idle_timer_.expires_after(idle >= timeout ? timeout : timeout - idle);
+  idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (!ec) {
+      self->CheckIdle();
+    }
+  });
 }
 
 // Makes free space after in_end_, compacting or growing the buffer. Returns
@@ -46,9 +96,13 @@ void Connection::Start() {
 bool Connection::MakeReadRoom() {
   if (in_start_ == in_end_) {
     in_start_ = in_end_ = 0;
-    if (in_.size() > kIdleInputMax) std::vector<char>(kInitialInput).swap(in_);
+    if (in_.size() > kIdleInputMax) {
+      std::vector<char>(kInitialInput).swap(in_);
+    }
   }
-  if (in_end_ < in_.size()) return true;
+  if (in_end_ < in_.size()) {
+    return true;
+  }
   if (in_start_ > 0) {
     std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
     in_end_ -= in_start_;
@@ -57,13 +111,17 @@ bool Connection::MakeReadRoom() {
   }
   const ParserLimits& limits = context_->limits;
   size_t max = limits.item_size_max + limits.max_get_line + 4096;
-  if (in_.size() >= max) return false;
+  if (in_.size() >= max) {
+    return false;
+  }
   in_.resize(std::min(max, in_.size() * 2));
   return true;
 }
 
 void Connection::Read() {
-  if (reading_ || closing_ || paused_ || closed_ || waiting_ack_) return;
+  if (reading_ || closing_ || paused_ || closed_ || waiting_ack_) {
+    return;
+  }
   if (!MakeReadRoom()) {
     Close("request_too_large");
     return;
@@ -81,6 +139,7 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
     return;
   }
   context_->stats->Add(Stat::kBytesRead, n);
+  last_read_ = std::chrono::steady_clock::now();
   in_end_ += n;
   ProcessInput();
 }
@@ -92,7 +151,9 @@ void Connection::ProcessInput() {
       size_t n = std::min(swallow_, in_end_ - in_start_);
       in_start_ += n;
       swallow_ -= n;
-      if (swallow_ > 0) break;
+      if (swallow_ > 0) {
+        break;
+      }
     }
     if (out_.size() >= kOutputHighWater) {
       paused_ = true;
@@ -100,25 +161,26 @@ void Connection::ProcessInput() {
     }
     paused_ = false;
     std::string_view input(in_.data() + in_start_, in_end_ - in_start_);
-    ParseResult result = ParseRequest(input, context_->limits, &request_);
-    if (result.status == ParseStatus::kNeedMore) break;
-    if (result.status == ParseStatus::kError) {
-      if (!result.noreply) out_.append(result.error).append("\r\n");
-      in_start_ += result.consumed;
-      swallow_ = result.swallow;
-      if (result.close) {
-        Log(LogLevel::kWarning, "client_error", {{"client", peer_}, {"reason", std::string(result.error)}});
-        closing_ = true;
+    if (protocol_ == Protocol::kUndecided) {
+      if (input.empty()) {
+        break;
       }
-      continue;
+      protocol_ =
+          static_cast<unsigned char>(input[0]) == kBinaryRequestMagic ? Protocol::kBinary : Protocol::kText;
     }
-    batch_wrote_ = batch_wrote_ || MayWrite(request_);
-    HandleOutcome outcome = context_->handler->Handle(request_, context_->stats, &out_);
-    in_start_ += result.consumed;
-    swallow_ = result.swallow;
-    if (outcome == HandleOutcome::kClose) closing_ = true;
+    const Step step = protocol_ == Protocol::kBinary ? BinaryStep(input) : TextStep(input);
+    if (step.need_more) {
+      break;
+    }
+    in_start_ += step.consumed;
+    swallow_ = step.swallow;
+    if (step.close) {
+      closing_ = true;
+    }
   }
-  if (HoldForAck()) return;
+  if (HoldForAck()) {
+    return;
+  }
   Flush();
   if (closing_ && !writing_) {
     Close("quit");
@@ -127,16 +189,71 @@ void Connection::ProcessInput() {
   Read();
 }
 
+Connection::Step Connection::TextStep(std::string_view input) {
+  const ParseResult result = ParseRequest(input, context_->limits, &request_);
+  Step step;
+  if (result.status == ParseStatus::kNeedMore) {
+    step.need_more = true;
+    return step;
+  }
+  step.consumed = result.consumed;
+  step.swallow = result.swallow;
+  if (result.status == ParseStatus::kError) {
+    if (!result.noreply) {
+      out_.append(result.error).append("\r\n");
+    }
+    if (result.close) {
+      Log(LogLevel::kWarning, "client_error", {{"client", peer_}, {"reason", std::string(result.error)}});
+      step.close = true;
+    }
+    return step;
+  }
+  batch_wrote_ = batch_wrote_ || MayWrite(request_);
+  step.close = context_->handler->Handle(request_, context_->stats, &out_) == HandleOutcome::kClose;
+  return step;
+}
+
+Connection::Step Connection::BinaryStep(std::string_view input) {
+  const BinaryParseResult result = ParseBinaryRequest(input, context_->limits, &binary_request_);
+  Step step;
+  if (result.status == BinaryParseStatus::kNeedMore) {
+    step.need_more = true;
+    return step;
+  }
+  step.consumed = result.consumed;
+  step.swallow = result.swallow;
+  if (result.status == BinaryParseStatus::kError) {
+    if (!result.silent) {
+      AppendBinaryError(binary_request_, result.error, &out_);
+    }
+    if (result.close) {
+      const std::string reason =
+          result.silent ? "binary: bad magic" : "binary: " + std::string(BinaryStatusMessage(result.error));
+      Log(LogLevel::kWarning, "client_error", {{"client", peer_}, {"reason", reason}});
+      step.close = true;
+    }
+    return step;
+  }
+  batch_wrote_ = batch_wrote_ || MayWrite(binary_request_);
+  step.close = context_->binary_handler->Handle(binary_request_, &binary_session_, context_->stats, &out_) ==
+               HandleOutcome::kClose;
+  return step;
+}
+
 // --repl-ack sync: when this batch may have written, its replies wait until
 // the peer has applied the stream up to the offset reached now (ack_waiter.h),
 // or --repl-ack-timeout-ms (then the write counts as degraded). Reading waits
 // too, so replies stay in order.
 bool Connection::HoldForAck() {
   AckWaiter* waiter = context_->ack_waiter;
-  if (waiter == nullptr || !batch_wrote_) return false;
+  if (waiter == nullptr || !batch_wrote_) {
+    return false;
+  }
   batch_wrote_ = false;
   const uint64_t offset = waiter->StreamOffset();
-  if (offset == 0) return false;
+  if (offset == 0) {
+    return false;
+  }
   waiting_ack_ = true;
   const uint64_t generation = ++ack_generation_;
   auto executor = socket_.get_executor();
@@ -144,22 +261,30 @@ bool Connection::HoldForAck() {
   // The timer's handler owns the connection while it waits: it runs once,
   // cancelled by the ack or at the timeout.
   ack_timer_.async_wait([self = shared_from_this(), generation](const asio::error_code& ec) {
-    if (!ec) self->OnAckDone(generation, false);
+    if (!ec) {
+      self->OnAckDone(generation, false);
+    }
   });
   std::weak_ptr<Connection> weak = shared_from_this();
   waiter->WaitForAck(offset, [weak, generation, executor](bool acked) {
     asio::post(executor, [weak, generation, acked] {
-      if (auto self = weak.lock()) self->OnAckDone(generation, acked);
+      if (auto self = weak.lock()) {
+        self->OnAckDone(generation, acked);
+      }
     });
   });
   return true;
 }
 
 void Connection::OnAckDone(uint64_t generation, bool acked) {
-  if (!waiting_ack_ || generation != ack_generation_ || closed_) return;
+  if (!waiting_ack_ || generation != ack_generation_ || closed_) {
+    return;
+  }
   waiting_ack_ = false;
   ack_timer_.cancel();
-  if (!acked) context_->ack_waiter->CountDegradedWrite();
+  if (!acked) {
+    context_->ack_waiter->CountDegradedWrite();
+  }
   Flush();
   if (closing_ && !writing_) {
     Close("quit");
@@ -173,7 +298,9 @@ void Connection::OnAckDone(uint64_t generation, bool acked) {
 }
 
 void Connection::Flush() {
-  if (writing_ || out_.empty() || closed_ || waiting_ack_) return;
+  if (writing_ || out_.empty() || closed_ || waiting_ack_) {
+    return;
+  }
   std::swap(out_, sending_);
   writing_ = true;
   asio::async_write(
@@ -189,21 +316,29 @@ void Connection::OnWritten(const asio::error_code& ec, size_t n) {
   }
   context_->stats->Add(Stat::kBytesWritten, n);
   sending_.clear();
-  if (sending_.capacity() > kIdleOutputMax) std::string().swap(sending_);
+  if (sending_.capacity() > kIdleOutputMax) {
+    std::string().swap(sending_);
+  }
   if (paused_ && !reading_ && !waiting_ack_) {
     ProcessInput();  // resumes parsing what was held back, then reads on
     return;
   }
   Flush();
-  if (closing_ && !writing_ && !waiting_ack_) Close("quit");
+  if (closing_ && !writing_ && !waiting_ack_) {
+    Close("quit");
+  }
 }
 
 void Connection::Close(const char* reason) {
-  if (closed_) return;
+  if (closed_) {
+    return;
+  }
   closed_ = true;
-  if (LogEnabled(LogLevel::kDebug))
+  if (LogEnabled(LogLevel::kDebug)) {
     Log(LogLevel::kDebug, "connection_closing", {{"client", peer_}, {"reason", reason}});
+  }
   ack_timer_.cancel();
+  idle_timer_.cancel();
   asio::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

@@ -18,14 +18,20 @@ constexpr std::string_view kTooManyConnections = "ERROR Too many open connection
 
 Server::Server(ServerState* state, Handler* handler, const std::vector<ListenSocket>& listeners,
                AckWaiter* ack_waiter)
-    : state_(state), signals_(main_, SIGTERM, SIGINT), reclaim_timer_(main_), accept_retry_timer_(main_) {
+    : state_(state),
+      binary_handler_(state),
+      signals_(main_, SIGTERM, SIGINT),
+      reclaim_timer_(main_),
+      accept_retry_timer_(main_) {
+  signals_.add(SIGUSR1);
+  signals_.add(SIGHUP);
   ParserLimits limits;
   limits.item_size_max = state->settings.item_size_max;
   limits.strict_keys = state->settings.strict_keys;
   for (size_t i = 0; i < state->settings.threads; ++i) {
     auto worker = std::make_unique<Worker>();
     worker->connection_context =
-        ConnectionContext{state, ack_waiter, handler, state->stats.ForThread(i), limits};
+        ConnectionContext{state, ack_waiter, handler, &binary_handler_, state->stats.ForThread(i), limits};
     workers_.push_back(std::move(worker));
   }
   for (const ListenSocket& listener : listeners) {
@@ -36,18 +42,14 @@ Server::Server(ServerState* state, Handler* handler, const std::vector<ListenSoc
 
 Server::~Server() = default;
 
-void Server::Run() {
+StopMode Server::Run() {
   for (auto& worker : workers_) {
     worker->guard = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
         worker->context.get_executor());
     Worker* w = worker.get();
     worker->thread = std::thread([w] { w->context.run(); });
   }
-  signals_.async_wait([this](const asio::error_code& ec, int signo) {
-    if (ec) return;
-    Log(LogLevel::kInfo, "shutdown", {{"reason", signo == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    Stop();
-  });
+  WaitForSignal();
   for (size_t i = 0; i < acceptors_.size(); ++i) {
     Log(LogLevel::kInfo, "listening",
         {{"addr", addresses_[i]}, {"threads", std::to_string(workers_.size())}});
@@ -70,11 +72,40 @@ void Server::Run() {
     worker->guard.reset();
     worker->context.stop();
   }
-  for (auto& worker : workers_) worker->thread.join();
+  for (auto& worker : workers_) {
+    worker->thread.join();
+  }
+  const int mode = stop_mode_.load();
+  return mode < 0 ? StopMode::kNormal : static_cast<StopMode>(mode);
 }
 
-void Server::Stop() {
+void Server::Stop(StopMode mode) {
+  int none = -1;
+  stop_mode_.compare_exchange_strong(none, static_cast<int>(mode));
   asio::post(main_, [this] { main_.stop(); });
+}
+
+void Server::SetReloadHandler(std::function<void()> reload) { reload_ = std::move(reload); }
+
+void Server::WaitForSignal() {
+  signals_.async_wait([this](const asio::error_code& ec, int signo) {
+    if (ec) {
+      return;
+    }
+    if (signo == SIGHUP) {
+      if (reload_) {
+        reload_();
+      } else {
+        Log(LogLevel::kInfo, "sighup_ignored", {{"reason", "no reload handler"}});
+      }
+      WaitForSignal();
+      return;
+    }
+    const StopMode mode = signo == SIGUSR1 ? StopMode::kGraceful : StopMode::kNormal;
+    const char* name = signo == SIGTERM ? "SIGTERM" : signo == SIGINT ? "SIGINT" : "SIGUSR1";
+    Log(LogLevel::kInfo, "shutdown", {{"reason", name}, {"mode", StopModeName(mode)}});
+    Stop(mode);
+  });
 }
 
 void Server::Accept(size_t listener) {
@@ -88,26 +119,31 @@ void Server::Accept(size_t listener) {
 
 void Server::OnAccepted(size_t listener, size_t worker, const asio::error_code& ec,
                         asio::ip::tcp::socket socket) {
-  if (ec == asio::error::operation_aborted || !acceptors_[listener]->is_open()) return;  // shutting down
+  if (ec == asio::error::operation_aborted || !acceptors_[listener]->is_open()) {
+    return;  // shutting down
+  }
   if (ec) {
     // Out of descriptors and the like: log once per failure and retry shortly
     // rather than spin (memcached disables accept on EMFILE the same way).
     Log(LogLevel::kError, "accept_failed", {{"addr", addresses_[listener]}, {"reason", ec.message()}});
     accept_retry_timer_.expires_after(kAcceptRetry);
     accept_retry_timer_.async_wait([this, listener](const asio::error_code& wait_ec) {
-      if (!wait_ec) Accept(listener);
+      if (!wait_ec) {
+        Accept(listener);
+      }
     });
     return;
   }
   state_->total_connections.fetch_add(1, std::memory_order_relaxed);
-  if (state_->curr_connections.load(std::memory_order_relaxed) >= state_->settings.max_connections) {
+  const size_t limit = state_->max_connections.load(std::memory_order_relaxed);
+  if (state_->curr_connections.load(std::memory_order_relaxed) >= limit) {
     state_->rejected_connections.fetch_add(1, std::memory_order_relaxed);
     asio::error_code ignored;
     socket.non_blocking(true, ignored);
     socket.write_some(asio::buffer(kTooManyConnections), ignored);
     socket.close(ignored);
     Log(LogLevel::kWarning, "connection_rejected",
-        {{"reason", "conn_limit"}, {"limit", std::to_string(state_->settings.max_connections)}});
+        {{"reason", "conn_limit"}, {"limit", std::to_string(limit)}});
   } else {
     state_->curr_connections.fetch_add(1, std::memory_order_relaxed);
     // The socket was created on the worker's context: start it on that thread.
@@ -120,7 +156,9 @@ void Server::OnAccepted(size_t listener, size_t worker, const asio::error_code& 
 void Server::ScheduleReclaim() {
   reclaim_timer_.expires_after(kReclaimInterval);
   reclaim_timer_.async_wait([this](const asio::error_code& ec) {
-    if (ec) return;
+    if (ec) {
+      return;
+    }
     state_->store->ReclaimExpired(kReclaimBudget);
     ScheduleReclaim();
   });

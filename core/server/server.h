@@ -4,17 +4,24 @@
 // handed to them round-robin and live on one thread for their whole life, so
 // a connection never needs a lock (the model of memcached's worker threads,
 // one libevent base each). The calling thread of Run() accepts connections,
-// enforces -c, handles SIGTERM/SIGINT and runs the periodic expiry reclaim.
+// enforces -c, handles the signals and runs the periodic expiry reclaim.
+//
+// Signals as memcached 1.6 (memcached.c sig_handler, sighup_handler,
+// sig_usrhandler): SIGTERM and SIGINT stop, SIGUSR1 stops gracefully, SIGHUP
+// calls the reload handler (reload.h) and never stops the server.
 #ifndef TWINCACHE_CORE_SERVER_SERVER_H_
 #define TWINCACHE_CORE_SERVER_SERVER_H_
 
 #include <asio.hpp>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "core/net/listener.h"
+#include "core/protocol/binary_handler.h"
 #include "core/protocol/handler.h"
 #include "core/protocol/server_state.h"
 #include "core/server/connection.h"
@@ -32,12 +39,19 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Starts the workers and serves until Stop() or SIGTERM/SIGINT; then closes
-  /// the listeners and every connection and joins the workers.
-  void Run();
+  /// Starts the workers and serves until Stop(), SIGTERM, SIGINT or SIGUSR1;
+  /// then closes the listeners and every connection and joins the workers.
+  /// Returns how it was asked to stop (SIGUSR1: kGraceful).
+  StopMode Run();
 
-  /// Asks Run() to return. Thread safety: safe from any thread.
-  void Stop();
+  /// Asks Run() to return `mode` (the first request's mode wins). Thread
+  /// safety: safe from any thread.
+  void Stop(StopMode mode = StopMode::kNormal);
+
+  /// Sets what SIGHUP runs, on the accepting thread (new connections wait
+  /// meanwhile; established ones are served by their workers). Without one
+  /// SIGHUP is logged and otherwise ignored. Call before Run().
+  void SetReloadHandler(std::function<void()> reload);
 
  private:
   // connection_context comes first so it outlives the io_context, whose
@@ -52,8 +66,10 @@ class Server {
   void Accept(size_t listener);
   void OnAccepted(size_t listener, size_t worker, const asio::error_code& ec, asio::ip::tcp::socket socket);
   void ScheduleReclaim();
+  void WaitForSignal();
 
   ServerState* state_;
+  BinaryHandler binary_handler_;  // stateless, like the Handler; shared by every connection
   // Declaration order is destruction order in reverse: the workers outlive
   // main_, because an accept still pending on main_ holds a socket that
   // belongs to a worker's io_context.
@@ -63,6 +79,8 @@ class Server {
   std::vector<std::string> addresses_;
   size_t next_worker_ = 0;  // only touched on the accepting thread
   asio::signal_set signals_;
+  std::function<void()> reload_;
+  std::atomic<int> stop_mode_{-1};  // a StopMode once Stop() was called
   asio::steady_timer reclaim_timer_;
   asio::steady_timer accept_retry_timer_;
 };

@@ -30,9 +30,15 @@ constexpr int64_t kExptimeExpired = 1;
 /// days → now_s + exptime; above → the value itself (a unix time, possibly in the
 /// past, in which case the item is expired at once). Pure function.
 constexpr int64_t AbsoluteExptime(int64_t client_exptime, int64_t now_s) {
-  if (client_exptime == 0) return 0;
-  if (client_exptime < 0) return kExptimeExpired;
-  if (client_exptime <= kRelativeExptimeMax) return now_s + client_exptime;
+  if (client_exptime == 0) {
+    return 0;
+  }
+  if (client_exptime < 0) {
+    return kExptimeExpired;
+  }
+  if (client_exptime <= kRelativeExptimeMax) {
+    return now_s + client_exptime;
+  }
   return client_exptime;
 }
 

@@ -99,10 +99,16 @@ uint64_t NextBucketCursor(uint64_t cursor, uint64_t mask) {
 // more than 2^64 - 1. False otherwise.
 bool ParseCounter(std::string_view value, uint64_t* number) {
   size_t digits = 0;
-  while (digits < value.size() && value[digits] >= '0' && value[digits] <= '9') ++digits;
-  if (digits == 0 || digits > kCounterMaxDigits) return false;
+  while (digits < value.size() && value[digits] >= '0' && value[digits] <= '9') {
+    ++digits;
+  }
+  if (digits == 0 || digits > kCounterMaxDigits) {
+    return false;
+  }
   for (size_t i = digits; i < value.size(); ++i) {
-    if (value[i] != ' ') return false;
+    if (value[i] != ' ') {
+      return false;
+    }
   }
   const auto [end, error] = std::from_chars(value.data(), value.data() + digits, *number);
   return error == std::errc() && end == value.data() + digits;
@@ -119,24 +125,32 @@ Store::Store(const StoreOptions& options)
       limit_bytes_(options.limit_bytes) {
   options_.shard_bits = std::clamp(options_.shard_bits, 0, kMaxShardBits);
   options_.clock = clock_;
-  if (options_.node_id == 0) options_.node_id = 1;
+  if (options_.node_id == 0) {
+    options_.node_id = 1;
+  }
   options_.tombstone_ttl_s = std::max<int64_t>(options_.tombstone_ttl_s, 0);
   const size_t shard_count = size_t{1} << options_.shard_bits;
   shards_.reserve(shard_count);
-  for (size_t i = 0; i < shard_count; ++i) shards_.push_back(std::make_unique<Shard>(i));
+  for (size_t i = 0; i < shard_count; ++i) {
+    shards_.push_back(std::make_unique<Shard>(i));
+  }
 }
 
 Store::~Store() = default;  // each ItemTable frees its items
 
 Store::Shard& Store::ShardFor(uint64_t hash) {
-  if (options_.shard_bits == 0) return *shards_[0];
+  if (options_.shard_bits == 0) {
+    return *shards_[0];
+  }
   return *shards_[hash >> (64 - options_.shard_bits)];
 }
 
 void Store::SetObserver(RecordObserver* observer) { observer_ = observer; }
 
 void Store::Notify(RecordKind kind, const Item& item) const {
-  if (observer_ != nullptr) observer_->OnRecord(item.ToRecord(kind));
+  if (observer_ != nullptr) {
+    observer_->OnRecord(item.ToRecord(kind));
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -182,7 +196,9 @@ Store::FlushPoint Store::LoadFlush() const {
     }
     const uint64_t origin = flush_origin_.load();
     const int64_t at_ms = flush_at_ms_.load();
-    if (flush_version_.load() == version) return {version, origin, at_ms};
+    if (flush_version_.load() == version) {
+      return {version, origin, at_ms};
+    }
   }
 }
 
@@ -191,8 +207,12 @@ bool Store::IsFlushed(const FlushPoint& flush, uint64_t cas, uint64_t origin, in
 }
 
 Store::ItemState Store::StateOf(const Item& item, const FlushPoint& flush, int64_t now_ms) const {
-  if (IsExpired(item.exptime, now_ms / 1000)) return ItemState::kExpired;
-  if (IsFlushed(flush, item.cas, item.origin, now_ms)) return ItemState::kFlushed;
+  if (IsExpired(item.exptime, now_ms / 1000)) {
+    return ItemState::kExpired;
+  }
+  if (IsFlushed(flush, item.cas, item.origin, now_ms)) {
+    return ItemState::kFlushed;
+  }
   return ItemState::kLive;
 }
 
@@ -222,7 +242,9 @@ void Store::FlushAll(int64_t at_ms) {
 // invalidates. The caller holds flush_mu_.
 void Store::FlushAt(const FlushPoint& flush) {
   PublishFlush(flush);
-  if (flush.at_ms <= clock_->NowMillis()) DropFlushed(flush.version, flush.origin);
+  if (flush.at_ms <= clock_->NowMillis()) {
+    DropFlushed(flush.version, flush.origin);
+  }
 }
 
 // Frees every item and tombstone with (cas, origin) <= (version, origin), one
@@ -235,7 +257,9 @@ void Store::DropFlushed(uint64_t version, uint64_t origin) {
     for (size_t b = 0; b < table.bucket_count(); ++b) {
       for (Item* item = table.bucket(b); item != nullptr;) {
         Item* next = item->hash_next;
-        if (item->version() <= flush) Drop(*shard, item, HashKey(item->key()));
+        if (item->version() <= flush) {
+          Drop(*shard, item, HashKey(item->key()));
+        }
         item = next;
       }
     }
@@ -251,14 +275,22 @@ void Store::DropFlushed(uint64_t version, uint64_t origin) {
 Store::Item* Store::FindLive(Shard& shard, std::string_view key, uint64_t hash, int64_t now_ms,
                              ItemState* dead_state, Item** tombstone) {
   Item* item = shard.table.Find(key, hash);
-  if (item == nullptr) return nullptr;
-  const ItemState state = StateOf(*item, LoadFlush(), now_ms);
-  if (state == ItemState::kLive) {
-    if (!item->tombstone) return item;
-    if (tombstone != nullptr) *tombstone = item;
+  if (item == nullptr) {
     return nullptr;
   }
-  if (dead_state != nullptr && !item->tombstone) *dead_state = state;
+  const ItemState state = StateOf(*item, LoadFlush(), now_ms);
+  if (state == ItemState::kLive) {
+    if (!item->tombstone) {
+      return item;
+    }
+    if (tombstone != nullptr) {
+      *tombstone = item;
+    }
+    return nullptr;
+  }
+  if (dead_state != nullptr && !item->tombstone) {
+    *dead_state = state;
+  }
   Drop(shard, item, hash);
   return nullptr;
 }
@@ -271,7 +303,9 @@ void Store::Drop(Shard& shard, Item* item, uint64_t hash) {
 
 // Frees `item` without touching `bytes` (the caller accounts for them).
 void Store::Unlink(Shard& shard, Item* item, uint64_t hash) {
-  if (item->tombstone) --shard.tombstones;
+  if (item->tombstone) {
+    --shard.tombstones;
+  }
   shard.table.Remove(item, hash);
   Item::Destroy(item);
 }
@@ -280,7 +314,9 @@ bool Store::TryCharge(size_t bytes) {
   const uint64_t limit = limit_bytes_.load(std::memory_order_relaxed);
   uint64_t current = bytes_.load(std::memory_order_relaxed);
   do {
-    if (current + bytes > limit) return false;
+    if (current + bytes > limit) {
+      return false;
+    }
   } while (!bytes_.compare_exchange_weak(current, current + bytes, std::memory_order_relaxed));
   return true;
 }
@@ -295,16 +331,22 @@ bool Store::EvictTail(Shard& shard, const Item* keep, int64_t now_ms) {
   int examined = 0;
   for (Item* item = shard.table.lru_tail(); item != nullptr && examined < kTailSearchDepth;
        item = item->lru_prev) {
-    if (item == keep) continue;
+    if (item == keep) {
+      continue;
+    }
     ++examined;
     if (item->tombstone) {
       // Not client data: freeing it only narrows what replication can order.
     } else if (StateOf(*item, flush, now_ms) != ItemState::kLive) {
       ++shard.reclaimed;
-      if (!item->fetched) ++shard.expired_unfetched;
+      if (!item->fetched) {
+        ++shard.expired_unfetched;
+      }
     } else if (options_.evict_to_free) {
       ++shard.evictions;
-      if (!item->fetched) ++shard.evicted_unfetched;
+      if (!item->fetched) {
+        ++shard.evicted_unfetched;
+      }
     } else {
       continue;
     }
@@ -323,10 +365,16 @@ bool Store::Charge(Shard& shard, size_t old_size, size_t new_size, const Item* k
     return true;
   }
   const size_t needed = new_size - old_size;
-  if (needed > limit_bytes_.load(std::memory_order_relaxed)) return false;
+  if (needed > limit_bytes_.load(std::memory_order_relaxed)) {
+    return false;
+  }
   for (;;) {
-    if (TryCharge(needed)) return true;
-    if (!EvictTail(shard, keep, now_ms)) break;
+    if (TryCharge(needed)) {
+      return true;
+    }
+    if (!EvictTail(shard, keep, now_ms)) {
+      break;
+    }
   }
   // Other shards, without ever blocking on their locks: a busy shard is
   // skipped; passes repeat while some shard still gives up memory.
@@ -336,10 +384,16 @@ bool Store::Charge(Shard& shard, size_t old_size, size_t new_size, const Item* k
     for (size_t i = 1; i < count; ++i) {
       Shard& other = *shards_[(shard.index + i) % count];
       std::unique_lock<std::mutex> lock(other.mu, std::try_to_lock);
-      if (!lock.owns_lock()) continue;
+      if (!lock.owns_lock()) {
+        continue;
+      }
       for (;;) {
-        if (TryCharge(needed)) return true;
-        if (!EvictTail(other, nullptr, now_ms)) break;
+        if (TryCharge(needed)) {
+          return true;
+        }
+        if (!EvictTail(other, nullptr, now_ms)) {
+          break;
+        }
         progress = true;
       }
     }
@@ -364,7 +418,9 @@ uint64_t Store::Link(Shard& shard, Item* old_item, Item* new_item, uint64_t hash
 // at the LRU head. The bytes were charged by Charge().
 void Store::Replace(Shard& shard, Item* old_item, Item* new_item, uint64_t hash, int64_t now_ms) {
   new_item->last_access = ToAccessTime(now_ms);
-  if (old_item != nullptr) Unlink(shard, old_item, hash);
+  if (old_item != nullptr) {
+    Unlink(shard, old_item, hash);
+  }
   shard.table.Insert(new_item, hash);
   if (new_item->tombstone) {
     ++shard.tombstones;
@@ -388,11 +444,19 @@ bool Store::Get(std::string_view key, const ReadOptions& options,
   bool created = false;
   int64_t previous_exptime = 0;
   if (item == nullptr) {
-    if (dead_state == ItemState::kExpired) ++shard.get_expired;
-    if (dead_state == ItemState::kFlushed) ++shard.get_flushed;
-    if (!options.vivify) return false;
+    if (dead_state == ItemState::kExpired) {
+      ++shard.get_expired;
+    }
+    if (dead_state == ItemState::kFlushed) {
+      ++shard.get_flushed;
+    }
+    if (!options.vivify) {
+      return false;
+    }
     item = Vivify(shard, key, hash, tombstone, options, now_ms);
-    if (item == nullptr) return false;
+    if (item == nullptr) {
+      return false;
+    }
     created = true;
   } else if (options.touch) {
     previous_exptime = item->exptime;
@@ -405,8 +469,12 @@ bool Store::Get(std::string_view key, const ReadOptions& options,
   ItemView view = item->View();
   view.vivified = created;
   view.previous_exptime = previous_exptime;
-  if (created) view.win_token_sent = false;  // taken by this very read
-  if (options.win_token || created) view.won = WinToken(item, options, created, previous_exptime);
+  if (created) {
+    view.win_token_sent = false;  // taken by this very read
+  }
+  if (options.win_token || created) {
+    view.won = WinToken(item, options, created, previous_exptime);
+  }
   fn(view);
   if (options.bump_lru) {
     // memcached do_item_bump: mark fetched, refresh the access time, move to the head.
@@ -423,9 +491,13 @@ bool Store::Get(std::string_view key, const ReadOptions& options,
 // nullptr when the key is too long or the memory limit cannot be met.
 Store::Item* Store::Vivify(Shard& shard, std::string_view key, uint64_t hash, Item* tombstone,
                            const ReadOptions& options, int64_t now_ms) {
-  if (key.empty() || key.size() > kKeyMaxLength) return nullptr;
+  if (key.empty() || key.size() > kKeyMaxLength) {
+    return nullptr;
+  }
   Item* item = Item::Create(key, 0, 0, options.vivify_exptime);
-  if (item == nullptr) return nullptr;
+  if (item == nullptr) {
+    return nullptr;
+  }
   item->win_token_sent = true;
   if (!Charge(shard, tombstone != nullptr ? tombstone->size() : 0, item->size(), tombstone, now_ms)) {
     Item::Destroy(item);
@@ -441,11 +513,17 @@ Store::Item* Store::Vivify(Shard& shard, std::string_view key, uint64_t hash, It
 // below the token, or a stale item, each only while ITEM_TOKEN_SENT is clear).
 // A created item's token was taken by Vivify().
 bool Store::WinToken(Item* item, const ReadOptions& options, bool created, int64_t previous_exptime) {
-  if (created) return true;
-  if (item->win_token_sent) return false;
+  if (created) {
+    return true;
+  }
+  if (item->win_token_sent) {
+    return false;
+  }
   const int64_t exptime = options.touch && options.recache_before_touch ? previous_exptime : item->exptime;
   const bool recache = options.recache_before != 0 && exptime != 0 && exptime < options.recache_before;
-  if (!item->stale && !recache) return false;
+  if (!item->stale && !recache) {
+    return false;
+  }
   item->win_token_sent = true;
   return true;
 }
@@ -463,7 +541,9 @@ StoreStatus Store::StoreItem(StoreMode mode, std::string_view key, std::string_v
   }
   // Build the item before locking so a large copy does not block the shard.
   Item* fresh = Item::Create(key, value.size(), flags, exptime);
-  if (fresh == nullptr) return StoreStatus::kOutOfMemory;
+  if (fresh == nullptr) {
+    return StoreStatus::kOutOfMemory;
+  }
   CopyBytes(fresh->value_data(), value);
   const size_t fresh_size = fresh->size();
 
@@ -485,7 +565,9 @@ StoreStatus Store::StoreItem(StoreMode mode, std::string_view key, std::string_v
       }
       break;
     case StoreMode::kReplace:
-      if (old == nullptr) status = StoreStatus::kNotStored;
+      if (old == nullptr) {
+        status = StoreStatus::kNotStored;
+      }
       break;
     case StoreMode::kCas:
       if (old == nullptr) {
@@ -516,7 +598,9 @@ StoreStatus Store::StoreItem(StoreMode mode, std::string_view key, std::string_v
   }
   const uint64_t cas = Link(shard, displaced, fresh, hash, options.new_cas, now_ms);
   Notify(RecordKind::kSet, *fresh);
-  if (cas_out != nullptr) *cas_out = cas;
+  if (cas_out != nullptr) {
+    *cas_out = cas;
+  }
   return StoreStatus::kStored;
 }
 
@@ -529,14 +613,20 @@ StoreStatus Store::Concatenate(StoreMode mode, std::string_view key, std::string
   std::lock_guard<std::mutex> lock(shard.mu);
   const int64_t now_ms = clock_->NowMillis();
   Item* old = FindLive(shard, key, hash, now_ms, nullptr);
-  if (old == nullptr) return StoreStatus::kNotStored;
-  if (options.compare_cas != 0 && old->cas != options.compare_cas) return StoreStatus::kExists;
+  if (old == nullptr) {
+    return StoreStatus::kNotStored;
+  }
+  if (options.compare_cas != 0 && old->cas != options.compare_cas) {
+    return StoreStatus::kExists;
+  }
   const std::string_view old_value = old->value();
   if (!ItemFits(key.size(), old_value.size() + value.size(), options_.item_size_max)) {
     return StoreStatus::kTooLarge;
   }
   Item* fresh = Item::Create(key, old_value.size() + value.size(), old->flags, old->exptime);
-  if (fresh == nullptr) return StoreStatus::kOutOfMemory;
+  if (fresh == nullptr) {
+    return StoreStatus::kOutOfMemory;
+  }
   const bool append = mode == StoreMode::kAppend;
   CopyBytes(fresh->value_data(), append ? old_value : value);
   CopyBytes(fresh->value_data() + (append ? old_value.size() : value.size()), append ? value : old_value);
@@ -546,7 +636,9 @@ StoreStatus Store::Concatenate(StoreMode mode, std::string_view key, std::string
   }
   const uint64_t cas = Link(shard, old, fresh, hash, options.new_cas, now_ms);
   Notify(RecordKind::kSet, *fresh);
-  if (cas_out != nullptr) *cas_out = cas;
+  if (cas_out != nullptr) {
+    *cas_out = cas;
+  }
   return StoreStatus::kStored;
 }
 
@@ -563,14 +655,20 @@ ArithStatus Store::Arithmetic(std::string_view key, const ArithOptions& options,
   uint32_t flags = 0;
   int64_t exptime = 0;
   if (old == nullptr) {
-    if (!options.autovivify) return ArithStatus::kNotFound;
+    if (!options.autovivify) {
+      return ArithStatus::kNotFound;
+    }
     // Meta arithmetic N/J: create the item with the initial value, no delta.
     result = options.initial;
     exptime = options.vivify_exptime;
   } else {
-    if (options.compare_cas != 0 && old->cas != options.compare_cas) return ArithStatus::kExists;
+    if (options.compare_cas != 0 && old->cas != options.compare_cas) {
+      return ArithStatus::kExists;
+    }
     uint64_t current = 0;
-    if (!ParseCounter(old->value(), &current)) return ArithStatus::kNonNumeric;
+    if (!ParseCounter(old->value(), &current)) {
+      return ArithStatus::kNonNumeric;
+    }
     if (options.incr) {
       result = current + options.delta;  // wraps modulo 2^64, as memcached does
     } else {
@@ -583,7 +681,9 @@ ArithStatus Store::Arithmetic(std::string_view key, const ArithOptions& options,
   const auto end = std::to_chars(digits, digits + sizeof(digits), result).ptr;
   const std::string_view text(digits, static_cast<size_t>(end - digits));
   Item* fresh = Item::Create(key, text.size(), flags, exptime);
-  if (fresh == nullptr) return ArithStatus::kOutOfMemory;
+  if (fresh == nullptr) {
+    return ArithStatus::kOutOfMemory;
+  }
   CopyBytes(fresh->value_data(), text);
   if (old != nullptr && text.size() <= old->value_length) {
     // memcached do_add_delta rewrites such an item in place, bits included.
@@ -600,8 +700,12 @@ ArithStatus Store::Arithmetic(std::string_view key, const ArithOptions& options,
   }
   const uint64_t cas = Link(shard, displaced, fresh, hash, 0, now_ms);
   Notify(RecordKind::kSet, *fresh);
-  if (value_out != nullptr) *value_out = result;
-  if (cas_out != nullptr) *cas_out = cas;
+  if (value_out != nullptr) {
+    *value_out = result;
+  }
+  if (cas_out != nullptr) {
+    *cas_out = cas;
+  }
   return ArithStatus::kOk;
 }
 
@@ -611,9 +715,15 @@ DeleteStatus Store::Delete(std::string_view key, uint64_t compare_cas) {
   std::lock_guard<std::mutex> lock(shard.mu);
   const int64_t now_ms = clock_->NowMillis();
   Item* item = FindLive(shard, key, hash, now_ms, nullptr);
-  if (item == nullptr) return DeleteStatus::kNotFound;
-  if (compare_cas != 0 && item->cas != compare_cas) return DeleteStatus::kExists;
-  if (options_.keep_tombstones && LeaveTombstone(shard, item, hash, now_ms)) return DeleteStatus::kDeleted;
+  if (item == nullptr) {
+    return DeleteStatus::kNotFound;
+  }
+  if (compare_cas != 0 && item->cas != compare_cas) {
+    return DeleteStatus::kExists;
+  }
+  if (options_.keep_tombstones && LeaveTombstone(shard, item, hash, now_ms)) {
+    return DeleteStatus::kDeleted;
+  }
   Drop(shard, item, hash);
   if (observer_ != nullptr) {
     // No tombstone to carry the delete's version: it still gets one, so the
@@ -634,11 +744,17 @@ DeleteStatus Store::Invalidate(std::string_view key, const InvalidateOptions& op
   std::lock_guard<std::mutex> lock(shard.mu);
   const int64_t now_ms = clock_->NowMillis();
   Item* item = FindLive(shard, key, hash, now_ms, nullptr);
-  if (item == nullptr) return DeleteStatus::kNotFound;
-  if (options.compare_cas != 0 && item->cas != options.compare_cas) return DeleteStatus::kExists;
+  if (item == nullptr) {
+    return DeleteStatus::kNotFound;
+  }
+  if (options.compare_cas != 0 && item->cas != options.compare_cas) {
+    return DeleteStatus::kExists;
+  }
   // memcached process_mdelete_command: mark stale, clear the token, bump the
   // cas (a new version of the item), no LRU bump.
-  if (options.update_exptime) item->exptime = options.exptime;
+  if (options.update_exptime) {
+    item->exptime = options.exptime;
+  }
   item->stale = true;
   item->win_token_sent = false;
   item->cas = options.new_cas != 0 ? options.new_cas : NextVersion();
@@ -654,7 +770,9 @@ bool Store::Touch(std::string_view key, int64_t exptime) {
   std::lock_guard<std::mutex> lock(shard.mu);
   const int64_t now_ms = clock_->NowMillis();
   Item* item = FindLive(shard, key, hash, now_ms, nullptr);
-  if (item == nullptr) return false;
+  if (item == nullptr) {
+    return false;
+  }
   // memcached do_item_touch: a bumped access that keeps the cas unique.
   item->exptime = exptime;
   item->exptime_version = NextVersion();
@@ -687,10 +805,16 @@ size_t Store::Scan(ScanCursor* cursor, size_t max_items, const std::function<voi
     uint64_t position = cursor->bucket_cursor_;
     do {
       const Item* item = shard.table.bucket(position & mask);
-      if (item == nullptr) --empty_budget;
+      if (item == nullptr) {
+        --empty_budget;
+      }
       for (; item != nullptr; item = item->hash_next) {
-        if (StateOf(*item, flush, now_ms) != ItemState::kLive) continue;
-        if (item->tombstone && !include_tombstones) continue;
+        if (StateOf(*item, flush, now_ms) != ItemState::kLive) {
+          continue;
+        }
+        if (item->tombstone && !include_tombstones) {
+          continue;
+        }
         fn(item->View());
         ++visited;
       }
@@ -725,7 +849,9 @@ size_t Store::ReclaimExpired(size_t max_items) {
         if (StateOf(*item, flush, now_ms) != ItemState::kLive) {
           if (!item->tombstone) {
             ++shard.reclaimed;
-            if (!item->fetched) ++shard.expired_unfetched;
+            if (!item->fetched) {
+              ++shard.expired_unfetched;
+            }
           }
           Drop(shard, item, HashKey(item->key()));
           ++freed;

@@ -35,7 +35,9 @@ int64_t Store::TombstoneExpiry(uint64_t version) const {
 bool Store::LeaveTombstone(Shard& shard, Item* item, uint64_t hash, int64_t now_ms) {
   const uint64_t version = NextVersion();
   Item* tombstone = Item::Create(item->key(), 0, 0, TombstoneExpiry(version));
-  if (tombstone == nullptr) return false;
+  if (tombstone == nullptr) {
+    return false;
+  }
   tombstone->tombstone = true;
   tombstone->cas = version;
   tombstone->origin = options_.node_id;
@@ -73,14 +75,18 @@ ApplyStatus Store::Apply(const Record& record) {
 // kTouch usually only moves the exptime, so its item is built only if needed.
 ApplyStatus Store::ApplyItem(const Record& record) {
   const std::string_view key = record.key;
-  if (key.size() > kKeyMaxLength) return ApplyStatus::kTooLarge;  // no such key is held here
+  if (key.size() > kKeyMaxLength) {
+    return ApplyStatus::kTooLarge;  // no such key is held here
+  }
   if (!ItemFits(key.size(), record.value.size(), options_.item_size_max)) {
     DropOlder(record);
     return ApplyStatus::kTooLarge;
   }
   const auto build = [&record]() -> Item* {
     Item* item = Item::Create(record.key, record.value.size(), record.flags, record.exptime);
-    if (item == nullptr) return nullptr;
+    if (item == nullptr) {
+      return nullptr;
+    }
     CopyBytes(item->value_data(), record.value);
     item->cas = record.hlc;
     item->origin = record.origin;
@@ -104,10 +110,9 @@ ApplyStatus Store::ApplyItem(const Record& record) {
   const int64_t now_ms = clock_->NowMillis();
   Item* held = shard.table.Find(key, hash);
   ApplyStatus status = ApplyStatus::kApplied;
-  if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms)) {
-    status = ApplyStatus::kStale;  // written before a flush_all that has happened
-  } else if (held != nullptr && version < held->version()) {
-    status = ApplyStatus::kStale;
+  if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms) ||
+      (held != nullptr && version < held->version())) {
+    status = ApplyStatus::kStale;  // written before a flush_all that has happened, or older than held
   } else if (held != nullptr && version == held->version()) {
     status = ApplyStatus::kStale;
     const ExptimeVersion incoming{record.exptime_version, record.exptime};
@@ -118,16 +123,22 @@ ApplyStatus Store::ApplyItem(const Record& record) {
       status = ApplyStatus::kApplied;
     }
   } else {
-    if (fresh == nullptr) fresh = build();
+    if (fresh == nullptr) {
+      fresh = build();
+    }
     if (fresh != nullptr && Charge(shard, held != nullptr ? held->size() : 0, fresh->size(), held, now_ms)) {
       Replace(shard, held, fresh, hash, now_ms);
       return ApplyStatus::kApplied;
     }
     status = ApplyStatus::kOutOfMemory;
-    if (held != nullptr && !held->tombstone) Drop(shard, held, hash);  // older than the record: see DropOlder
+    if (held != nullptr && !held->tombstone) {
+      Drop(shard, held, hash);  // older than the record: see DropOlder
+    }
   }
   lock.unlock();
-  if (fresh != nullptr) Item::Destroy(fresh);
+  if (fresh != nullptr) {
+    Item::Destroy(fresh);
+  }
   return status;
 }
 
@@ -152,22 +163,32 @@ void Store::DropOlder(const Record& record) {
 // late older kSet loses to it.
 ApplyStatus Store::ApplyDelete(const Record& record) {
   const std::string_view key = record.key;
-  if (key.size() > kKeyMaxLength) return ApplyStatus::kTooLarge;
+  if (key.size() > kKeyMaxLength) {
+    return ApplyStatus::kTooLarge;
+  }
   const Version version{record.hlc, record.origin};
   const uint64_t hash = HashKey(key);
   Shard& shard = ShardFor(hash);
   std::lock_guard<std::mutex> lock(shard.mu);
   const int64_t now_ms = clock_->NowMillis();
   Item* held = shard.table.Find(key, hash);
-  if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms)) return ApplyStatus::kStale;
-  if (held != nullptr && version <= held->version()) return ApplyStatus::kStale;
+  if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms)) {
+    return ApplyStatus::kStale;
+  }
+  if (held != nullptr && version <= held->version()) {
+    return ApplyStatus::kStale;
+  }
   const int64_t expiry = TombstoneExpiry(record.hlc);
   if (!options_.keep_tombstones || IsExpired(expiry, now_ms / 1000)) {
-    if (held != nullptr) Drop(shard, held, hash);
+    if (held != nullptr) {
+      Drop(shard, held, hash);
+    }
     return ApplyStatus::kApplied;
   }
   Item* tombstone = Item::Create(key, 0, 0, expiry);
-  if (tombstone == nullptr) return ApplyStatus::kOutOfMemory;
+  if (tombstone == nullptr) {
+    return ApplyStatus::kOutOfMemory;
+  }
   tombstone->tombstone = true;
   tombstone->cas = record.hlc;
   tombstone->origin = record.origin;
@@ -183,7 +204,9 @@ ApplyStatus Store::ApplyDelete(const Record& record) {
 // kFlush: the greater flush version becomes the flush point, so both nodes
 // keep the same one whatever order two flushes arrive in.
 ApplyStatus Store::ApplyFlush(const Record& record) {
-  if (record.hlc == kFlushUpdating) return ApplyStatus::kStale;  // not a version
+  if (record.hlc == kFlushUpdating) {
+    return ApplyStatus::kStale;  // not a version
+  }
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
   const FlushPoint current = LoadFlush();
   if (Version{record.hlc, record.origin} <= Version{current.version, current.origin}) {
@@ -194,7 +217,9 @@ ApplyStatus Store::ApplyFlush(const Record& record) {
   // flush and outrank the peer's. A flush whose time has come is observed,
   // so that later local writes survive it.
   const int64_t at_ms = std::min(record.at_ms, kMaxFlushMillis);
-  if (at_ms <= clock_->NowMillis()) ObserveVersion(record.hlc);
+  if (at_ms <= clock_->NowMillis()) {
+    ObserveVersion(record.hlc);
+  }
   FlushAt({record.hlc, record.origin, at_ms});
   return ApplyStatus::kApplied;
 }

@@ -71,7 +71,9 @@ inline uint64_t MillisToVersion(int64_t millis) {
 
 // memcpy that accepts an empty source (whose data() may be null).
 inline void CopyBytes(char* destination, std::string_view source) {
-  if (!source.empty()) std::memcpy(destination, source.data(), source.size());
+  if (!source.empty()) {
+    std::memcpy(destination, source.data(), source.size());
+  }
 }
 
 }  // namespace store_internal
@@ -101,7 +103,9 @@ struct Store::Item {
   // (uninitialised). nullptr when malloc fails.
   static Item* Create(std::string_view key, size_t value_length, uint32_t flags, int64_t exptime) {
     void* memory = std::malloc(sizeof(Item) + key.size() + value_length);
-    if (memory == nullptr) return nullptr;
+    if (memory == nullptr) {
+      return nullptr;
+    }
     Item* item = new (memory) Item{};
     item->exptime = exptime;
     item->flags = flags;
@@ -132,7 +136,9 @@ struct Store::Item {
     record.hlc = cas;
     record.origin = origin;
     record.key = key();
-    if (kind == RecordKind::kDelete) return record;
+    if (kind == RecordKind::kDelete) {
+      return record;
+    }
     record.value = value();
     record.flags = flags;
     record.exptime = exptime;
@@ -186,7 +192,9 @@ class Store::ItemTable {
 
   Item* Find(std::string_view key, uint64_t hash) const {
     for (Item* item = buckets_[hash & mask()]; item != nullptr; item = item->hash_next) {
-      if (item->key() == key) return item;
+      if (item->key() == key) {
+        return item;
+      }
     }
     return nullptr;
   }
@@ -198,20 +206,26 @@ class Store::ItemTable {
     head = item;
     ++count_;
     LruPushHead(item);
-    if (count_ * 2 > buckets_.size() * 3) Grow();
+    if (count_ * 2 > buckets_.size() * 3) {
+      Grow();
+    }
   }
 
   // Unlinks `item` (present, with key hash `hash`) without freeing it.
   void Remove(Item* item, uint64_t hash) {
     Item** link = &buckets_[hash & mask()];
-    while (*link != item) link = &(*link)->hash_next;
+    while (*link != item) {
+      link = &(*link)->hash_next;
+    }
     *link = item->hash_next;
     --count_;
     LruUnlink(item);
   }
 
   void MoveToHead(Item* item) {
-    if (item == lru_head_) return;
+    if (item == lru_head_) {
+      return;
+    }
     LruUnlink(item);
     LruPushHead(item);
   }
@@ -238,9 +252,13 @@ class Store::ItemTable {
   void LruPushHead(Item* item) {
     item->lru_prev = nullptr;
     item->lru_next = lru_head_;
-    if (lru_head_ != nullptr) lru_head_->lru_prev = item;
+    if (lru_head_ != nullptr) {
+      lru_head_->lru_prev = item;
+    }
     lru_head_ = item;
-    if (lru_tail_ == nullptr) lru_tail_ = item;
+    if (lru_tail_ == nullptr) {
+      lru_tail_ = item;
+    }
   }
 
   void LruUnlink(Item* item) {

@@ -22,8 +22,10 @@ logrotate, from scripts/install-deps.sh); nothing is mocked:
 - The unit really runs: a private systemd is booted as PID 1 of new pid, mount
   and cgroup namespaces that see only the units under test (see PrivateSystemd)
   and starts twincached.service with all its hardening, restarts it after a
-  crash and stops it; keepalived (ExecStart replaced by a stand-in) survives a
-  cache restart. Needs root; skipped loudly otherwise.
+  crash and stops it; `systemctl reload` (ExecReload=, SIGHUP) applies a
+  changed config to the same process while a client stays connected;
+  keepalived (ExecStart replaced by a stand-in) survives a cache restart.
+  Needs root; skipped loudly otherwise.
 """
 
 import os
@@ -167,6 +169,7 @@ class UnitSecurityTest(unittest.TestCase):
     def test_unit_runs_the_packaged_daemon_as_the_specified_user(self):
         self.assertEqual(unit_values(UNIT, "Service", "Type"), ["notify"])
         self.assertEqual(unit_values(UNIT, "Service", "ExecStart"), [DAEMON_PATH + " --config " + CONFIG_PATH])
+        self.assertEqual(unit_values(UNIT, "Service", "ExecReload"), ["/bin/kill -HUP $MAINPID"])
         self.assertEqual(unit_values(UNIT, "Service", "User"), ["twincache"])
         self.assertEqual(unit_values(UNIT, "Service", "Group"), ["twincache"])
         self.assertEqual(unit_values(UNIT, "Service", "Restart"), ["on-failure"])
@@ -498,6 +501,11 @@ class PrivateSystemd:
                          "--lines=40", "--unit=twincached.service", "--unit=keepalived.service"]).stdout
         return text
 
+    def journal(self, unit):
+        """The namespace's journal of `unit`, message text only."""
+        return run(["nsenter", "--target", str(self.pid), "--mount", "--pid", "journalctl", "--no-pager",
+                    "--output=cat", "--unit=" + unit]).stdout
+
     def stop(self):
         if self.proc is not None:
             # Killing the namespace's PID 1 kills everything in it; the mounts
@@ -588,6 +596,31 @@ class UnitUnderSystemdTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual((self.systemd.show("twincached.service", "Result"),
                           self.systemd.show("twincached.service", "ExecMainStatus")), ("success", "0"))
+
+    def test_reload_applies_the_changed_config_to_the_same_process(self):
+        self.start_unit("twincached.service")
+        pid = self.main_pid()
+        # The config as the unit reads it: the private systemd's /etc.
+        config = "/proc/%d/root%s" % (self.systemd.pid, CONFIG_PATH)
+        with open(config) as f:
+            text = f.read()
+        with harness.RawConn(self.port) as held:
+            self.assertEqual(held.request("set before-reload 0 0 1\r\nv\r\n"), b"STORED\r\n")
+            with open(config, "w") as f:
+                f.write(text + "memory-limit = 96\nthreads = 2\n")
+            result = self.systemd.systemctl("reload", "twincached.service")
+            self.assertEqual(result.returncode, 0, "%s%s\n%s" % (result.stdout, result.stderr, self.systemd.console()))
+            # systemd 252 returns once the signal is sent: the reload's effect is polled.
+            self.assertTrue(poll_until(lambda: harness.read_stats(held, "settings")["maxbytes"] == str(96 << 20),
+                                       harness.START_TIMEOUT), self.systemd.console())
+            self.assertEqual(self.main_pid(), pid)
+            self.assertEqual(self.systemd.show("twincached.service", "ActiveState"), "active")
+            self.assertEqual(held.request("get before-reload\r\n", b"END\r\n"),
+                             b"VALUE before-reload 0 1\r\nv\r\nEND\r\n")
+        journal = self.systemd.journal("twincached.service")
+        self.assertRegex(journal, r"event=reload config=%s reloaded=memory-limit restart_needed=threads "
+                         r"hooks=none failed=none" % re.escape(CONFIG_PATH))
+        self.assert_serving()
 
     def test_keepalived_wants_the_cache_but_survives_its_restart(self):
         # keepalived.service as Debian ships it, with our drop-in, and the

@@ -72,5 +72,11 @@ TEST(LogTest, LinesBelowTheLevelAreDropped) {
   SetLogLevel(LogLevel::kInfo);
 }
 
+TEST(LogTest, LogListJoinsWithCommasOrSaysNone) {
+  EXPECT_EQ(LogList({}), "none");
+  EXPECT_EQ(LogList({"modern"}), "modern");
+  EXPECT_EQ(LogList({"memory-limit", "conn-limit"}), "memory-limit,conn-limit");
+}
+
 }  // namespace
 }  // namespace twincache

@@ -6,7 +6,10 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "core/config/extended_options.h"
 
 namespace twincache {
 namespace {
@@ -89,7 +92,8 @@ TEST(SettingsTest, BadFlagsExitWithUsage) {
                                                                              {"-I", "12q"},
                                                                              {"-I", "100"},
                                                                              {"-m", "1", "-I", "1m"},
-                                                                             {"-c", "0"}}) {
+                                                                             {"-c", "0"},
+                                                                             {"-B", "negotiating"}}) {
     Settings s;
     ParseOutcome out = Parse(args, &s);
     EXPECT_FALSE(out.ok) << args[0];
@@ -97,6 +101,21 @@ TEST(SettingsTest, BadFlagsExitWithUsage) {
     EXPECT_FALSE(out.message.empty());
     EXPECT_EQ(out.message.find('\n'), std::string::npos) << out.message;
   }
+}
+
+TEST(SettingsTest, BindingProtocol) {
+  Settings s;
+  ASSERT_TRUE(Parse({}, &s).ok);
+  EXPECT_EQ(s.protocol, BindingProtocol::kAuto);
+  EXPECT_EQ(BindingProtocolName(s.protocol), "auto-negotiate");  // memcached's stats settings spelling
+  ASSERT_TRUE(Parse({"-B", "binary"}, &s).ok);
+  EXPECT_EQ(s.protocol, BindingProtocol::kBinary);
+  EXPECT_EQ(BindingProtocolName(s.protocol), "binary");
+  ASSERT_TRUE(Parse({"--protocol", "ascii"}, &s).ok);
+  EXPECT_EQ(s.protocol, BindingProtocol::kAscii);
+  EXPECT_EQ(BindingProtocolName(s.protocol), "ascii");
+  ASSERT_TRUE(Parse({"-B", "auto"}, &s).ok);
+  EXPECT_EQ(s.protocol, BindingProtocol::kAuto);
 }
 
 TEST(SettingsTest, VersionAndHelpExitZero) {
@@ -141,9 +160,19 @@ TEST(SettingsTest, EnableSasl) {
   Settings s;
   ASSERT_TRUE(Parse({"-S"}, &s).ok);
   EXPECT_TRUE(s.sasl);
+  EXPECT_EQ(s.protocol, BindingProtocol::kBinary) << "SASL is binary-only: -S means -B binary";
   Settings l;
   ASSERT_TRUE(Parse({"--enable-sasl"}, &l).ok);
   EXPECT_TRUE(l.sasl);
+  Settings b;
+  ASSERT_TRUE(Parse({"-S", "-B", "binary"}, &b).ok);
+  for (const char* protocol : {"ascii", "auto"}) {
+    Settings refused;
+    const ParseOutcome out = Parse({"-S", "-B", protocol}, &refused);
+    EXPECT_FALSE(out.ok) << protocol;
+    EXPECT_EQ(out.exit_code, kExitUsage);
+    EXPECT_EQ(out.message, "ERROR: You cannot allow the ASCII protocol while using SASL.");
+  }
 
   std::string path = testing::TempDir() + "/twincached_sasl_test.conf";
   {
@@ -154,6 +183,112 @@ TEST(SettingsTest, EnableSasl) {
   ParseOutcome out = Parse({"--config", path.c_str()}, &c);
   ASSERT_TRUE(out.ok) << out.message;
   EXPECT_TRUE(c.sasl);
+  std::remove(path.c_str());
+}
+
+TEST(SettingsTest, EnableShutdown) {
+  Settings off;
+  ASSERT_TRUE(Parse({}, &off).ok);
+  EXPECT_FALSE(off.shutdown_command);
+  Settings s;
+  ASSERT_TRUE(Parse({"-A"}, &s).ok);
+  EXPECT_TRUE(s.shutdown_command);
+  Settings l;
+  ASSERT_TRUE(Parse({"--enable-shutdown"}, &l).ok);
+  EXPECT_TRUE(l.shutdown_command);
+}
+
+TEST(SettingsTest, ExtendedOptionsHonouredAndIgnored) {
+  Settings s;
+  ParseOutcome out = Parse({"-o", "modern,idle_timeout=30", "-o", "hashpower=20,slab_reassign,modern,"}, &s);
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_EQ(s.idle_timeout_s, 30);
+  EXPECT_EQ(s.extended_ignored, (std::vector<std::string>{"modern", "hashpower", "slab_reassign"}));
+  Settings honoured;
+  ASSERT_TRUE(Parse({"--extended", "maxconns_fast,idle_timeout=0"}, &honoured).ok);
+  EXPECT_EQ(honoured.idle_timeout_s, 0);
+  EXPECT_TRUE(honoured.extended_ignored.empty());
+  // A value after a key that takes none is ignored, as memcached does.
+  Settings flag_value;
+  ASSERT_TRUE(Parse({"-o", "modern=1"}, &flag_value).ok);
+  EXPECT_EQ(flag_value.extended_ignored, std::vector<std::string>{"modern"});
+}
+
+TEST(SettingsTest, EveryMemcachedExtendedKeyIsAccepted) {
+  for (const ExtendedOptionSpec& spec : ExtendedOptionSpecs()) {
+    std::string item(spec.key);
+    if (spec.value == ExtendedValue::kRequired) {
+      item += "=1";
+    }
+    Settings s;
+    ParseOutcome out = Parse({"-o", item.c_str()}, &s);
+    EXPECT_TRUE(out.ok) << item << ": " << out.message;
+    const bool ignored = !s.extended_ignored.empty() && s.extended_ignored[0] == spec.key;
+    EXPECT_EQ(ignored, spec.treatment == ExtendedTreatment::kIgnored) << item;
+  }
+  EXPECT_NE(FindExtendedOption("ssl_chain_cert"), nullptr);
+  EXPECT_NE(FindExtendedOption("ext_path"), nullptr);
+  EXPECT_EQ(FindExtendedOption("proxy_config"), nullptr);  // not in Debian's build
+}
+
+TEST(SettingsTest, ExtendedOptionErrorsNameTheKey) {
+  const std::vector<std::pair<std::vector<const char*>, std::string>> cases = {
+      {{"-o", "bogus"}, "Illegal suboption \"bogus\""},
+      {{"-o", "modern,bogus=1"}, "Illegal suboption \"bogus\""},
+      {{"-o", "modern,,idle_timeout=1"}, "Illegal suboption \"\""},
+      {{"-o", "proxy_config=/etc/proxy.lua"}, "Illegal suboption \"proxy_config\""},
+      {{"-o", "idle_timeout"}, "idle_timeout"},
+      {{"-o", "hashpower"}, "hashpower"},
+      {{"-o", "idle_timeout=-1"}, "idle_timeout"},
+      {{"-o", "idle_timeout=10s"}, "idle_timeout"},
+  };
+  for (const auto& [args, expected] : cases) {
+    Settings s;
+    ParseOutcome out = Parse(args, &s);
+    EXPECT_FALSE(out.ok) << args[1];
+    EXPECT_EQ(out.exit_code, kExitUsage) << args[1];
+    EXPECT_NE(out.message.find(expected), std::string::npos) << args[1] << ": " << out.message;
+    EXPECT_EQ(out.message.find('\n'), std::string::npos) << out.message;
+  }
+}
+
+TEST(SettingsTest, ExtendedOptionsInTheConfigFile) {
+  std::string path = testing::TempDir() + "/twincached_extended_test.conf";
+  {
+    std::ofstream f(path);
+    f << "idle_timeout = 60\nmodern = true\nno_lru_maintainer = false\nhash_algorithm = \"xxh3\"\n"
+         "enable-shutdown = true\n";
+  }
+  Settings s;
+  ParseOutcome out = Parse({"--config", path.c_str()}, &s);
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_EQ(s.idle_timeout_s, 60);
+  EXPECT_EQ(s.extended_ignored, (std::vector<std::string>{"hash_algorithm", "modern"}));
+  EXPECT_TRUE(s.shutdown_command);
+  // -o on the command line wins over the file's key.
+  Settings flags;
+  ASSERT_TRUE(Parse({"--config", path.c_str(), "-o", "idle_timeout=5"}, &flags).ok);
+  EXPECT_EQ(flags.idle_timeout_s, 5);
+
+  {
+    std::ofstream f(path);
+    f << "extended = \"idle_timeout=7,slab_reassign\"\n";
+  }
+  Settings line;
+  ASSERT_TRUE(Parse({"--config", path.c_str()}, &line).ok);
+  EXPECT_EQ(line.idle_timeout_s, 7);
+  EXPECT_EQ(line.extended_ignored, std::vector<std::string>{"slab_reassign"});
+
+  for (const char* bad : {"bogus_key = 1\n", "modern = 2\n", "idle_timeout = \"x\"\n"}) {
+    {
+      std::ofstream f(path);
+      f << bad;
+    }
+    Settings t;
+    ParseOutcome refused = Parse({"--config", path.c_str()}, &t);
+    EXPECT_FALSE(refused.ok) << bad;
+    EXPECT_EQ(refused.exit_code, kExitUsage) << bad;
+  }
   std::remove(path.c_str());
 }
 

@@ -69,10 +69,11 @@ StoreOptions TestStoreOptions(Clock* clock) {
 
 class HandlerTest : public ::testing::Test {
  protected:
-  HandlerTest()
+  HandlerTest() : HandlerTest(TestSettings()) {}
+  explicit HandlerTest(const Settings& settings)
       : clock_(kStartMillis),
         store_(TestStoreOptions(&clock_)),
-        state_(TestSettings(), &store_, &clock_),
+        state_(settings, &store_, &clock_),
         handler_(&state_) {
     limits_.item_size_max = kItemSizeMax;
   }
@@ -166,6 +167,44 @@ TEST_F(HandlerTest, VersionAndQuit) {
   EXPECT_EQ(Run("version\r\n"), "VERSION 1.6.21\r\n");
   EXPECT_EQ(Run("quit\r\n"), "");
   EXPECT_TRUE(closed_);
+}
+
+TEST_F(HandlerTest, ShutdownNeedsEnableShutdown) {
+  std::vector<StopMode> stops;
+  state_.request_stop = [&stops](StopMode mode) { stops.push_back(mode); };
+  for (const char* line :
+       {"shutdown\r\n", "shutdown graceful\r\n", "shutdown now\r\n", "shutdown noreply\r\n"}) {
+    EXPECT_EQ(Run(line), "ERROR: shutdown not enabled\r\n") << line;
+    EXPECT_FALSE(closed_) << line;
+  }
+  EXPECT_TRUE(stops.empty());
+}
+
+class ShutdownEnabledTest : public HandlerTest {
+ protected:
+  ShutdownEnabledTest() : HandlerTest(EnableShutdown()) {
+    state_.request_stop = [this](StopMode mode) { stops_.push_back(mode); };
+  }
+  static Settings EnableShutdown() {
+    Settings settings = TestSettings();
+    settings.shutdown_command = true;
+    return settings;
+  }
+  std::vector<StopMode> stops_;
+};
+
+TEST_F(ShutdownEnabledTest, StopsAndClosesWithoutReply) {
+  EXPECT_EQ(Stats("stats settings\r\n").at("shutdown_command"), "yes");
+  for (const char* line : {"shutdown now\r\n", "shutdown graceful x\r\n", "shutdown noreply\r\n"}) {
+    EXPECT_EQ(Run(line), "CLIENT_ERROR invalid shutdown mode\r\n") << line;
+  }
+  EXPECT_TRUE(stops_.empty());
+  EXPECT_EQ(Run("shutdown\r\n"), "");
+  EXPECT_TRUE(closed_);
+  closed_ = false;
+  EXPECT_EQ(Run("shutdown graceful\r\n"), "");
+  EXPECT_TRUE(closed_);
+  EXPECT_EQ(stops_, (std::vector<StopMode>{StopMode::kNormal, StopMode::kGraceful}));
 }
 
 TEST_F(HandlerTest, SetThenGet) {
@@ -454,6 +493,8 @@ TEST_F(HandlerTest, StatsNamesInMemcachedOrder) {
                                              "cas_badval",
                                              "touch_hits",
                                              "touch_misses",
+                                             "auth_cmds",
+                                             "auth_errors",
                                              "bytes_read",
                                              "bytes_written",
                                              "limit_maxbytes",
@@ -523,6 +564,15 @@ TEST_F(HandlerTest, StatsSettings) {
   EXPECT_EQ(settings.at("cas_enabled"), "yes");
   EXPECT_EQ(settings.at("tcp_backlog"), "1024");
   EXPECT_EQ(settings.at("item_size_max"), std::to_string(kItemSizeMax));
+  EXPECT_EQ(settings.at("shutdown_command"), "no");
+  EXPECT_EQ(settings.at("idle_timeout"), "0");
+  // What a SIGHUP may change is read from the running values.
+  state_.max_connections = 77;
+  state_.idle_timeout_s = 30;
+  const auto reloaded = Stats("stats settings\r\n");
+  EXPECT_EQ(reloaded.at("maxconns"), "77");
+  EXPECT_EQ(reloaded.at("idle_timeout"), "30");
+  EXPECT_EQ(Stats().at("max_connections"), "77");
 }
 
 TEST_F(HandlerTest, OtherStatsSubcommands) {

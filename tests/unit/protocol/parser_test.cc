@@ -263,7 +263,7 @@ TEST_F(ParserTest, UnknownAndEmptyLines) {
   Fails("   \r\n", "ERROR");
   Fails("g\r\n", "ERROR");
   Fails("GET a\r\n", "ERROR");
-  Fails("shutdown\r\n", "ERROR");
+  Fails("shutdowns\r\n", "ERROR");
   Fails("bogus a b c\r\n", "ERROR");
   Fails("sets a 0 0 1\r\n", "ERROR");
 }
@@ -564,6 +564,21 @@ TEST_F(ParserTest, StatsAndLruCrawlerKeepTheirArguments) {
   EXPECT_EQ(Args(crawler), (std::vector<std::string>{"metadump", "all"}));
 }
 
+TEST_F(ParserTest, ShutdownKeepsItsArguments) {
+  EXPECT_EQ(Ok("shutdown\r\n").command, Command::kShutdown);
+  EXPECT_TRUE(request_.args.empty());
+  const Request& graceful = Ok("shutdown graceful\r\n");
+  EXPECT_EQ(graceful.command, Command::kShutdown);
+  EXPECT_EQ(Args(graceful), std::vector<std::string>{"graceful"});
+  // memcached's process_shutdown_command never reads "noreply": its error
+  // line is sent.
+  const Request& noreply = Ok("shutdown noreply\r\n");
+  EXPECT_FALSE(noreply.noreply);
+  EXPECT_EQ(Args(noreply), std::vector<std::string>{"noreply"});
+  EXPECT_EQ(Args(Ok("shutdown graceful now\n")), (std::vector<std::string>{"graceful", "now"}));
+  Fails("shutdownx\r\n", "ERROR");
+}
+
 TEST_F(ParserTest, CacheMemlimit) {
   const Request& r = Ok("cache_memlimit 100\r\n");
   EXPECT_EQ(r.command, Command::kCacheMemlimit);
@@ -725,6 +740,9 @@ TEST(ParserIncrementalTest, EveryRequestSplitAnywhere) {
       "md foo q\r\nmn\r\n",
       "ma foo D10 MD\r\n",
       "me foo\r\n",
+      "shutdown\r\n",
+      "shutdown graceful\r\n",
+      "shutdown graceful x\n",
   };
   for (const std::string& stream : streams) ExpectIncrementalSame(stream);
 }
@@ -768,6 +786,7 @@ TEST(ParserIncrementalTest, PipelineSplitAnywhere) {
       "incr n 1 noreply\r\n"
       "mg b v\r\n"
       "delete a\n"
+      "shutdown bogus\r\n"
       "mn\r\n";
   ExpectIncrementalSame(pipeline);
 }

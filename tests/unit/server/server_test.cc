@@ -3,7 +3,8 @@
 // the --repl-ack sync contract of ack_waiter.h is tested without a twin:
 // replies of a batch that may write are held until the ack, released by it,
 // sent anyway (and counted degraded) on a refused ack or at the timeout;
-// read-only batches never wait.
+// read-only batches never wait. Signals: SIGHUP runs the reload handler and
+// the server serves on, SIGUSR1 and SIGTERM stop it with their StopMode.
 #include "core/server/server.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -86,7 +88,7 @@ Settings TestSettings() {
 
 class ServerTest : public ::testing::Test {
  protected:
-  void Start(int64_t ack_timeout_ms) {
+  void Start(int64_t ack_timeout_ms, std::function<void()> reload = {}) {
     waiter_ = std::make_unique<ScriptedAckWaiter>(ack_timeout_ms);
     std::vector<ListenSocket> listeners;
     std::string error;
@@ -96,7 +98,10 @@ class ServerTest : public ::testing::Test {
     ASSERT_EQ(getsockname(listeners[0].fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
     port_ = ntohs(address.sin_port);
     server_ = std::make_unique<Server>(&state_, &handler_, listeners, waiter_.get());
-    thread_ = std::thread([this] { server_->Run(); });
+    if (reload) {
+      server_->SetReloadHandler(std::move(reload));
+    }
+    thread_ = std::thread([this] { stop_mode_ = server_->Run(); });
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ASSERT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
@@ -162,7 +167,54 @@ class ServerTest : public ::testing::Test {
   std::thread thread_;
   uint16_t port_ = 0;
   int fd_ = -1;
+  StopMode stop_mode_ = StopMode::kNormal;  // what Run() returned, once thread_ is joined
 };
+
+// Polls until `done()` or kDeadline.
+bool Await(const std::function<bool()>& done) {
+  const auto end = std::chrono::steady_clock::now() + kDeadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= end) {
+      return false;
+    }
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Signals as memcached (server.h): the test process signals itself; the
+// Server's handlers are installed while it exists.
+TEST_F(ServerTest, SighupRunsTheReloadHandlerAndTheServerServesOn) {
+  std::atomic<int> reloads{0};
+  Start(60'000, [&reloads] { reloads.fetch_add(1); });
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_EQ(kill(getpid(), SIGHUP), 0);
+    ASSERT_TRUE(Await([&reloads, i] { return reloads.load() == i; })) << "reload " << i;
+  }
+  Send("version\r\n");
+  EXPECT_EQ(Receive(8).substr(0, 8), "VERSION ");
+  ASSERT_EQ(kill(getpid(), SIGUSR1), 0);
+  thread_.join();
+  server_.reset();
+  EXPECT_EQ(stop_mode_, StopMode::kGraceful);
+}
+
+TEST_F(ServerTest, SigtermIsANormalStop) {
+  Start(60'000);
+  ASSERT_EQ(kill(getpid(), SIGTERM), 0);
+  thread_.join();
+  server_.reset();
+  EXPECT_EQ(stop_mode_, StopMode::kNormal);
+}
+
+TEST_F(ServerTest, TheFirstStopRequestDecidesTheMode) {
+  Start(60'000);
+  server_->Stop(StopMode::kGraceful);
+  server_->Stop(StopMode::kNormal);
+  thread_.join();
+  server_.reset();
+  EXPECT_EQ(stop_mode_, StopMode::kGraceful);
+}
 
 TEST_F(ServerTest, ReadOnlyBatchIsAnsweredWithoutWaiting) {
   Start(60'000);
