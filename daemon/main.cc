@@ -133,10 +133,13 @@ int Main(int argc, char** argv) {
   if (settings.sasl) {
     SaslInitInfo sasl;
     if (!InitSasl(SaslOptionsFromEnvironment(settings.verbosity), &sasl, &error)) {
-      return Fail("startup_failed", "SASL: " + error, kExitFailure);
+      return Fail("startup_failed", error, kExitFailure);  // "SASL: ..." already
     }
     Log(LogLevel::kInfo, "sasl_ready",
-        {{"mechanisms", sasl.mechanisms}, {"conf_path", sasl.conf_path}, {"realm", sasl.realm}});
+        {{"library", sasl.library},
+         {"mechanisms", sasl.mechanisms},
+         {"conf_path", sasl.conf_path},
+         {"realm", sasl.realm}});
   }
   std::signal(SIGPIPE, SIG_IGN);
 
