@@ -117,7 +117,9 @@ Verdict Evaluate(const CheckOptions& options, const DaemonHealth& health, bool m
     // --require-sync off overrides that one reason.
     bool only_sync =
         health.unhealthy_reason == kInitialSyncPendingReason && health.initial_sync == InitialSync::kPending;
-    if (!(only_sync && options.require_sync == RequireSync::kOff)) return {false, health.unhealthy_reason};
+    if (!(only_sync && options.require_sync == RequireSync::kOff)) {
+      return {false, health.unhealthy_reason};
+    }
   }
   if (options.max_memory_percent > 0 && health.memory_known &&
       health.memory_percent > options.max_memory_percent) {
@@ -125,11 +127,17 @@ Verdict Evaluate(const CheckOptions& options, const DaemonHealth& health, bool m
                        FormatPercent(options.max_memory_percent)};
   }
   if (sync_required) {
-    if (!health.repl_configured) return {false, "replication not configured (--require-sync on)"};
-    if (health.initial_sync != InitialSync::kDone) return {false, std::string(kInitialSyncPendingReason)};
+    if (!health.repl_configured) {
+      return {false, "replication not configured (--require-sync on)"};
+    }
+    if (health.initial_sync != InitialSync::kDone) {
+      return {false, std::string(kInitialSyncPendingReason)};
+    }
   }
   if (maintenance_file_exists || health.maintenance) {
-    if (PeerCaughtUp(health)) return {false, "maintenance: the peer is connected and caught up"};
+    if (PeerCaughtUp(health)) {
+      return {false, "maintenance: the peer is connected and caught up"};
+    }
     std::string state = health.repl_configured ? "repl_state=" + std::string(Name(health.repl_state)) +
                                                      " lag_records=" + std::to_string(health.lag_records) +
                                                      " initial_sync=" + std::string(Name(health.initial_sync))

@@ -38,7 +38,9 @@ ParseOutcome ParseCheckOptions(int argc, const char* const* argv, CheckOptions* 
   app.add_flag("-q,--quiet", options->quiet, "do not log to syslog");
   app.add_flag("-v,--verbose", options->verbose, "print the outcome on stdout also when healthy");
   outcome = ParseCommandLine(app, argc, argv, kCheckExitUsage);
-  if (!outcome.ok) return outcome;
+  if (!outcome.ok) {
+    return outcome;
+  }
   outcome.ok = false;  // until every value is checked
   outcome.exit_code = kCheckExitUsage;
   const std::map<std::string, RequireSync> modes = {

@@ -37,18 +37,26 @@ constexpr std::chrono::milliseconds kWatchdogGrace{50};
 
 void Report(const CheckOptions& options, int priority, const std::string& reason) {
   std::fprintf(stderr, "twincache-check: %s\n", reason.c_str());
-  if (!options.quiet) syslog(priority, "%s", reason.c_str());
+  if (!options.quiet) {
+    syslog(priority, "%s", reason.c_str());
+  }
 }
 
 // Writes the verdict to the track file; a write that failed or was skipped
 // is reported. `seen`: the file's version before the check began; `seq`:
 // this process's fork sequence (keepalived/fork_sequence.h).
 void WriteTrackFile(const CheckOptions& options, bool healthy, const TrackFileVersion& seen, uint64_t seq) {
-  if (options.track_file.empty()) return;
+  if (options.track_file.empty()) {
+    return;
+  }
   TrackWriteResult result =
       healthy ? MarkReady(options.track_file, seen, seq) : MarkNotReady(options.track_file, seq);
-  if (result.outcome == TrackWrite::kFailed) Report(options, LOG_WARNING, "track file: " + result.detail);
-  if (result.outcome == TrackWrite::kKept) Report(options, LOG_NOTICE, "track file: " + result.detail);
+  if (result.outcome == TrackWrite::kFailed) {
+    Report(options, LOG_WARNING, "track file: " + result.detail);
+  }
+  if (result.outcome == TrackWrite::kKept) {
+    Report(options, LOG_NOTICE, "track file: " + result.detail);
+  }
 }
 
 // Backstop for the waits the deadline cannot bound (getaddrinfo of a host
@@ -83,7 +91,9 @@ class Watchdog {
  private:
   void Run() {
     std::unique_lock<std::mutex> lock(mu_);
-    if (done_cv_.wait_until(lock, end_, [this] { return done_; })) return;
+    if (done_cv_.wait_until(lock, end_, [this] { return done_; })) {
+      return;
+    }
     Report(options_, LOG_WARNING,
            "check did not finish within " + std::to_string(options_.timeout_ms) + " ms");
     WriteTrackFile(options_, /*healthy=*/false, TrackFileVersion(), seq_);
@@ -114,7 +124,9 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "twincache-check: %s\n", parsed.message.c_str());
     return parsed.exit_code;
   }
-  if (!options.quiet) openlog("twincache-check", LOG_PID, LOG_DAEMON);
+  if (!options.quiet) {
+    openlog("twincache-check", LOG_PID, LOG_DAEMON);
+  }
   std::signal(SIGPIPE, SIG_IGN);  // a daemon closing early must not kill the check
 
   // Before probing: a "not ready" written while the check runs must win
@@ -131,9 +143,13 @@ int Main(int argc, char** argv) {
     WriteTrackFile(options, /*healthy=*/false, seen, seq);
     return kExitUnhealthy;
   }
-  if (!verdict.reason.empty()) Report(options, LOG_NOTICE, verdict.reason);
+  if (!verdict.reason.empty()) {
+    Report(options, LOG_NOTICE, verdict.reason);
+  }
   WriteTrackFile(options, /*healthy=*/true, seen, seq);
-  if (options.verbose) std::printf("twincache-check: ok\n");
+  if (options.verbose) {
+    std::printf("twincache-check: ok\n");
+  }
   return kExitHealthy;
 }
 

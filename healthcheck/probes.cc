@@ -26,10 +26,14 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   ~Fd() {
-    if (fd_ >= 0) close(fd_);
+    if (fd_ >= 0) {
+      close(fd_);
+    }
   }
   void Reset(int fd) {
-    if (fd_ >= 0) close(fd_);
+    if (fd_ >= 0) {
+      close(fd_);
+    }
     fd_ = fd;
   }
   int get() const { return fd_; }
@@ -52,11 +56,17 @@ enum class Wait { kReady, kTimeout, kError };
 Wait WaitFor(int fd, short events, const Deadline& deadline) {
   while (true) {
     int ms = deadline.RemainingMs();
-    if (ms == 0) return Wait::kTimeout;
+    if (ms == 0) {
+      return Wait::kTimeout;
+    }
     pollfd entry = {fd, events, 0};
     int ready = poll(&entry, 1, ms);
-    if (ready > 0) return Wait::kReady;
-    if (ready < 0 && errno != EINTR) return Wait::kError;
+    if (ready > 0) {
+      return Wait::kReady;
+    }
+    if (ready < 0 && errno != EINTR) {
+      return Wait::kError;
+    }
   }
 }
 
@@ -108,7 +118,9 @@ bool Connect(const std::string& host, uint16_t port, const Deadline& deadline, F
     }
   }
   freeaddrinfo(addresses);
-  if (!connected) *error = "cannot connect to " + endpoint + ": " + ErrnoText(last_errno);
+  if (!connected) {
+    *error = "cannot connect to " + endpoint + ": " + ErrnoText(last_errno);
+  }
   return connected;
 }
 
@@ -120,7 +132,9 @@ bool SendAll(int fd, std::string_view data, const std::string& endpoint, const D
       data.remove_prefix(static_cast<size_t>(n));
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
       *error = "cannot send to " + endpoint + ": " + ErrnoText(errno);
       return false;
@@ -143,7 +157,9 @@ bool StatsReplyComplete(const std::string& reply) {
 // (ERROR, CLIENT_ERROR ..., SERVER_ERROR ...) or not memcached at all.
 bool StatsReplyRejected(const std::string& reply, std::string* first_line) {
   size_t eol = reply.find("\r\n");
-  if (eol == std::string::npos) return false;
+  if (eol == std::string::npos) {
+    return false;
+  }
   *first_line = reply.substr(0, eol);
   return !first_line->starts_with("STAT ") && *first_line != "END";
 }
@@ -170,8 +186,12 @@ bool FetchStats(const std::string& host, uint16_t port, const Deadline& deadline
                 std::string* error) {
   const std::string endpoint = Endpoint(host, port);
   Fd fd;
-  if (!Connect(host, port, deadline, &fd, error)) return false;
-  if (!SendAll(fd.get(), "stats\r\n", endpoint, deadline, error)) return false;
+  if (!Connect(host, port, deadline, &fd, error)) {
+    return false;
+  }
+  if (!SendAll(fd.get(), "stats\r\n", endpoint, deadline, error)) {
+    return false;
+  }
   reply->clear();
   char buffer[16384];
   while (!StatsReplyComplete(*reply)) {
@@ -193,7 +213,9 @@ bool FetchStats(const std::string& host, uint16_t port, const Deadline& deadline
       *error = endpoint + " closed the connection before answering stats";
       return false;
     }
-    if (errno == EINTR) continue;
+    if (errno == EINTR) {
+      continue;
+    }
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       *error = "cannot read from " + endpoint + ": " + ErrnoText(errno);
       return false;

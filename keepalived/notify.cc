@@ -106,7 +106,9 @@ std::optional<Transition> ParseTransition(const HookArguments& args, std::string
       *error = "no state given";
       return std::nullopt;
     }
-    if (!args.instance.empty()) t.name = args.instance;
+    if (!args.instance.empty()) {
+      t.name = args.instance;
+    }
     if (args.priority) {
       if (*args.priority < 0 || *args.priority > 255) {
         *error = "priority must be in 0..255";
@@ -149,7 +151,9 @@ size_t InsertionPoint(std::string_view tail, uint64_t seq) {
   size_t start = 0;
   while (start < tail.size()) {
     size_t end = tail.find('\n', start);
-    if (end == std::string_view::npos) break;  // a line still being written: not ours to judge
+    if (end == std::string_view::npos) {
+      break;  // a line still being written: not ours to judge
+    }
     std::string_view line = tail.substr(start, end - start);
     // TIME NAME STATE PRIORITY SEQ: five fields. Lines of another shape
     // (written before SEQ was logged: four) count as older.
@@ -157,7 +161,9 @@ size_t InsertionPoint(std::string_view tail, uint64_t seq) {
       std::string_view last = line.substr(line.rfind(' ') + 1);
       uint64_t line_seq = 0;
       auto [ptr, ec] = std::from_chars(last.data(), last.data() + last.size(), line_seq);
-      if (ec == std::errc() && ptr == last.data() + last.size() && line_seq > seq) return start;
+      if (ec == std::errc() && ptr == last.data() + last.size() && line_seq > seq) {
+        return start;
+      }
     }
     start = end + 1;
   }
@@ -165,7 +171,9 @@ size_t InsertionPoint(std::string_view tail, uint64_t seq) {
 }
 
 bool AppendLineInOrder(const std::string& path, std::string_view line, uint64_t seq, std::string* error) {
-  if (!MakeParents(path, error)) return false;
+  if (!MakeParents(path, error)) {
+    return false;
+  }
   int fd = open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     *error = FileErrorText("cannot open", path, errno);

@@ -49,7 +49,9 @@ void OnDeadline(int) {
 void ArmWatchdog(std::chrono::steady_clock::time_point deadline) {
   auto left =
       std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
-  if (left.count() < 1) left = std::chrono::microseconds(1);
+  if (left.count() < 1) {
+    left = std::chrono::microseconds(1);
+  }
   struct sigaction action {};
   action.sa_handler = OnDeadline;
   sigaction(SIGALRM, &action, nullptr);
@@ -113,7 +115,9 @@ int Run(int argc, char** argv) {
   std::string problems;  // "; "-separated, empty when all went well
   bool seq_from_proc = false;
   const uint64_t seq = twincache::ThisProcessSequence(boottime, &seq_from_proc);
-  if (!seq_from_proc) problems += "; /proc/self/stat unreadable, seq from CLOCK_BOOTTIME";
+  if (!seq_from_proc) {
+    problems += "; /proc/self/stat unreadable, seq from CLOCK_BOOTTIME";
+  }
   // First, before the log and the daemon: the instance stays in FAULT.
   if (track_file != "off" && (transition->state == "FAULT" || transition->state == "STOP")) {
     twincache::TrackWriteResult marked = twincache::MarkNotReady(track_file, seq);
@@ -123,12 +127,16 @@ int Run(int argc, char** argv) {
   }
   const timespec fork_time = seq_from_proc ? twincache::ForkRealtime(seq, realtime, boottime) : realtime;
   std::string line = notify::LogLine(fork_time, *transition, seq);
-  if (!notify::AppendLineInOrder(log_file, line, seq, &error)) problems += "; " + error;
+  if (!notify::AppendLineInOrder(log_file, line, seq, &error)) {
+    problems += "; " + error;
+  }
   std::string daemon = "not told (--admin off)";
   if (admin != "off") {
     notify::PostOutcome outcome = notify::PostRole(admin, notify::RoleBody(*transition, seq), deadline);
     daemon = outcome.detail;
-    if (!outcome.delivered) problems += "; daemon not told";
+    if (!outcome.delivered) {
+      problems += "; daemon not told";
+    }
   }
   std::string summary = line.substr(line.find(' ') + 1);  // NAME STATE PRIORITY SEQ\n
   summary.resize(summary.rfind(' '));                     // NAME STATE PRIORITY

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/base/errno_text.h"
 #include "core/base/log.h"
 
 namespace twincache {
@@ -305,6 +306,8 @@ std::string SaslError(int code) { return g_api.errstring(code, nullptr, nullptr)
 
 }  // namespace
 
+// getenv at start-up, before any thread exists (sasl.h: "at start").
+// NOLINTBEGIN(concurrency-mt-unsafe)
 SaslOptions SaslOptionsFromEnvironment(int verbosity) {
   SaslOptions options;
   if (const char* conf = std::getenv("SASL_CONF_PATH")) {
@@ -313,6 +316,7 @@ SaslOptions SaslOptionsFromEnvironment(int verbosity) {
   if (const char* pwdb = std::getenv("MEMCACHED_SASL_PWDB")) {
     options.pwdb_path = pwdb;
   }
+  // NOLINTEND(concurrency-mt-unsafe)
   options.verbosity = verbosity;
   return options;
 }
@@ -333,7 +337,7 @@ bool InitSasl(const SaslOptions& options, SaslInitInfo* info, std::string* error
     return false;
   }
   if (!options.pwdb_path.empty() && !std::ifstream(options.pwdb_path)) {
-    *error = "SASL: cannot read MEMCACHED_SASL_PWDB file " + options.pwdb_path + ": " + std::strerror(errno);
+    *error = "SASL: cannot read MEMCACHED_SASL_PWDB file " + options.pwdb_path + ": " + ErrnoText(errno);
     return false;
   }
   global.conf_path = *conf_path;

@@ -48,14 +48,18 @@ bool BindHost(const char* host, uint16_t port, int backlog, std::vector<ListenSo
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
       // A wildcard bind on a host without IPv6 skips that family, as memcached does.
-      if (host == nullptr && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) continue;
+      if (host == nullptr && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
+        continue;
+      }
       *error = "cannot listen on " + address + ": " + ErrnoText(errno);
       ok = false;
       break;
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (ai->ai_family == AF_INET6) {
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
       *error = "cannot listen on " + address + ": " + ErrnoText(errno);
       close(fd);
@@ -80,9 +84,12 @@ bool BindListeners(const std::string& listen, uint16_t port, int backlog, std::v
     std::stringstream hosts(listen);
     std::string host;
     while (ok && std::getline(hosts, host, ',')) {
-      if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
         host = host.substr(1, host.size() - 2);
-      if (!host.empty()) ok = BindHost(host.c_str(), port, backlog, &bound, error);
+      }
+      if (!host.empty()) {
+        ok = BindHost(host.c_str(), port, backlog, &bound, error);
+      }
     }
   }
   if (ok && bound.empty()) {
@@ -90,7 +97,9 @@ bool BindListeners(const std::string& listen, uint16_t port, int backlog, std::v
     ok = false;
   }
   if (!ok) {
-    for (const ListenSocket& s : bound) close(s.fd);
+    for (const ListenSocket& s : bound) {
+      close(s.fd);
+    }
     return false;
   }
   out->insert(out->end(), bound.begin(), bound.end());

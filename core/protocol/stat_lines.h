@@ -23,11 +23,17 @@ inline std::map<std::string, std::string, std::less<>> ParseStatLines(std::strin
     const size_t eol = reply.find('\n');
     std::string_view line = reply.substr(0, eol);
     reply = eol == std::string_view::npos ? std::string_view() : reply.substr(eol + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!line.starts_with("STAT ")) continue;
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    if (!line.starts_with("STAT ")) {
+      continue;
+    }
     line.remove_prefix(5);
     const size_t space = line.find(' ');
-    if (space == std::string_view::npos) continue;
+    if (space == std::string_view::npos) {
+      continue;
+    }
     stats.emplace(std::string(line.substr(0, space)), std::string(line.substr(space + 1)));
   }
   return stats;
