@@ -18,6 +18,7 @@ packages=(
   clang libclang-rt-14-dev clang-format clang-tidy
   # real clients and the reference peer for tests and benchmarks
   python3 python3-pymemcache libmemcached-tools memcached netcat-openbsd procps keepalived
+  yrmcds  # the benchmarks' third column (tests/bench); policy-rc.d below keeps its service from starting
   # binary-protocol and SASL clients (tests/integration/test_binary_clients.py, test_sasl_clients.py):
   # php-memcached (and its session handler), php-memcache, Ruby dalli, pylibmc; saslpasswd2 and the
   # Cyrus SASL PLAIN/sasldb plugins for -S; libsasl2-dev to build -S against Cyrus SASL
@@ -41,8 +42,8 @@ if ((${#missing[@]})); then
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # A policy-rc.d that says "no" keeps Debian's memcached package from starting
-  # its own service on port 11211 during the install.
+  # A policy-rc.d that says "no" keeps Debian's memcached and yrmcds packages from
+  # starting their own services on port 11211 during the install.
   policy=/usr/sbin/policy-rc.d
   if [[ ! -e $policy ]]; then
     printf '#!/bin/sh\nexit 101\n' > "$policy"
