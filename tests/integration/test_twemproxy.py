@@ -7,8 +7,10 @@ free ports with the generated pool over the pairs' node A (on loopback the
 stand-in for each pair's VIP). 10,000 keys go through it: every key reads
 back through it, is held by exactly one pair and by both twins of that pair
 (replication is awaited by polling the pairs' offsets, pair.wait_quiet), and
-each pair holds its share within +-15 %. Then the same with pylibmc's ketama
-over the two pairs directly.
+each pair holds its share within +-15 %. Then the same with pylibmc's
+libketama-compatible ring over the two pairs directly, and php-memcached with
+OPT_LIBKETAMA_COMPATIBLE placing keys where pylibmc looks for them (the
+settings README "More than one pair" gives).
 
 Without nutcracker the proxy tests are skipped (shown as skipped); the
 generator's tests need only python3 (and nutcracker for `nutcracker -t`).
@@ -24,6 +26,7 @@ import tempfile
 import time
 import unittest
 
+import clients
 import harness
 from harness import twincache_only
 from pair import Pair, free_ports
@@ -42,6 +45,25 @@ PAIR_NAMES = ("pair1", "pair2")
 KETAMA_PORTS = ((21811, 21812), (25811, 25812), (31811, 31812), (41811, 41812))
 # Seconds nutcracker may take to start answering.
 START_TIMEOUT = 10.0
+PHP_KEYS = 2000
+# php-memcached over the two pairs (ports in argv) with the libketama-compatible
+# ring and the settings README "More than one pair" gives; stores
+# php:00000.. with value_of()'s values.
+PHP_KETAMA = r"""
+$m = new Memcached();
+$m->setOption(Memcached::OPT_LIBKETAMA_COMPATIBLE, true);
+$m->setOption(Memcached::OPT_REMOVE_FAILED_SERVERS, false);
+$m->setOption(Memcached::OPT_RETRY_TIMEOUT, 1);
+$m->setOption(Memcached::OPT_COMPRESSION, false);
+$m->addServers([["127.0.0.1", (int)$argv[1]], ["127.0.0.1", (int)$argv[2]]]);
+$items = [];
+for ($i = 0; $i < %d; $i++) {
+    $key = sprintf("php:%%05d", $i);
+    $items[$key] = "v:" . $key . ":" . str_repeat("x", 40);
+}
+check("setMulti", $m->setMulti($items), $m->getResultMessage());
+done();
+""" % PHP_KEYS
 # sysexits.h EX_USAGE: the generator's exit code for a bad option.
 EXIT_USAGE = 64
 
@@ -316,13 +338,9 @@ class ShardsTest(unittest.TestCase):
         self.assertTrue(self.proxy.running())
 
     def test_pylibmc_ketama_over_the_pairs(self):
-        import pylibmc
         keys = keys_of("ketama")
         servers = ["127.0.0.1:%d" % self.pairs[name].a.port for name in PAIR_NAMES]
-        # The settings README "More than one pair" gives: ketama, and a pair
-        # that fails for a moment is never removed from the ring.
-        c = pylibmc.Client(servers, behaviors={"ketama": True, "remove_failed": 0, "retry_timeout": 1,
-                                               "connect_timeout": 1000})
+        c = self.ketama_client()
         self.addCleanup(c.disconnect_all)
         for i in range(0, KEYS, BATCH):
             failed = c.set_multi({k: value_of(k) for k in keys[i:i + BATCH]})
@@ -332,7 +350,30 @@ class ShardsTest(unittest.TestCase):
             found.update(c.get_multi(keys[i:i + BATCH]))
         self.assertEqual([k for k in keys if found.get(k) != value_of(k)][:10], [],
                          "keys not read back with pylibmc")
-        self.assert_sharded(keys, "pylibmc ketama over %s" % servers)
+        self.assert_sharded(keys, "pylibmc ketama_weighted over %s" % servers)
+
+    def ketama_client(self):
+        """pylibmc with the settings README "More than one pair" gives: the
+        libketama-compatible ring (ketama_weighted: MD5, as php-memcached's
+        OPT_LIBKETAMA_COMPATIBLE), and a pair that fails for a moment is
+        never removed from it and is retried after 1 s."""
+        import pylibmc
+        servers = ["127.0.0.1:%d" % self.pairs[name].a.port for name in PAIR_NAMES]
+        c = pylibmc.Client(servers, behaviors={"ketama_weighted": True, "remove_failed": 0, "retry_timeout": 1,
+                                               "connect_timeout": 1000})
+        self.addCleanup(c.disconnect_all)
+        return c
+
+    def test_php_memcached_shares_the_ring_with_pylibmc(self):
+        if not os.access(clients.PHP, os.X_OK):
+            self.skipTest("php is not installed (apt-get install php-cli php-memcached)")
+        result = clients.run_php(PHP_KETAMA, *[self.pairs[name].a.port for name in PAIR_NAMES])
+        clients.assert_script_ok(self, result)
+        keys = keys_of("php")[:PHP_KEYS]
+        found = self.ketama_client().get_multi(keys)
+        self.assertEqual([k for k in keys if found.get(k) != value_of(k)][:10], [],
+                         "pylibmc does not find php-memcached's keys where it placed them")
+        self.assert_sharded(keys, "php-memcached OPT_LIBKETAMA_COMPATIBLE")
 
 
 if __name__ == "__main__":

@@ -60,11 +60,12 @@ class ProxyClient:
 
 
 class KetamaClient:
-    """pylibmc (libmemcached) with ketama over the pairs' VIPs: the ring is
-    built from the VIPs as given, a pair that fails is never removed from it
-    (remove_failed 0), and a failed one is retried after 1 s."""
+    """pylibmc (libmemcached) with the libketama-compatible ring over the
+    pairs' VIPs (ketama_weighted, as php-memcached's OPT_LIBKETAMA_COMPATIBLE):
+    the ring is built from the VIPs as given, a pair that fails is never
+    removed from it (remove_failed 0), and a failed one is retried after 1 s."""
 
-    BEHAVIORS = {"ketama": True, "remove_failed": 0, "retry_timeout": 1, "connect_timeout": 200,
+    BEHAVIORS = {"ketama_weighted": True, "remove_failed": 0, "retry_timeout": 1, "connect_timeout": 200,
                  "send_timeout": int(TIMEOUT_S * 1e6), "receive_timeout": int(TIMEOUT_S * 1e6)}
 
     def __init__(self, spec):
