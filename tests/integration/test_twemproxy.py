@@ -329,8 +329,10 @@ class ShardsTest(unittest.TestCase):
     def test_unsupported_commands_close_the_connection(self):
         # What README "More than one pair" says nutcracker does not carry: it
         # answers nothing and closes the client's connection.
-        for command in (b"stats\r\n", b"flush_all\r\n", b"mg proxy:00001 v\r\n", b"gat 0 proxy:00001\r\n",
-                        b"verbosity 1\r\n", b"\x80\x0b" + b"\x00" * 22):
+        for command in (b"stats\r\n", b"stats items\r\n", b"flush_all\r\n", b"mg proxy:00001 v\r\n",
+                        b"ms proxy:00001 1\r\nx\r\n", b"mn\r\n", b"gat 0 proxy:00001\r\n",
+                        b"gats 0 proxy:00001\r\n", b"verbosity 1\r\n", b"lru_crawler metadump all\r\n",
+                        b"\x80\x0b" + b"\x00" * 22):
             with self.subTest(command=command[:12]):
                 with socket.create_connection(("127.0.0.1", self.proxy.port), timeout=5) as s:
                     s.sendall(command)
