@@ -53,7 +53,10 @@ PHP_KETAMA = r"""
 $m = new Memcached();
 $m->setOption(Memcached::OPT_LIBKETAMA_COMPATIBLE, true);
 $m->setOption(Memcached::OPT_REMOVE_FAILED_SERVERS, false);
-$m->setOption(Memcached::OPT_RETRY_TIMEOUT, 1);
+$m->setOption(Memcached::OPT_RETRY_TIMEOUT, 0);
+$m->setOption(Memcached::OPT_CONNECT_TIMEOUT, 200);    // ms
+$m->setOption(Memcached::OPT_SEND_TIMEOUT, 400000);    // us
+$m->setOption(Memcached::OPT_RECV_TIMEOUT, 400000);    // us
 $m->setOption(Memcached::OPT_COMPRESSION, false);
 $m->addServers([["127.0.0.1", (int)$argv[1]], ["127.0.0.1", (int)$argv[2]]]);
 $items = [];
@@ -358,11 +361,12 @@ class ShardsTest(unittest.TestCase):
         """pylibmc with the settings README "More than one pair" gives: the
         libketama-compatible ring (ketama_weighted: MD5, as php-memcached's
         OPT_LIBKETAMA_COMPATIBLE), and a pair that fails for a moment is
-        never removed from it and is retried after 1 s."""
+        never removed from it and is retried at the next request."""
         import pylibmc
         servers = ["127.0.0.1:%d" % self.pairs[name].a.port for name in PAIR_NAMES]
-        c = pylibmc.Client(servers, behaviors={"ketama_weighted": True, "remove_failed": 0, "retry_timeout": 1,
-                                               "connect_timeout": 1000})
+        c = pylibmc.Client(servers, behaviors={"ketama_weighted": True, "remove_failed": 0, "retry_timeout": 0,
+                                               "connect_timeout": 200, "send_timeout": 400000,
+                                               "receive_timeout": 400000})
         self.addCleanup(c.disconnect_all)
         return c
 

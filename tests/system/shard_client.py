@@ -61,12 +61,16 @@ class ProxyClient:
 
 class KetamaClient:
     """pylibmc (libmemcached) with the libketama-compatible ring over the
-    pairs' VIPs (ketama_weighted, as php-memcached's OPT_LIBKETAMA_COMPATIBLE):
-    the ring is built from the VIPs as given, a pair that fails is never
-    removed from it (remove_failed 0), and a failed one is retried after 1 s."""
+    pairs' VIPs (ketama_weighted, as php-memcached's OPT_LIBKETAMA_COMPATIBLE)
+    and the settings README "More than one pair" gives: a pair that fails is
+    never removed from the ring (remove_failed 0) and is retried at the next
+    request (retry_timeout 0: libmemcached counts it in whole seconds, so 1
+    holds a pair disabled for up to 2 s after its VIP has moved), and no
+    request waits longer than 400 ms (send/receive timeouts, in us) on a twin
+    that died without a word."""
 
-    BEHAVIORS = {"ketama_weighted": True, "remove_failed": 0, "retry_timeout": 1, "connect_timeout": 200,
-                 "send_timeout": int(TIMEOUT_S * 1e6), "receive_timeout": int(TIMEOUT_S * 1e6)}
+    BEHAVIORS = {"ketama_weighted": True, "remove_failed": 0, "retry_timeout": 0, "connect_timeout": 200,
+                 "send_timeout": 400000, "receive_timeout": 400000}
 
     def __init__(self, spec):
         import pylibmc
