@@ -24,7 +24,6 @@ show as misses until the pair serves again.
 """
 
 import collections
-import json
 import signal
 import sys
 import threading
