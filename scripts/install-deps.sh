@@ -24,6 +24,9 @@ packages=(
   # Cyrus SASL PLAIN/sasldb plugins for -S; libsasl2-dev to build -S against Cyrus SASL
   php-cli php-memcached php-memcache ruby ruby-dalli python3-pylibmc
   sasl2-bin libsasl2-modules libsasl2-dev
+  # twemproxy (nutcracker 0.5.0): the proxy sharding keys over several pairs (tests/integration/test_twemproxy.py,
+  # tests/system/test_shards.py; twincache-twemproxy-config renders its pool)
+  nutcracker
   # systemd-analyze verify/security, systemd-sysusers, systemd-tmpfiles and logrotate check systemd/
   systemd logrotate
   # the .deb and .rpm (CPack: dpkg-shlibdeps, file, rpmbuild), man pages, and the package tests
