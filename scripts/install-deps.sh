@@ -18,6 +18,8 @@ packages=(
   clang libclang-rt-14-dev clang-format clang-tidy
   # real clients and the reference peer for tests and benchmarks
   python3 python3-pymemcache libmemcached-tools memcached netcat-openbsd procps keepalived
+  # the openssl command makes the client TLS tests' certificates at run time
+  openssl
   # binary-protocol and SASL clients (tests/integration/test_binary_clients.py, test_sasl_clients.py):
   # php-memcached (and its session handler), php-memcache, Ruby dalli, pylibmc; saslpasswd2 and the
   # Cyrus SASL PLAIN/sasldb plugins for -S; libsasl2-dev to build -S against Cyrus SASL
