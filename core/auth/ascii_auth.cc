@@ -48,7 +48,7 @@ bool ParseAuthFile(std::string_view text, std::vector<AsciiAuthEntry>* entries, 
   return true;
 }
 
-bool AsciiAuthTable::Load(const std::string& path, std::string* error) {
+bool LoadAuthFile(const std::string& path, std::vector<AsciiAuthEntry>* entries, std::string* error) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     *error = FileErrorText("cannot read", path, errno);
@@ -60,10 +60,17 @@ bool AsciiAuthTable::Load(const std::string& path, std::string* error) {
     *error = FileErrorText("cannot read", path, errno);
     return false;
   }
-  std::vector<AsciiAuthEntry> entries;
   std::string parse_error;
-  if (!ParseAuthFile(text.str(), &entries, &parse_error)) {
+  if (!ParseAuthFile(text.str(), entries, &parse_error)) {
     *error = path + ": " + parse_error;
+    return false;
+  }
+  return true;
+}
+
+bool AsciiAuthTable::Load(const std::string& path, std::string* error) {
+  std::vector<AsciiAuthEntry> entries;
+  if (!LoadAuthFile(path, &entries, error)) {
     return false;
   }
   auto loaded = std::make_shared<const std::vector<AsciiAuthEntry>>(std::move(entries));

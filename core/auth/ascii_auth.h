@@ -37,6 +37,11 @@ struct AsciiAuthEntry {
 /// between user and password"). Pure.
 bool ParseAuthFile(std::string_view text, std::vector<AsciiAuthEntry>* entries, std::string* error);
 
+/// Reads and parses the auth file `path` into *entries (replaced). False
+/// with a one-line *error: "cannot read FILE: REASON" or "FILE: line N:
+/// ..." (ParseAuthFile). Thread safety: reentrant.
+bool LoadAuthFile(const std::string& path, std::vector<AsciiAuthEntry>* entries, std::string* error);
+
 /// Thread safety: Check() from any thread, concurrently with Load().
 class AsciiAuthTable {
  public:

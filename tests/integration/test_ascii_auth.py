@@ -9,6 +9,7 @@ reference mode.
 
 import os
 import signal
+import subprocess
 import tempfile
 import unittest
 
@@ -107,6 +108,36 @@ class AsciiAuthTest(unittest.TestCase):
         self.assertTrue(logged, self.server.stderr_text())
         with self.server.connect() as c:
             self.assertEqual(c.request(auth_set("alice", "secret-1")), b"STORED\r\n")
+
+
+CHECK = harness.build_program("healthcheck", "twincache-check", "TWINCACHE_CHECK")
+
+
+class CheckWithAuthTest(unittest.TestCase):
+    """twincache-check --auth-file: the daemon's own -Y file (--admin off, so
+    memcached in the reference mode answers too)."""
+
+    def run_check(self, port, *args):
+        command = [CHECK, "--port", str(port), "--admin", "off", "--track-file", "off",
+                   "--maintenance-file", "", "--timeout-ms", "3000", "-q", *args]
+        p = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stderr
+
+    def test_check_authenticates(self):
+        with tempfile.TemporaryDirectory(prefix="twincache-auth-") as tmp:
+            users, wrong = os.path.join(tmp, "users"), os.path.join(tmp, "wrong")
+            with open(users, "w") as f:
+                f.write("monitor:m0n\nalice:a\n")
+            with open(wrong, "w") as f:
+                f.write("monitor:bad\n")
+            with Server(["-Y", users]) as server:
+                self.assertEqual(self.run_check(server.port, "--auth-file", users), (0, ""))
+                code, err = self.run_check(server.port)
+                self.assertEqual(code, 1)
+                self.assertIn("answered stats with: CLIENT_ERROR unauthenticated", err)
+                code, err = self.run_check(server.port, "--auth-file", wrong)
+                self.assertEqual(code, 1)
+                self.assertIn("refused the check's authentication: CLIENT_ERROR authentication failure", err)
 
 
 class AsciiAuthOverTlsTest(unittest.TestCase):

@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import ssl
+import subprocess
 import unittest
 
 from pymemcache.exceptions import MemcacheUnexpectedCloseError
@@ -231,6 +232,47 @@ class CertificateRefreshTest(TlsTestCase):
         self.assertTrue(reply.startswith(b"Error loading the certificate chain: "), reply)
         self.assertEqual(peer_common_name(self.server.port, self.context), "server-1")
         self.assert_open_conn_usable()
+
+
+CHECK = harness.build_program("healthcheck", "twincache-check", "TWINCACHE_CHECK")
+
+
+class CheckOverTlsTest(TlsTestCase):
+    """twincache-check --tls against a TLS-only listener (--admin off: the
+    facts come from `stats`, so memcached in the reference mode answers too)."""
+
+    def run_check(self, server, *args):
+        command = [CHECK, "--port", str(server.port), "--admin", "off", "--track-file", "off",
+                   "--maintenance-file", "", "--timeout-ms", "3000", "-q", *args]
+        p = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stderr
+
+    def test_check_speaks_tls(self):
+        server = self.start(self.pki.server_args())
+        self.assertEqual(self.run_check(server, "--tls", "--tls-ca", self.pki.path("ca.crt")), (0, ""))
+        self.assertEqual(self.run_check(server, "--tls", "--tls-insecure"), (0, ""))
+        code, err = self.run_check(server)  # in clear: dropped after the failed handshake
+        self.assertEqual(code, 1)
+        self.assertIn("closed the connection before answering stats", err)
+        code, err = self.run_check(server, "--tls", "--tls-ca", self.pki.path("wrong-ca.crt"))
+        self.assertEqual(code, 1)
+        self.assertIn("TLS handshake with 127.0.0.1:%d failed: " % server.port, err)
+        code, err = self.run_check(server, "--tls", "--tls-ca", self.pki.path("ca.crt"), "--tls-name", "other.example")
+        self.assertEqual(code, 1)
+        self.assertIn("failed: hostname mismatch", err)
+
+    def test_check_with_a_client_certificate(self):
+        server = self.start(self.pki.server_args("ssl_ca_cert=" + self.pki.path("ca.crt"), "ssl_verify_mode=2"))
+        ca = self.pki.path("ca.crt")
+        self.assertEqual(self.run_check(server, "--tls", "--tls-ca", ca, "--tls-cert", self.pki.path("client.crt"),
+                                        "--tls-key", self.pki.path("client.key")), (0, ""))
+        code, err = self.run_check(server, "--tls", "--tls-ca", ca)
+        self.assertEqual(code, 1, err)
+
+    def test_tls_options_need_tls(self):
+        p = subprocess.run([CHECK, "--tls-insecure"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("need --tls", p.stderr)
 
 
 @twincache_only  # memcached answers with this line too, but only when built with TLS
