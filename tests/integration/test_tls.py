@@ -131,6 +131,11 @@ class ClientTlsTest(TlsTestCase):
         with server.connect() as conn:
             conn.send("version\r\nget foo\r\n")
             self.assertEqual(conn.read_eof(), b"")  # no reply in clear, then the close
+        if REFERENCE:
+            # memcached counts only a handshake that fails within its first
+            # SSL_accept call, made at accept time on a non-blocking socket:
+            # whether the client's bytes are there yet is a race.
+            return
         with tls_conn(server.port, self.pki.client_context()) as conn:
             errors = poll_until(lambda: int(read_stats(conn)["ssl_handshake_errors"]) >= 1, RELOAD_TIMEOUT)
             self.assertTrue(errors, "a plaintext client should count in ssl_handshake_errors")
@@ -179,6 +184,8 @@ class ClientCertificateTest(TlsTestCase):
 
     def test_client_without_certificate_is_refused(self):
         self.assert_refused(self.pki.client_context())
+        if REFERENCE:
+            return  # memcached's count of failed handshakes is racy (test_plaintext_client_is_dropped)
         with tls_conn(self.server.port, self.pki.client_context(cert="client")) as conn:
             errors = poll_until(lambda: int(read_stats(conn)["ssl_handshake_errors"]) >= 1, RELOAD_TIMEOUT)
             self.assertTrue(errors)
@@ -253,7 +260,8 @@ class CheckOverTlsTest(TlsTestCase):
         self.assertEqual(self.run_check(server, "--tls", "--tls-insecure"), (0, ""))
         code, err = self.run_check(server)  # in clear: dropped after the failed handshake
         self.assertEqual(code, 1)
-        self.assertIn("closed the connection before answering stats", err)
+        # memcached resets the connection (unread bytes at its close()); twincached closes it.
+        self.assertRegex(err, "closed the connection before answering stats|Connection reset by peer")
         code, err = self.run_check(server, "--tls", "--tls-ca", self.pki.path("wrong-ca.crt"))
         self.assertEqual(code, 1)
         self.assertIn("TLS handshake with 127.0.0.1:%d failed: " % server.port, err)
