@@ -1,7 +1,7 @@
 // Settings: twincached's configuration, from the command line and a config file.
 //
 // The flags are memcached's and repcached's (-p -l -m -c -t -u -d -P -v -vv -U
-// -I -M -S -B -A -o) with their long forms, so existing command lines and
+// -I -M -S -B -A -Z -Y -o) with their long forms, so existing command lines and
 // init scripts keep working; `--config FILE` reads the same keys (long names,
 // INI/TOML "key = value" lines, via CLI11's config support), and the -o keys
 // (extended_options.h). Parsing is here and not in daemon/ so tests can

@@ -23,9 +23,9 @@ int OnNewSession(SSL* ssl, SSL_SESSION* /*session*/) {
   return 0;  // OpenSSL keeps its reference to the session
 }
 
-// OpenSSL's reason for the last failure, and the error queue emptied.
+// OpenSSL's reason for a failure (the queue's first error), the queue emptied.
 std::string OpenSslReason() {
-  unsigned long code = ERR_peek_last_error();
+  unsigned long code = ERR_peek_error();  // the first: "No such file or directory", not "system lib"
   char text[256] = "unknown error";
   if (code != 0) {
     ERR_error_string_n(code, text, sizeof(text));
