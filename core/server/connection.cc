@@ -80,7 +80,8 @@ void Connection::Start() {
 }
 
 // memcached counts a failed SSL_accept in ssl_handshake_errors and closes
-// the socket (memcached.c drive_machine, conn_listening).
+// the socket (memcached.c drive_machine, conn_listening); it says so only
+// with -v, so a port scan does not flood the log.
 void Connection::OnHandshake(const asio::error_code& ec) {
   if (closed_) {
     return;
@@ -89,7 +90,9 @@ void Connection::OnHandshake(const asio::error_code& ec) {
     if (context_->tls != nullptr) {
       context_->tls->CountHandshakeError();
     }
-    Log(LogLevel::kInfo, "tls_handshake_failed", {{"client", peer_}, {"reason", ec.message()}});
+    if (context_->state->verbosity.load(std::memory_order_relaxed) > 0) {
+      Log(LogLevel::kInfo, "tls_handshake_failed", {{"client", peer_}, {"reason", ec.message()}});
+    }
     Close("tls_handshake_failed");
     return;
   }
