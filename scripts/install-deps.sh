@@ -7,6 +7,7 @@ packages=(
   # build
   cmake g++ make ccache pkg-config
   libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest libssl-dev
+  openssl  # the command: the client TLS tests make their certificates at run time
   # HTTP of the admin endpoint and its clients: Boost.Beast on Boost.Asio, header-only (no Boost
   # library at run time, so the .rpm needs no HTTP library on EL 9)
   libboost1.74-dev
@@ -18,8 +19,6 @@ packages=(
   clang libclang-rt-14-dev clang-format clang-tidy
   # real clients and the reference peer for tests and benchmarks
   python3 python3-pymemcache libmemcached-tools memcached netcat-openbsd procps keepalived
-  # the openssl command makes the client TLS tests' certificates at run time
-  openssl
   # binary-protocol and SASL clients (tests/integration/test_binary_clients.py, test_sasl_clients.py):
   # php-memcached (and its session handler), php-memcache, Ruby dalli, pylibmc; saslpasswd2 and the
   # Cyrus SASL PLAIN/sasldb plugins for -S; libsasl2-dev to build -S against Cyrus SASL
