@@ -8,17 +8,20 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/admin/admin_server.h"
+#include "core/auth/ascii_auth.h"
 #include "core/auth/sasl.h"
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/config/settings.h"
 #include "core/net/listener.h"
+#include "core/net/tls_context.h"
 #include "core/protocol/handler.h"
 #include "core/protocol/server_state.h"
 #include "core/replication/repl_auth.h"
@@ -142,6 +145,26 @@ int Main(int argc, char** argv) {
          {"realm", sasl.realm}});
   }
   std::signal(SIGPIPE, SIG_IGN);
+  // Client TLS and the ASCII auth file, read as -u's user (which reads them
+  // again on refresh_certs and SIGHUP). A certificate that does not load
+  // stops the start as memcached's ssl_init (EX_USAGE), an auth file that
+  // does not as its authfile_load (EXIT_FAILURE).
+  std::unique_ptr<TlsContext> tls;
+  if (settings.ssl_enabled) {
+    tls = std::make_unique<TlsContext>(TlsOptionsFromSettings(settings));
+    if (!tls->Load(&error)) {
+      return Fail("startup_failed", error, kExitUsage);
+    }
+  }
+  std::unique_ptr<AsciiAuthTable> ascii_auth;
+  if (!settings.auth_file.empty()) {
+    ascii_auth = std::make_unique<AsciiAuthTable>();
+    if (!ascii_auth->Load(settings.auth_file, &error)) {
+      return Fail("startup_failed", "auth file: " + error, EXIT_FAILURE);
+    }
+    Log(LogLevel::kInfo, "ascii_auth_ready",
+        {{"auth_file", settings.auth_file}, {"users", std::to_string(ascii_auth->size())}});
+  }
 
   StoreOptions store_options;
   store_options.limit_bytes = settings.memory_limit_mb << 20;
@@ -173,14 +196,20 @@ int Main(int argc, char** argv) {
   if (replicator != nullptr) {
     state.extra_stats = [r = replicator.get()](StatList* out) { r->AppendStats(out); };
   }
+  state.ascii_auth = ascii_auth.get();
+  if (tls != nullptr) {
+    state.refresh_certs = [&tls](std::string* reason) { return tls->Load(reason); };
+    state.tls_stats = [&tls, &state](StatList* out) { tls->AppendStats(state.clock->NowMillis(), out); };
+  }
   Handler handler(&state);
   Server server(&state, &handler, listeners, settings.repl_ack_sync ? replicator.get() : nullptr);
+  server.SetTls(tls.get());
   state.request_stop = [&server](StopMode mode) {
     Log(LogLevel::kInfo, "shutdown", {{"reason", "shutdown command"}, {"mode", StopModeName(mode)}});
     server.Stop(mode);
   };
-  Reloader reloader(std::vector<std::string>(argv, argv + argc), settings, &state, ReloadHooks(settings),
-                    RaiseFileLimit);
+  Reloader reloader(std::vector<std::string>(argv, argv + argc), settings, &state,
+                    ReloadHooks(settings, &state, ascii_auth.get()), RaiseFileLimit);
   server.SetReloadHandler([&reloader] { reloader.Reload(); });
   Log(LogLevel::kInfo, "starting",
       {{"version", kTwincacheVersion},

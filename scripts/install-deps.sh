@@ -7,6 +7,7 @@ packages=(
   # build
   cmake g++ make ccache pkg-config
   libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest libssl-dev
+  openssl  # the command: the client TLS tests make their certificates at run time
   # HTTP of the admin endpoint and its clients: Boost.Beast on Boost.Asio, header-only (no Boost
   # library at run time, so the .rpm needs no HTTP library on EL 9)
   libboost1.74-dev

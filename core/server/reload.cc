@@ -56,6 +56,17 @@ constexpr std::array kFields = {
     Field{"repl-sync-rate", &Differs<&Settings::repl_sync_rate_mbps>},
     Field{"repl-tombstone-ttl", &Differs<&Settings::repl_tombstone_ttl_s>},
     Field{"repl-initial-sync-timeout", &Differs<&Settings::repl_initial_sync_timeout_s>},
+    // Client TLS and ASCII auth: the files' contents reload (reload hooks);
+    // which files, and whether TLS is on, need a restart.
+    Field{"enable-ssl", &Differs<&Settings::ssl_enabled>},
+    Field{"ssl_chain_cert", &Differs<&Settings::ssl_chain_cert>},
+    Field{"ssl_key", &Differs<&Settings::ssl_key>},
+    Field{"ssl_ca_cert", &Differs<&Settings::ssl_ca_cert>},
+    Field{"ssl_verify_mode", &Differs<&Settings::ssl_verify_mode>},
+    Field{"ssl_min_version", &Differs<&Settings::ssl_min_version>},
+    Field{"ssl_ciphers", &Differs<&Settings::ssl_ciphers>},
+    Field{"ssl_session_cache", &Differs<&Settings::ssl_session_cache>},
+    Field{"auth-file", &Differs<&Settings::auth_file>},
 };
 
 void AddOnce(std::vector<std::string>* names, std::string_view name) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/net/listener.h"
+#include "core/net/tls_context.h"
 #include "core/protocol/binary_handler.h"
 #include "core/protocol/handler.h"
 #include "core/protocol/server_state.h"
@@ -53,6 +54,12 @@ class Server {
   /// SIGHUP is logged and otherwise ignored. Call before Run().
   void SetReloadHandler(std::function<void()> reload);
 
+  /// With -Z: connections of every listener not given as notls: speak TLS
+  /// with `tls->Current()` at their accept (tls_context.h), and failed
+  /// handshakes are counted there. `tls` outlives the server. Call before
+  /// Run().
+  void SetTls(TlsContext* tls);
+
  private:
   // connection_context comes first so it outlives the io_context, whose
   // destructor destroys the connections still owned by pending handlers.
@@ -77,7 +84,9 @@ class Server {
   asio::io_context main_{1};
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::vector<std::string> addresses_;
-  size_t next_worker_ = 0;  // only touched on the accepting thread
+  std::vector<bool> notls_;    // per listener: "notls:" (stays in clear under -Z)
+  TlsContext* tls_ = nullptr;  // with -Z
+  size_t next_worker_ = 0;     // only touched on the accepting thread
   asio::signal_set signals_;
   std::function<void()> reload_;
   std::atomic<int> stop_mode_{-1};  // a StopMode once Stop() was called
