@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include "tests/unit/testing/temp_dir.h"
+
 namespace twincache {
 namespace {
 
@@ -42,7 +44,9 @@ void MakeSelfSigned(const std::string& dir) {
 }
 
 TEST(TlsContextTest, LoadsAndKeepsTheContextOnAFailedReload) {
-  const std::string dir = testing::TempDir();
+  const testing::TempDir temp("tls_context_test");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string dir = temp.path().string();
   MakeSelfSigned(dir);
   TlsOptions options;
   options.chain_cert = dir + "/cert.pem";
@@ -62,11 +66,12 @@ TEST(TlsContextTest, LoadsAndKeepsTheContextOnAFailedReload) {
   EXPECT_EQ(error.rfind("Error loading the certificate chain: " + options.chain_cert + " : ", 0), 0u)
       << error;
   EXPECT_EQ(tls.Current(), second);
-  std::remove(options.key.c_str());
 }
 
 TEST(TlsContextTest, MissingKeyAndCaAreNamed) {
-  const std::string dir = testing::TempDir();
+  const testing::TempDir temp("tls_context_test");
+  ASSERT_FALSE(temp.path().empty());
+  const std::string dir = temp.path().string();
   MakeSelfSigned(dir);
   TlsOptions options;
   options.chain_cert = dir + "/cert.pem";
