@@ -4,6 +4,7 @@
 // gracefully (SIGTERM too with -e, which then saves the cache for a warm
 // restart: core/store/snapshot.h), SIGHUP reloads (core/server/server.h,
 // core/server/reload.h).
+#include <pthread.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -240,6 +241,15 @@ int Main(int argc, char** argv) {
          {"realm", sasl.realm}});
   }
   std::signal(SIGPIPE, SIG_IGN);
+  // A stop asked for while the memory file loads waits for the server's
+  // handlers (blocked signals stay pending), so it is graceful and saves
+  // what was loaded rather than ending the process with the file consumed.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (int signo : {SIGTERM, SIGINT, SIGUSR1}) {
+    sigaddset(&stop_signals, signo);
+  }
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   StoreOptions store_options;
   store_options.limit_bytes = settings.memory_limit_mb << 20;
@@ -280,6 +290,7 @@ int Main(int argc, char** argv) {
   }
   Handler handler(&state);
   Server server(&state, &handler, listeners, settings.repl_ack_sync ? replicator.get() : nullptr);
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);  // the server's signal_set handles them now
   state.request_stop = [&server](StopMode mode) {
     Log(LogLevel::kInfo, "shutdown", {{"reason", "shutdown command"}, {"mode", StopModeName(mode)}});
     server.Stop(mode);

@@ -15,8 +15,11 @@
 
 #include <bit>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "core/base/clock.h"
 #include "core/base/errno_text.h"
@@ -46,12 +49,18 @@ constexpr size_t kEndSize = 1 + 8 + 8;
 
 // --- little-endian encoding ------------------------------------------------
 
+// On little-endian hosts (all the packaged ones) a field is one memcpy; the
+// byte loops are the same layout spelled out for the others.
 template <typename T>
 void Put(std::string* out, T value) {
   static_assert(std::is_integral_v<T>);
   char bytes[sizeof(T)];
-  for (size_t i = 0; i < sizeof(T); ++i) {
-    bytes[i] = static_cast<char>(static_cast<uint64_t>(value) >> (8 * i));
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(bytes, &value, sizeof(T));
+  } else {
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      bytes[i] = static_cast<char>(static_cast<uint64_t>(value) >> (8 * i));
+    }
   }
   out->append(bytes, sizeof(T));
 }
@@ -59,11 +68,17 @@ void Put(std::string* out, T value) {
 template <typename T>
 T Get(const char* p) {
   static_assert(std::is_integral_v<T>);
-  uint64_t value = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) {
-    value |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+  if constexpr (std::endian::native == std::endian::little) {
+    T value;
+    std::memcpy(&value, p, sizeof(T));
+    return value;
+  } else {
+    uint64_t value = 0;
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      value |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+    }
+    return static_cast<T>(value);
   }
-  return static_cast<T>(value);
 }
 
 // --- SHA-256 through OpenSSL EVP; every failure is reported ----------------
@@ -97,27 +112,57 @@ class Sha256 {
 
 // --- saving ------------------------------------------------------------------
 
-// A file written through one large buffer, hashed as it goes.
+// A file written through large buffers, hashed as it goes. Two buffers
+// take turns: while the scanning thread fills one, an I/O thread of the
+// Writer hashes the other and writes it out (one write(2) per buffer), so
+// encoding overlaps hashing and the copy into the page cache.
 class Writer {
  public:
-  explicit Writer(int fd) : fd_(fd) { buffer_.reserve(kWriteBuffer + 64 * 1024); }
+  explicit Writer(int fd) : fd_(fd), io_([this] { IoLoop(); }) { filling_.reserve(kWriteBuffer + 64 * 1024); }
 
-  std::string* buffer() { return &buffer_; }
-
-  // Writes the buffer out when it holds kWriteBuffer bytes or more.
-  bool MaybeFlush(std::string* error) { return buffer_.size() < kWriteBuffer || Flush(error); }
-
-  bool Flush(std::string* error) {
-    hash_.Update(buffer_.data(), buffer_.size());
-    bool ok = WriteAll(buffer_.data(), buffer_.size(), error);
-    written_ += buffer_.size();
-    buffer_.clear();
-    return ok;
+  ~Writer() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    changed_.notify_all();
+    io_.join();
   }
 
-  // Appends the digest of everything written so far and writes it.
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  std::string* buffer() { return &filling_; }
+
+  // Hands the buffer to the I/O thread once it holds kWriteBuffer bytes.
+  bool MaybeFlush(std::string* error) { return filling_.size() < kWriteBuffer || Flush(error); }
+
+  // Hands the buffer over (waiting until the I/O thread took the previous
+  // one); false once a write has failed.
+  bool Flush(std::string* error) {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [this] { return !handed_ready_ || !error_.empty(); });
+    if (!error_.empty()) {
+      *error = error_;
+      return false;
+    }
+    handed_.swap(filling_);
+    handed_ready_ = true;
+    lock.unlock();
+    changed_.notify_all();
+    filling_.clear();
+    return true;
+  }
+
+  // Writes what is left, then the digest of everything written.
   bool Finish(std::string* error) {
     if (!Flush(error)) {
+      return false;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [this] { return (!handed_ready_ && !busy_) || !error_.empty(); });
+    if (!error_.empty()) {
+      *error = error_;
       return false;
     }
     std::array<unsigned char, kDigestSize> digest{};
@@ -132,6 +177,34 @@ class Writer {
   uint64_t written() const { return written_; }
 
  private:
+  void IoLoop() {
+    std::string local;
+    local.reserve(kWriteBuffer + 64 * 1024);
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      changed_.wait(lock, [this] { return handed_ready_ || closing_; });
+      if (!handed_ready_) {
+        return;  // closing
+      }
+      local.swap(handed_);
+      handed_ready_ = false;
+      busy_ = true;
+      lock.unlock();
+      changed_.notify_all();
+      hash_.Update(local.data(), local.size());
+      std::string error;
+      const bool ok = WriteAll(local.data(), local.size(), &error);
+      written_ += local.size();
+      local.clear();
+      lock.lock();
+      busy_ = false;
+      if (!ok && error_.empty()) {
+        error_ = error;
+      }
+      changed_.notify_all();
+    }
+  }
+
   bool WriteAll(const char* data, size_t size, std::string* error) {
     while (size > 0) {
       ssize_t n = ::write(fd_, data, size);
@@ -148,10 +221,18 @@ class Writer {
     return true;
   }
 
-  int fd_;
-  std::string buffer_;
-  Sha256 hash_;
-  uint64_t written_ = 0;
+  const int fd_;
+  std::string filling_;   // scanning thread only
+  Sha256 hash_;           // I/O thread; Finish() once it is idle (mu_ orders them)
+  uint64_t written_ = 0;  // likewise
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::string handed_;         // guarded by mu_: the buffer for the I/O thread
+  bool handed_ready_ = false;  // guarded by mu_
+  bool busy_ = false;          // guarded by mu_: the I/O thread is hashing and writing a buffer
+  bool closing_ = false;       // guarded by mu_
+  std::string error_;          // guarded by mu_: the first write error
+  std::thread io_;             // last: starts after the members it uses
 };
 
 void PutHeader(const SnapshotMeta& meta, const Record& flush, std::string* out) {
@@ -377,6 +458,46 @@ void SnapshotFile::Unmap() {
   }
 }
 
+// Every entry's shape and the end counts; notes where the entries begin and
+// end, their count, and where the second half of the entries begins.
+bool SnapshotFile::CheckEntries(size_t body_length, size_t limit, std::string* error) {
+  Cursor cursor{data_, kFixedHeaderSize + body_length, limit};
+  uint64_t items = 0;
+  uint64_t tombstones = 0;
+  const size_t half = cursor.at + (limit - cursor.at) / 2;
+  middle_ = 0;
+  for (;;) {
+    if (middle_ == 0 && cursor.at >= half) {
+      middle_ = cursor.at;
+    }
+    Record record;
+    bool end = false;
+    if (!DecodeEntry(&cursor, &record, &end, error)) {
+      return false;
+    }
+    if (end) {
+      break;
+    }
+    ++(record.kind == RecordKind::kDelete ? tombstones : items);
+  }
+  if (cursor.end - cursor.at != kEndSize) {
+    *error = "bytes after the end marker";
+    return false;
+  }
+  const char* end = data_ + cursor.at;
+  if (Get<uint64_t>(end + 1) != items || Get<uint64_t>(end + 9) != tombstones) {
+    *error = "end marker counts differ from the entries";
+    return false;
+  }
+  entries_begin_ = kFixedHeaderSize + body_length;
+  entries_end_ = cursor.at;
+  entry_count_ = items + tombstones;
+  if (middle_ == 0) {
+    middle_ = entries_end_;
+  }
+  return true;
+}
+
 SnapshotFile::OpenStatus SnapshotFile::Open(const std::string& path, std::string_view identity,
                                             std::string* error) {
   Unmap();
@@ -406,7 +527,9 @@ SnapshotFile::OpenStatus SnapshotFile::Open(const std::string& path, std::string
     ::close(fd);
     return OpenStatus::kRefused;
   }
-  void* mapping = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  // MAP_POPULATE: the file is read whole anyway, faulting it in at once is
+  // cheaper than page by page.
+  void* mapping = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   const int map_errno = errno;
   ::close(fd);
   if (mapping == MAP_FAILED) {
@@ -449,11 +572,19 @@ SnapshotFile::OpenStatus SnapshotFile::Open(const std::string& path, std::string
   flush.at_ms = Get<int64_t>(body + 80);
   meta.identity.assign(body + kHeaderBodyFixed, body_length - kHeaderBodyFixed);
 
-  // The checksum over everything before the trailer.
-  Sha256 hash;
-  hash.Update(data_, limit);
+  // The checksum over everything before the trailer, on a thread of its own
+  // while this one checks the entries' shapes; both must pass.
   std::array<unsigned char, kDigestSize> digest{};
-  if (!hash.Final(&digest)) {
+  bool hashed = false;
+  std::thread hasher([&] {
+    Sha256 hash;
+    hash.Update(data_, limit);
+    hashed = hash.Final(&digest);
+  });
+  std::string shape_error;
+  const bool shaped = CheckEntries(body_length, limit, &shape_error);
+  hasher.join();
+  if (!hashed) {
     *error = "SHA-256 failed (OpenSSL)";
     return OpenStatus::kRefused;
   }
@@ -467,37 +598,48 @@ SnapshotFile::OpenStatus SnapshotFile::Open(const std::string& path, std::string
     return OpenStatus::kRefused;
   }
 
-  // Every entry's shape, and the end counts.
-  Cursor cursor{data_, kFixedHeaderSize + body_length, limit};
-  uint64_t items = 0;
-  uint64_t tombstones = 0;
-  for (;;) {
-    Record record;
-    bool end = false;
-    if (!DecodeEntry(&cursor, &record, &end, error)) {
-      return OpenStatus::kRefused;
-    }
-    if (end) {
-      break;
-    }
-    ++(record.kind == RecordKind::kDelete ? tombstones : items);
-  }
-  if (cursor.end - cursor.at != kEndSize) {
-    *error = "bytes after the end marker";
+  if (!shaped) {
+    *error = shape_error;
     return OpenStatus::kRefused;
   }
-  const char* end = data_ + cursor.at;
-  if (Get<uint64_t>(end + 1) != items || Get<uint64_t>(end + 9) != tombstones) {
-    *error = "end marker counts differ from the entries";
-    return OpenStatus::kRefused;
-  }
-  entries_begin_ = kFixedHeaderSize + body_length;
-  entries_end_ = cursor.at;
   flush_ = flush;
   meta_ = std::move(meta);
   return OpenStatus::kOk;
 }
 
+// Restores the entries in [begin, end) into `store`, counting them.
+void SnapshotFile::LoadRange(size_t begin, size_t end, Store* store, SnapshotCounts* counts) const {
+  Cursor cursor{data_, begin, end};
+  std::string ignored;
+  while (cursor.at < end) {
+    Record record;
+    bool at_end = false;
+    if (!DecodeEntry(&cursor, &record, &at_end, &ignored) || at_end) {
+      break;  // verified by Open: the range holds whole entries only
+    }
+    switch (store->Restore(record)) {
+      case ApplyStatus::kApplied:
+        if (record.kind == RecordKind::kDelete) {
+          ++counts->tombstones;
+        } else {
+          ++counts->items;
+          counts->item_bytes += record.key.size() + record.value.size();
+        }
+        break;
+      case ApplyStatus::kStale:
+        ++counts->dropped;
+        break;
+      case ApplyStatus::kTooLarge:
+      case ApplyStatus::kOutOfMemory:
+        ++counts->not_fitting;
+        break;
+    }
+  }
+}
+
+// Two halves of the entries load at once (the store's shard locks keep them
+// apart; every key appears once in a file). The halves are in file order
+// each, so with a file over -m which entries fit is not fixed.
 void SnapshotFile::LoadInto(Store* store, SnapshotCounts* counts) const {
   SnapshotCounts local;
   SnapshotCounts* c = counts != nullptr ? counts : &local;
@@ -509,32 +651,16 @@ void SnapshotFile::LoadInto(Store* store, SnapshotCounts* counts) const {
   if (flush_.hlc != 0) {
     store->Restore(flush_);
   }
-  Cursor cursor{data_, entries_begin_, entries_end_ + 1};
-  std::string ignored;
-  for (;;) {
-    Record record;
-    bool end = false;
-    if (!DecodeEntry(&cursor, &record, &end, &ignored) || end) {
-      break;  // verified by Open: only the end marker ends the walk
-    }
-    switch (store->Restore(record)) {
-      case ApplyStatus::kApplied:
-        if (record.kind == RecordKind::kDelete) {
-          ++c->tombstones;
-        } else {
-          ++c->items;
-          c->item_bytes += record.key.size() + record.value.size();
-        }
-        break;
-      case ApplyStatus::kStale:
-        ++c->dropped;
-        break;
-      case ApplyStatus::kTooLarge:
-      case ApplyStatus::kOutOfMemory:
-        ++c->not_fitting;
-        break;
-    }
-  }
+  store->Reserve(entry_count_);
+  SnapshotCounts second;
+  std::thread helper([&] { LoadRange(middle_, entries_end_, store, &second); });
+  LoadRange(entries_begin_, middle_, store, c);
+  helper.join();
+  c->items += second.items;
+  c->tombstones += second.tombstones;
+  c->item_bytes += second.item_bytes;
+  c->dropped += second.dropped;
+  c->not_fitting += second.not_fitting;
 }
 
 }  // namespace twincache

@@ -121,19 +121,24 @@ class SnapshotFile {
   /// The writer's node id, identity, time and replication identity; after kOk.
   const SnapshotMeta& meta() const { return meta_; }
 
-  /// Stores the file's flush point and entries with Store::Restore, in file
-  /// order, and counts them in *counts (may be null): what the store took,
-  /// what it dropped (expired, flushed, stale), what did not fit (-m, -I).
-  /// Only after Open returned kOk; the store should be new and not shared yet.
+  /// Stores the file's flush point and entries with Store::Restore (the two
+  /// halves of the file on two threads, each in file order), and counts them
+  /// in *counts (may be null): what the store took, what it dropped
+  /// (expired, flushed, stale), what did not fit (-m, -I). Only after Open
+  /// returned kOk; the store should be new and not shared yet.
   void LoadInto(Store* store, SnapshotCounts* counts) const;
 
  private:
   void Unmap();
+  bool CheckEntries(size_t body_length, size_t limit, std::string* error);
+  void LoadRange(size_t begin, size_t end, Store* store, SnapshotCounts* counts) const;
 
   const char* data_ = nullptr;  // the mapping
   size_t size_ = 0;
   size_t entries_begin_ = 0;  // offset of the first entry
   size_t entries_end_ = 0;    // offset of the end marker
+  size_t middle_ = 0;         // offset of the first entry of the second half
+  uint64_t entry_count_ = 0;  // items and tombstones
   Record flush_{};            // kFlush; hlc 0: none
   SnapshotMeta meta_;
 };

@@ -296,6 +296,14 @@ ApplyStatus Store::Restore(const Record& record) {
   return status;
 }
 
+void Store::Reserve(size_t items) {
+  const size_t per_shard = items / shards_.size() + 1;
+  for (auto& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
+    shard->table.Reserve(per_shard);
+  }
+}
+
 Record Store::LatestFlush() const {
   const FlushPoint flush = LoadFlush();
   Record record;
