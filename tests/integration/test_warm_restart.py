@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import unittest
@@ -329,6 +330,23 @@ class StandaloneWarmRestartTest(unittest.TestCase):
         self.fill(server)
         server.kill()
         self.assertFalse(os.path.exists(self.path))
+
+    def test_sigterm_while_starting_keeps_the_file(self):
+        # Sent at once: either before the daemon opened the file (it stays)
+        # or while it loads (held until the server handles it: a graceful
+        # stop that writes the file again). Never a consumed, unsaved file.
+        server = self.server()
+        self.fill(server)
+        stop_gracefully(server)
+        proc = subprocess.Popen(harness.base_args(self.port) + ["-e", self.path],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        proc.send_signal(signal.SIGTERM)
+        # 0 after a graceful stop; -SIGTERM when it came before any handler.
+        self.assertIn(proc.wait(harness.STOP_TIMEOUT), (0, -signal.SIGTERM))
+        self.assertTrue(os.path.exists(self.path))
+        server.start()
+        wait_run_log(server, r"event=warm_start .*items=100 ")
 
     def test_file_larger_than_the_memory_limit_loads_what_fits(self):
         server = self.server(["-m", "64"])
