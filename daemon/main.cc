@@ -89,6 +89,9 @@ std::string MegabytesPerSecond(uint64_t bytes, int64_t ms) {
 // Loads the warm restart file into a new store, or makes an empty one (a cold
 // start) when there is none or it is refused; each outcome is one log line.
 // *meta gets the file's node and replication identity when it was loaded.
+// With a twin, a file saved longer ago than the tombstone TTL is refused: the
+// twin may have forgotten deletes made since, and a full sync merging the
+// file's items would bring those keys back (docs/replication.md, "Warm restart").
 std::unique_ptr<Store> OpenStore(const std::string& memory_file, const std::string& identity,
                                  StoreOptions options, SnapshotMeta* meta, bool* warm) {
   *warm = false;
@@ -107,6 +110,14 @@ std::unique_ptr<Store> OpenStore(const std::string& memory_file, const std::stri
   }
   if (status == SnapshotFile::OpenStatus::kRefused) {
     Log(LogLevel::kWarning, "memory_file_refused", {{"path", memory_file}, {"reason", error}});
+    return std::make_unique<Store>(options);
+  }
+  const int64_t age_s = (started_ms - file.meta().saved_at_ms) / 1000;
+  if (options.keep_tombstones && age_s > options.tombstone_ttl_s) {
+    Log(LogLevel::kWarning, "memory_file_refused",
+        {{"path", memory_file},
+         {"reason", "saved " + std::to_string(age_s) + " s ago, longer than the tombstone TTL (" +
+                        std::to_string(options.tombstone_ttl_s) + " s): deletes since may be forgotten"}});
     return std::make_unique<Store>(options);
   }
   *meta = file.meta();

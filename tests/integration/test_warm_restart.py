@@ -245,6 +245,27 @@ class SmallBacklogTest(WarmPairCase):
 
 
 @twincache_only
+class OldFileTest(WarmPairCase):
+    """With a twin, a file older than the tombstone TTL is refused: the twin
+    may have forgotten deletes made since, which a merge would bring back."""
+
+    PAIR_ARGS = ("--repl-tombstone-ttl", "1")
+
+    def test_file_older_than_the_tombstone_ttl_is_refused(self):
+        a, b = self.pair.nodes
+        self.preload()
+        stop_gracefully(a)
+        saved_at = time.time()
+        # The downtime under test: time must pass, there is nothing to poll.
+        poll_until(lambda: time.time() > saved_at + 2.5, 5)
+        a.start()
+        wait_run_log(a, r"event=memory_file_refused .*longer than the tombstone TTL")
+        self.assertFalse(os.path.exists(memory_file_of(a)))
+        self.wait_for(lambda: a.stats()["repl_initial_sync"] == "done", "A's full sync")
+        self.pair.assert_converged()
+
+
+@twincache_only
 class SyncAckWarmRestartTest(WarmPairCase):
     """--repl-ack sync: the restarted node's writes are acknowledged by the
     twin again once it is back (none degraded), after a partial sync."""
