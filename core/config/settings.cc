@@ -253,6 +253,9 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   bool lenient_keys = false;
   app.add_flag("--lenient-keys", lenient_keys,
                "accept keys with control characters (the default; kept for old command lines)");
+  app.add_option("-e,--memory-file", settings->memory_file,
+                 "warm restart: a graceful stop (SIGTERM, SIGUSR1) saves the cache to PATH, the next start "
+                 "loads it and catches up from the twin");
   app.add_flag("-A,--enable-shutdown", settings->shutdown_command,
                "enable the `shutdown [graceful]` command (memcached -A)");
   // Client TLS and ASCII auth (memcached -Z, -Y); the ssl_* keys are -o keys.

@@ -65,6 +65,9 @@ struct Settings {
   bool shutdown_command = false;    ///< -A, --enable-shutdown: the `shutdown` command stops the server
   int64_t idle_timeout_s = 0;       ///< -o idle_timeout: close client connections idle this many
                                     ///< seconds; 0 = never (memcached's default)
+  std::string memory_file;          ///< -e, --memory-file PATH: warm restart state file (memcached -e;
+                                    ///< core/store/snapshot.h); "" = none. With it SIGTERM stops
+                                    ///< gracefully and a graceful stop writes the file
   std::vector<std::string> extended_ignored;  ///< -o keys accepted without effect, as given
                                               ///< (extended_options.h), for one warning at start
 

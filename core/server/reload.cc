@@ -45,6 +45,7 @@ constexpr std::array kFields = {
     Field{"admin-listen", &Differs<&Settings::admin_listen>},
     Field{"enable-shutdown", &Differs<&Settings::shutdown_command>},
     Field{"idle_timeout", &Differs<&Settings::idle_timeout_s>},
+    Field{"memory-file", &Differs<&Settings::memory_file>},
     Field{"peer", &Differs<&Settings::peer_host>},
     Field{"repl-port", &Differs<&Settings::repl_listen_port>},
     Field{"repl-port", &Differs<&Settings::repl_connect_port>},

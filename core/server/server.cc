@@ -111,7 +111,10 @@ void Server::WaitForSignal() {
       WaitForSignal();
       return;
     }
-    const StopMode mode = signo == SIGUSR1 ? StopMode::kGraceful : StopMode::kNormal;
+    // With a warm restart file (-e) SIGTERM, what service managers send, is
+    // graceful too, so that the file is written (snapshot.h).
+    const bool graceful = signo == SIGUSR1 || (signo == SIGTERM && !state_->settings.memory_file.empty());
+    const StopMode mode = graceful ? StopMode::kGraceful : StopMode::kNormal;
     const char* name = signo == SIGTERM ? "SIGTERM" : signo == SIGINT ? "SIGINT" : "SIGUSR1";
     Log(LogLevel::kInfo, "shutdown", {{"reason", name}, {"mode", StopModeName(mode)}});
     Stop(mode);

@@ -7,8 +7,9 @@
 // enforces -c, handles the signals and runs the periodic expiry reclaim.
 //
 // Signals as memcached 1.6 (memcached.c sig_handler, sighup_handler,
-// sig_usrhandler): SIGTERM and SIGINT stop, SIGUSR1 stops gracefully, SIGHUP
-// calls the reload handler (reload.h) and never stops the server.
+// sig_usrhandler): SIGTERM and SIGINT stop, SIGUSR1 stops gracefully (so
+// does SIGTERM with a warm restart file, -e), SIGHUP calls the reload handler
+// (reload.h) and never stops the server.
 #ifndef TWINCACHE_CORE_SERVER_SERVER_H_
 #define TWINCACHE_CORE_SERVER_SERVER_H_
 
@@ -42,7 +43,7 @@ class Server {
 
   /// Starts the workers and serves until Stop(), SIGTERM, SIGINT or SIGUSR1;
   /// then closes the listeners and every connection and joins the workers.
-  /// Returns how it was asked to stop (SIGUSR1: kGraceful).
+  /// Returns how it was asked to stop (SIGUSR1, and SIGTERM with -e: kGraceful).
   StopMode Run();
 
   /// Asks Run() to return `mode` (the first request's mode wins). Thread

@@ -153,6 +153,28 @@ TEST(SettingsTest, ConfigFileUsesLongNamesAndFlagsWin) {
   std::remove(path.c_str());
 }
 
+// memcached's -e, and the packaged config's memory-file key.
+TEST(SettingsTest, MemoryFile) {
+  Settings none;
+  ASSERT_TRUE(Parse({}, &none).ok);
+  EXPECT_EQ(none.memory_file, "");
+  Settings flag;
+  ASSERT_TRUE(Parse({"-e", "/var/lib/twincache/state"}, &flag).ok);
+  EXPECT_EQ(flag.memory_file, "/var/lib/twincache/state");
+  std::string path = testing::TempDir() + "/twincached_memory_file.conf";
+  {
+    std::ofstream f(path);
+    f << "memory-file = \"/var/lib/twincache/twincached.state\"\n";
+  }
+  Settings file;
+  ASSERT_TRUE(Parse({"--config", path.c_str()}, &file).ok);
+  EXPECT_EQ(file.memory_file, "/var/lib/twincache/twincached.state");
+  Settings wins;
+  ASSERT_TRUE(Parse({"--config", path.c_str(), "--memory-file", "/tmp/x"}, &wins).ok);
+  EXPECT_EQ(wins.memory_file, "/tmp/x");
+  std::remove(path.c_str());
+}
+
 TEST(SettingsTest, EnableSasl) {
   Settings off;
   ASSERT_TRUE(Parse({}, &off).ok);
