@@ -1,4 +1,4 @@
-// Unit tests for Store (core/store/store.h): storage modes, expiry, LRU eviction,
+// Unit tests for Store (core/store/store.h): storage modes, expiry, CLOCK eviction,
 // memory accounting, incr/decr, cas uniques, flush_all, Scan, ReclaimExpired
 // and a multi-threaded smoke test. Time comes from a ManualClock; nothing sleeps.
 #include "core/store/store.h"
@@ -348,12 +348,19 @@ std::string Key(const std::string& prefix, int i) {
   return prefix + std::string(4 - std::min<size_t>(digits.size(), 4), '0') + digits;
 }
 
-// A store with one shard and room for about `items` items of a 100-byte value.
+// A store with one shard and room for `items` items of a Key() and a
+// 100-byte value (their size measured in a store of its own).
 StoreOptions SmallStore(Clock* clock, size_t items) {
   StoreOptions options;
   options.clock = clock;
   options.shard_bits = 0;
-  options.limit_bytes = items * 200;
+  size_t item_size = 0;
+  {
+    Store probe(options);
+    probe.StoreItem(StoreMode::kSet, Key("key", 0), std::string(100, 'v'), 0, 0, WriteOptions(), nullptr);
+    probe.Get(Key("key", 0), ReadOptions(), [&item_size](const ItemView& view) { item_size = view.size; });
+  }
+  options.limit_bytes = items * item_size;
   return options;
 }
 

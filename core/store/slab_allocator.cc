@@ -1,0 +1,141 @@
+// SlabAllocator (see slab_allocator.h).
+#include "core/store/slab_allocator.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace twincache {
+namespace store_internal {
+
+namespace {
+
+constexpr size_t kAlign = 8;
+
+size_t RoundUp(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+
+}  // namespace
+
+SlabAllocator::SlabAllocator(size_t limit_bytes, size_t min_slot, size_t max_slot, size_t page_size)
+    : limit_bytes_(limit_bytes) {
+  min_slot_ = RoundUp(std::max(min_slot, kAlign));
+  max_slot = std::max(max_slot, min_slot_);
+  std::vector<size_t> sizes;
+  for (size_t size = min_slot_; size <= kFineMax; size += kFineStep) {
+    sizes.push_back(size);
+  }
+  fine_classes_ = sizes.size();
+  for (size_t size = sizes.empty() ? min_slot_ : sizes.back(); size < max_slot;) {
+    size = std::max(RoundUp(static_cast<size_t>(static_cast<double>(size) * kFactor)), size + kAlign);
+    sizes.push_back(std::min(size, RoundUp(max_slot)));
+  }
+  for (size_t size : sizes) {
+    auto c = std::make_unique<SizeClass>();
+    c->slot_size = size;
+    c->page_size = size * 2 <= page_size ? page_size : size;
+    c->slots_per_page = c->page_size / size;
+    classes_.push_back(std::move(c));
+  }
+}
+
+SlabAllocator::~SlabAllocator() {
+  for (const auto& c : classes_) {
+    for (char* page : c->pages) {
+      std::free(page);
+    }
+  }
+}
+
+int SlabAllocator::ClassFor(size_t bytes) const {
+  if (bytes <= min_slot_) {
+    return 0;
+  }
+  if (fine_classes_ > 0 && bytes <= classes_[fine_classes_ - 1]->slot_size) {
+    return static_cast<int>((bytes - min_slot_ + kFineStep - 1) / kFineStep);
+  }
+  const auto it =
+      std::lower_bound(classes_.begin() + static_cast<std::ptrdiff_t>(fine_classes_), classes_.end(), bytes,
+                       [](const auto& c, size_t n) { return c->slot_size < n; });
+  return it == classes_.end() ? -1 : static_cast<int>(it - classes_.begin());
+}
+
+bool SlabAllocator::TakePage(SizeClass& c) {
+  // memcached do_slabs_newslab: within the limit, or the class's first page.
+  size_t held = page_bytes_.load(std::memory_order_relaxed);
+  do {
+    if (!c.pages.empty() && held + c.page_size > limit_bytes_.load(std::memory_order_relaxed)) {
+      return false;
+    }
+  } while (!page_bytes_.compare_exchange_weak(held, held + c.page_size, std::memory_order_relaxed));
+  void* page = std::aligned_alloc(kAlign, c.page_size);
+  if (page == nullptr) {
+    page_bytes_.fetch_sub(c.page_size, std::memory_order_relaxed);
+    return false;
+  }
+  c.pages.push_back(static_cast<char*>(page));
+  c.carved = 0;
+  return true;
+}
+
+void* SlabAllocator::Allocate(int cls) {
+  SizeClass& c = *classes_[cls];
+  void* slot = c.free_list;
+  if (slot != nullptr) {
+    std::memcpy(&c.free_list, slot, sizeof(void*));
+  } else {
+    if (c.pages.empty() || c.carved == c.slots_per_page) {
+      if (!TakePage(c)) {
+        return nullptr;
+      }
+    }
+    slot = c.pages.back() + c.carved * c.slot_size;
+    ++c.carved;
+  }
+  c.used_bytes.fetch_add(c.slot_size, std::memory_order_relaxed);
+  return slot;
+}
+
+void SlabAllocator::Free(int cls, void* slot) {
+  SizeClass& c = *classes_[cls];
+  c.used_bytes.fetch_sub(c.slot_size, std::memory_order_relaxed);
+  if (c.slots_per_page == 1) {
+    // One-slot page: release it, keeping the hand on the page that took its place.
+    const auto it = std::find(c.pages.begin(), c.pages.end(), static_cast<char*>(slot));
+    if (it != c.pages.end()) {
+      *it = c.pages.back();
+      c.pages.pop_back();
+      c.carved = c.pages.empty() ? 0 : 1;
+      std::free(slot);
+      page_bytes_.fetch_sub(c.page_size, std::memory_order_relaxed);
+    }
+    return;
+  }
+  std::memcpy(slot, &c.free_list, sizeof(void*));
+  c.free_list = slot;
+}
+
+void* SlabAllocator::NextSlot(int cls) {
+  SizeClass& c = *classes_[cls];
+  if (SlotCount(cls) == 0) {
+    return nullptr;
+  }
+  const auto carved_in = [&c](size_t page) {
+    return page + 1 == c.pages.size() ? c.carved : c.slots_per_page;
+  };
+  // Ends: some page has a carved slot.
+  while (c.hand_page >= c.pages.size() || c.hand_slot >= carved_in(c.hand_page)) {
+    c.hand_page = c.hand_page >= c.pages.size() ? 0 : c.hand_page + 1;
+    c.hand_slot = 0;
+  }
+  void* slot = c.pages[c.hand_page] + c.hand_slot * c.slot_size;
+  ++c.hand_slot;
+  return slot;
+}
+
+size_t SlabAllocator::SlotCount(int cls) const {
+  const SizeClass& c = *classes_[cls];
+  return c.pages.empty() ? 0 : (c.pages.size() - 1) * c.slots_per_page + c.carved;
+}
+
+}  // namespace store_internal
+}  // namespace twincache
