@@ -504,6 +504,179 @@ TEST_F(StoreTest, LoweredLimitIsMetByLaterWrites) {
   EXPECT_TRUE(Fetch(store, "new").found);
 }
 
+// --- Slab slots ---------------------------------------------------------------
+
+TEST_F(StoreTest, TouchMovesTheItemToALargerSlotKeepingItsData) {
+  Store store(Options());
+  uint64_t cas = 0;
+  ASSERT_EQ(Set(store, "k", std::string(100, 'v'), 0, 7, &cas), StoreStatus::kStored);
+  const size_t before = Fetch(store, "k").size;
+  ASSERT_TRUE(store.Touch("k", kStartSeconds + 100));
+  Copy copy = Fetch(store, "k");
+  ASSERT_TRUE(copy.found);
+  EXPECT_EQ(copy.value, std::string(100, 'v'));
+  EXPECT_EQ(copy.flags, 7u);
+  EXPECT_EQ(copy.cas, cas);
+  EXPECT_EQ(copy.exptime, kStartSeconds + 100);
+  EXPECT_GE(copy.size, before);  // room for its exptime_version
+  // A second touch (and a gat) reuse the slot.
+  ReadOptions gat;
+  gat.touch = true;
+  gat.exptime = kStartSeconds + 200;
+  copy = Fetch(store, "k", gat);
+  ASSERT_TRUE(copy.found);
+  EXPECT_EQ(copy.exptime, kStartSeconds + 200);
+  EXPECT_EQ(copy.value, std::string(100, 'v'));
+  uint64_t scanned_bytes = 0;
+  EXPECT_EQ(ScanAll(store, 10, &scanned_bytes).size(), 1u);
+  EXPECT_EQ(scanned_bytes, store.GetStats().bytes);
+}
+
+TEST_F(StoreTest, ExptimesPast2106AreKeptAs2106) {
+  Store store(Options());
+  ASSERT_EQ(Set(store, "k", "v", int64_t{1} << 40), StoreStatus::kStored);
+  EXPECT_EQ(Fetch(store, "k").exptime, int64_t{std::numeric_limits<uint32_t>::max()});
+}
+
+// Room for one 1 MiB page and a bit: once its slots are used, a write evicts
+// in its class (no second page), while another class still gets its first
+// page (memcached do_slabs_newslab).
+TEST_F(StoreTest, AFullClassEvictsInItselfWhenNoPageCanBeAdded) {
+  StoreOptions options = Options();
+  options.shard_bits = 2;
+  options.limit_bytes = (1 << 20) + (64 << 10);
+  Store store(options);
+  const std::string value(100, 'v');
+  int stored = 0;
+  while (store.GetStats().evictions == 0) {
+    ASSERT_EQ(Set(store, Key("key", stored % 10000) + std::to_string(stored / 10000), value),
+              StoreStatus::kStored);
+    ++stored;
+    ASSERT_LT(stored, 100'000);
+  }
+  StoreStats stats = store.GetStats();
+  const uint64_t slots = stats.curr_items;
+  const size_t item_size = Fetch(store, Key("key", stored - 1) + "0").size;
+  EXPECT_EQ(slots, (size_t{1} << 20) / item_size);  // the page's slots, all used
+  EXPECT_LE(stats.bytes, stats.limit_maxbytes);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(Set(store, "more" + std::to_string(i), value.substr(0, 100 - 3)), StoreStatus::kStored);
+  }
+  EXPECT_EQ(store.GetStats().curr_items, slots);
+  EXPECT_EQ(store.GetStats().evictions, 1000u + 1);
+  // A value of another size class: its class's first page, no eviction.
+  ASSERT_EQ(Set(store, "big", std::string(5000, 'b')), StoreStatus::kStored);
+  EXPECT_EQ(store.GetStats().evictions, 1000u + 1);
+  EXPECT_EQ(Value(store, "big"), std::string(5000, 'b'));
+  uint64_t scanned_bytes = 0;
+  EXPECT_EQ(ScanAll(store, 100, &scanned_bytes).size(), store.GetStats().curr_items);
+  EXPECT_EQ(scanned_bytes, store.GetStats().bytes);
+}
+
+// Items above half a page get pages of their own, released with them.
+TEST_F(StoreTest, LargeItemsHavePagesOfTheirOwn) {
+  StoreOptions options = Options();
+  options.item_size_max = 4 << 20;
+  options.limit_bytes = 16 << 20;
+  Store store(options);
+  const std::string large(3 << 20, 'L');
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_EQ(Set(store, "large" + std::to_string(i), large), StoreStatus::kStored) << i;
+  }
+  StoreStats stats = store.GetStats();
+  EXPECT_GT(stats.evictions, 0u);
+  EXPECT_LE(stats.bytes, stats.limit_maxbytes);
+  EXPECT_EQ(Value(store, "large11"), large);
+  for (int i = 0; i < 12; ++i) store.Delete("large" + std::to_string(i));
+  EXPECT_EQ(store.GetStats().bytes, 0u);
+  EXPECT_EQ(store.GetStats().curr_items, 0u);
+}
+
+// A peer's node id is new at each of its restarts: past the origin table's
+// 254 entries, items keep their origin inline, and versions still compare.
+TEST_F(StoreTest, ManyOriginsAreAllKept) {
+  Store store(Options());
+  constexpr int kOrigins = 300;
+  const uint64_t hlc = static_cast<uint64_t>(kStartMillis) << 16;
+  for (int i = 0; i < kOrigins; ++i) {
+    Record record;
+    record.kind = RecordKind::kSet;
+    record.hlc = hlc + static_cast<uint64_t>(i);
+    record.origin = 1000 + static_cast<uint64_t>(i);
+    const std::string key = "k" + std::to_string(i);
+    record.key = key;
+    record.value = "v";
+    record.exptime_version = i % 2 == 0 ? record.hlc : record.hlc + 5;
+    ASSERT_EQ(store.Apply(record), ApplyStatus::kApplied) << i;
+  }
+  int checked = 0;
+  ScanCursor cursor;
+  while (!cursor.done()) {
+    store.Scan(&cursor, 100, [&](const ItemView& view) {
+      const int i = std::stoi(std::string(view.key.substr(1)));
+      EXPECT_EQ(view.origin, 1000u + static_cast<uint64_t>(i)) << i;
+      EXPECT_EQ(view.cas, hlc + static_cast<uint64_t>(i)) << i;
+      EXPECT_EQ(view.exptime_version, view.cas + (i % 2 == 0 ? 0 : 5)) << i;
+      EXPECT_EQ(view.value, "v");
+      ++checked;
+    });
+  }
+  EXPECT_EQ(checked, kOrigins);
+  // The same version from a smaller origin loses; a greater origin wins.
+  Record record;
+  record.kind = RecordKind::kSet;
+  record.hlc = hlc + 299;
+  record.origin = 1000 + 298;
+  record.key = "k299";
+  record.value = "w";
+  record.exptime_version = record.hlc;
+  EXPECT_EQ(store.Apply(record), ApplyStatus::kStale);
+  record.origin = 5000;
+  EXPECT_EQ(store.Apply(record), ApplyStatus::kApplied);
+  EXPECT_EQ(Value(store, "k299"), "w");
+}
+
+// Writers of several size classes in four shards under a page limit: the
+// CLOCK hands evict across shards without deadlock, and the counts agree.
+TEST_F(StoreTest, ConcurrentWritersUnderThePageLimitStayConsistent) {
+  StoreOptions options = Options();
+  options.shard_bits = 2;
+  options.limit_bytes = 2 << 20;
+  Store store(options);
+  constexpr int kThreads = 4;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&store, t] {
+      std::mt19937 random(static_cast<uint32_t>(t) + 100);
+      for (int i = 0; i < 30'000; ++i) {
+        const std::string key = "key" + std::to_string(random() % 20'000);
+        const size_t length = 50 + 100 * (random() % 4);
+        switch (random() % 8) {
+          case 0:
+            store.Delete(key);
+            break;
+          case 1:
+            store.Touch(key, kStartSeconds + 100);
+            break;
+          case 2:
+            Fetch(store, key);
+            break;
+          default:
+            Set(store, key, std::string(length, 'x'));
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const StoreStats stats = store.GetStats();
+  EXPECT_LE(stats.bytes, stats.limit_maxbytes);
+  EXPECT_GT(stats.evictions, 0u);
+  uint64_t scanned_bytes = 0;
+  const auto seen = ScanAll(store, 64, &scanned_bytes);
+  EXPECT_EQ(seen.size(), stats.curr_items);
+  EXPECT_EQ(scanned_bytes, stats.bytes);
+}
+
 // --- incr / decr -------------------------------------------------------------
 
 TEST_F(StoreTest, IncrDecrBasics) {
