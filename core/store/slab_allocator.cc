@@ -73,6 +73,7 @@ bool SlabAllocator::TakePage(SizeClass& c) {
     return false;
   }
   c.pages.push_back(static_cast<char*>(page));
+  c.page_count.store(c.pages.size(), std::memory_order_relaxed);
   c.carved = 0;
   return true;
 }
@@ -104,6 +105,7 @@ void SlabAllocator::Free(int cls, void* slot) {
     if (it != c.pages.end()) {
       *it = c.pages.back();
       c.pages.pop_back();
+      c.page_count.store(c.pages.size(), std::memory_order_relaxed);
       c.carved = c.pages.empty() ? 0 : 1;
       std::free(slot);
       page_bytes_.fetch_sub(c.page_size, std::memory_order_relaxed);
@@ -135,6 +137,86 @@ void* SlabAllocator::NextSlot(int cls) {
 size_t SlabAllocator::SlotCount(int cls) const {
   const SizeClass& c = *classes_[cls];
   return c.pages.empty() ? 0 : (c.pages.size() - 1) * c.slots_per_page + c.carved;
+}
+
+char* SlabAllocator::RemovablePage(int cls) const {
+  const SizeClass& c = *classes_[cls];
+  if (c.pages.empty()) {
+    return nullptr;
+  }
+  return c.pages[c.hand_page < c.pages.size() ? c.hand_page : 0];
+}
+
+std::vector<void*> SlabAllocator::SlotsOf(int cls, const char* page) const {
+  const SizeClass& c = *classes_[cls];
+  std::vector<void*> slots;
+  const size_t carved = page == c.pages.back() ? c.carved : c.slots_per_page;
+  slots.reserve(carved);
+  for (size_t i = 0; i < carved; ++i) {
+    slots.push_back(const_cast<char*>(page) + i * c.slot_size);
+  }
+  return slots;
+}
+
+void SlabAllocator::RemovePage(int cls, char* page) {
+  SizeClass& c = *classes_[cls];
+  const auto it = std::find(c.pages.begin(), c.pages.end(), page);
+  if (it == c.pages.end()) {
+    return;
+  }
+  // Rebuild the free list without the page's slots, in the same order.
+  void* kept = nullptr;
+  void* kept_tail = nullptr;
+  for (void* slot = c.free_list; slot != nullptr;) {
+    void* next = nullptr;
+    std::memcpy(&next, slot, sizeof(void*));
+    char* bytes = static_cast<char*>(slot);
+    if (bytes < page || bytes >= page + c.page_size) {
+      if (kept_tail == nullptr) {
+        kept = slot;
+      } else {
+        std::memcpy(kept_tail, &slot, sizeof(void*));
+      }
+      kept_tail = slot;
+    }
+    slot = next;
+  }
+  if (kept_tail != nullptr) {
+    const void* end = nullptr;
+    std::memcpy(kept_tail, &end, sizeof(void*));
+  }
+  c.free_list = kept;
+  const bool last = it + 1 == c.pages.end();
+  const auto index = static_cast<size_t>(it - c.pages.begin());
+  c.pages.erase(it);
+  c.page_count.store(c.pages.size(), std::memory_order_relaxed);
+  if (last) {
+    c.carved = c.pages.empty() ? 0 : c.slots_per_page;
+  }
+  if (c.hand_page > index) {
+    --c.hand_page;
+  } else if (c.hand_page == index) {
+    c.hand_slot = 0;
+  }
+}
+
+void SlabAllocator::AddPage(int cls, char* page) {
+  SizeClass& c = *classes_[cls];
+  if (c.pages.empty()) {
+    c.pages.push_back(page);
+    c.page_count.store(1, std::memory_order_relaxed);
+    c.carved = 0;  // carved on demand, as a new page
+    return;
+  }
+  // In front of the partly carved last page, all its slots free.
+  c.pages.insert(c.pages.begin(), page);
+  c.page_count.store(c.pages.size(), std::memory_order_relaxed);
+  ++c.hand_page;
+  for (size_t i = c.slots_per_page; i > 0; --i) {
+    void* slot = page + (i - 1) * c.slot_size;
+    std::memcpy(slot, &c.free_list, sizeof(void*));
+    c.free_list = slot;
+  }
 }
 
 }  // namespace store_internal

@@ -9,8 +9,8 @@
 // stays storable. Unlike memcached, the classes are fine (8-byte steps up to
 // 512 bytes, then a factor of 1.125) so that an item wastes at most 7 bytes
 // (12 % above 512), and a class whose slot is larger than half a page gets
-// pages of exactly one slot, freed with their slot. Pages are never moved
-// between classes once carved (memcached without slab_reassign).
+// pages of exactly one slot, freed with their slot. The store may move a page
+// between classes (memcached's slab_reassign: RemovePage, AddPage).
 #ifndef TWINCACHE_CORE_STORE_SLAB_ALLOCATOR_H_
 #define TWINCACHE_CORE_STORE_SLAB_ALLOCATOR_H_
 
@@ -73,6 +73,27 @@ class SlabAllocator {
   /// Slots of `cls` carved so far (free or not). Caller holds Lock(cls).
   size_t SlotCount(int cls) const;
 
+  // Moving a page between classes (memcached slabs.c slab_reassign): the
+  // caller frees every slot of a page of one class (RemovablePage), takes it
+  // out (RemovePage) and gives it to another class of the same page size
+  // (AddPage). Each needs its class's mutex held.
+
+  /// Pages of `cls` (a relaxed read, no lock needed).
+  size_t PageCount(int cls) const { return classes_[cls]->page_count.load(std::memory_order_relaxed); }
+  /// Bytes of a page of `cls`.
+  size_t PageSize(int cls) const { return classes_[cls]->page_size; }
+  /// The page the CLOCK hand of `cls` is in (the one to take from it), or
+  /// nullptr without a page. Its slots: SlotsOf().
+  char* RemovablePage(int cls) const;
+  /// The carved slots of `page` of `cls`, in order.
+  std::vector<void*> SlotsOf(int cls, const char* page) const;
+  /// Takes `page`, whose carved slots are all free, out of `cls` (its slots
+  /// leave the free list). The page stays counted in page_bytes().
+  void RemovePage(int cls, char* page);
+  /// Gives `page` (from RemovePage of a class with the same PageSize) to
+  /// `cls`, all its slots free.
+  void AddPage(int cls, char* page);
+
   /// Bytes of the slots of `cls` handed out and not freed (a relaxed read,
   /// no lock needed).
   size_t UsedBytes(int cls) const { return classes_[cls]->used_bytes.load(std::memory_order_relaxed); }
@@ -95,6 +116,7 @@ class SlabAllocator {
     size_t hand_page = 0;       // CLOCK hand: page index ...
     size_t hand_slot = 0;       // ... and slot within it
     std::atomic<size_t> used_bytes{0};
+    std::atomic<size_t> page_count{0};  // pages.size(), for readers without the mutex
   };
 
   bool TakePage(SizeClass& c);

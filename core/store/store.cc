@@ -343,11 +343,20 @@ Store::Item* Store::NewItem(std::string_view key, size_t value_length, uint32_t 
   Item* item = nullptr;
   {
     std::unique_lock<std::mutex> class_lock = memory_->slabs.Lock(cls);
-    void* slot = nullptr;
-    while ((slot = memory_->slabs.Allocate(cls)) == nullptr) {
+    void* slot = memory_->slabs.Allocate(cls);
+    if (slot == nullptr && memory_->last_page_move_s.load(std::memory_order_relaxed) < ToAccessTime(now_ms)) {
+      // Full: maybe a page of a class with older items (at most one move a
+      // second), else an eviction in the class.
+      class_lock.unlock();
+      const bool moved = MovePageTo(cls, held, keep, now_ms);
+      class_lock.lock();
+      slot = moved ? memory_->slabs.Allocate(cls) : nullptr;
+    }
+    while (slot == nullptr) {
       if (!EvictFromClass(cls, held, keep, now_ms, true)) {
         return nullptr;
       }
+      slot = memory_->slabs.Allocate(cls);
     }
     item = new (slot) Item;  // NOLINT(cppcoreguidelines-owning-memory): the slab owns it
     // Under the class mutex, so the hand never reads a stale clock byte.
@@ -356,7 +365,7 @@ Store::Item* Store::NewItem(std::string_view key, size_t value_length, uint32_t 
   item->hash_next = nullptr;
   item->cas = 0;
   item->set_exptime(exptime);
-  item->last_access = 0;
+  item->set_last_access(0);
   item->flags = flags;
   item->value_length = static_cast<uint32_t>(value_length);
   item->key_length = static_cast<uint8_t>(key.size());
@@ -468,7 +477,7 @@ bool Store::EvictFromClass(int cls, Shard* held, const Item* keep, int64_t now_m
       }
       continue;
     }
-    memory_->hand_times[cls].store(std::max<uint32_t>(item->last_access, 1), std::memory_order_relaxed);
+    memory_->hand_times[cls].store(std::max<uint32_t>(item->last_access(), 1), std::memory_order_relaxed);
     Drop(shard, item, hash, true);
     return true;
   }
@@ -505,6 +514,126 @@ bool Store::EvictForBytes(Shard* held, const Item* keep, int64_t now_ms) {
     }
   }
   return false;
+}
+
+// Page reassignment (memcached slabs.c slab_reassign, with the age balancing
+// of its slab_automove): classes keep the pages they were given, so when the
+// sizes written change, a class that is now written to would evict its own
+// young items while pages of another class hold items nobody has touched for
+// long. So a class that has no free slot and cannot add a page may take the
+// page under the CLOCK hand of the class whose such page holds the oldest
+// items (by their mean last access, sampled), when those are at least twice
+// as old as the class's own last evicted item (or, for a class that has not
+// evicted yet, at least a second old). The page's items are freed (counted
+// as evictions, or as reclaimed when dead; tombstones uncounted) and the page
+// changes class. Only classes of 1 MiB pages trade, a donor keeps at least
+// one page, and the store tries at most one move a second, so pages do not
+// swing back and forth. False when no page moved (no donor, the second's
+// move already tried, or an item of the page could not be freed: a busy
+// shard, `keep`, or a live item under -M). Takes no class mutex on entry
+// and never two at once.
+bool Store::MovePageTo(int cls, Shard* held, const Item* keep, int64_t now_ms) {
+  store_internal::SlabAllocator& slabs = memory_->slabs;
+  const size_t page_size = slabs.PageSize(cls);
+  if (page_size != store_internal::SlabAllocator::kPageSize || slabs.SlotSize(cls) * 2 > page_size) {
+    return false;
+  }
+  const uint32_t now_s = ToAccessTime(now_ms);
+  uint32_t last = memory_->last_page_move_s.load(std::memory_order_relaxed);
+  if (last >= now_s || !memory_->last_page_move_s.compare_exchange_strong(last, now_s)) {
+    return false;
+  }
+  const uint32_t own_time = memory_->hand_times[cls].load(std::memory_order_relaxed);
+  const uint32_t own_age = own_time != 0 && own_time < now_s ? now_s - own_time : 0;
+  constexpr size_t kSamples = 64;
+  int donor = -1;
+  uint32_t donor_age = 0;
+  for (int other = 0; other < slabs.class_count(); ++other) {
+    if (other == cls || slabs.PageSize(other) != page_size || slabs.SlotSize(other) * 2 > page_size ||
+        slabs.PageCount(other) < 2) {
+      continue;
+    }
+    std::unique_lock<std::mutex> lock = slabs.Lock(other);
+    const char* page = slabs.RemovablePage(other);
+    if (page == nullptr) {
+      continue;
+    }
+    const std::vector<void*> slots = slabs.SlotsOf(other, page);
+    const size_t stride = std::max<size_t>(slots.size() / kSamples, 1);
+    uint64_t age_sum = 0;
+    uint64_t sampled = 0;
+    for (size_t i = 0; i < slots.size(); i += stride) {
+      const auto* item = static_cast<const Item*>(slots[i]);
+      if ((item->clock_bits() & kLinked) != 0) {
+        const uint32_t access = item->last_access();
+        age_sum += access < now_s ? now_s - access : 0;
+        ++sampled;
+      }
+    }
+    const auto age = static_cast<uint32_t>(sampled != 0 ? age_sum / sampled : now_s);  // empty: oldest
+    if (age > donor_age) {
+      donor = other;
+      donor_age = age;
+    }
+  }
+  if (donor < 0 || donor_age < std::max<uint64_t>(uint64_t{2} * own_age, 1)) {
+    return false;
+  }
+  char* page = nullptr;
+  {
+    std::unique_lock<std::mutex> lock = slabs.Lock(donor);
+    page = slabs.RemovablePage(donor);
+    if (page == nullptr || slabs.PageCount(donor) < 2) {
+      return false;
+    }
+    const FlushPoint flush = LoadFlush();
+    uint32_t newest = 0;
+    for (void* slot : slabs.SlotsOf(donor, page)) {
+      auto* item = static_cast<Item*>(slot);
+      if ((item->clock_bits() & kLinked) == 0) {
+        continue;
+      }
+      if (item == keep) {
+        return false;
+      }
+      const uint64_t hash = HashKey(item->key());
+      Shard& shard = ShardFor(hash);
+      std::unique_lock<std::mutex> shard_lock;
+      if (&shard != held) {
+        shard_lock = std::unique_lock<std::mutex>(shard.mu, std::try_to_lock);
+        if (!shard_lock.owns_lock()) {
+          return false;
+        }
+      }
+      if ((item->clock_bits() & kLinked) == 0) {
+        continue;
+      }
+      if (item->tombstone) {
+        // Not client data (see EvictFromClass).
+      } else if (StateOf(*item, flush, now_ms) != ItemState::kLive) {
+        ++shard.reclaimed;
+        if (!item->fetched) {
+          ++shard.expired_unfetched;
+        }
+      } else if (options_.evict_to_free) {
+        ++shard.evictions;
+        if (!item->fetched) {
+          ++shard.evicted_unfetched;
+        }
+      } else {
+        return false;
+      }
+      newest = std::max(newest, item->last_access());
+      Drop(shard, item, hash, true);
+    }
+    slabs.RemovePage(donor, page);
+    if (newest != 0) {
+      memory_->hand_times[donor].store(newest, std::memory_order_relaxed);
+    }
+  }
+  std::unique_lock<std::mutex> lock = slabs.Lock(cls);
+  slabs.AddPage(cls, page);
+  return true;
 }
 
 // Accounts for replacing an item of `old_size` bytes (0: none) in `shard`
@@ -552,7 +681,7 @@ Store::Item* Store::WithExptimeVersion(Shard& shard, Item* item, uint64_t hash, 
   CopyBytes(grown->value_data(), item->value());
   grown->cas = item->cas;
   grown->set_exptime_version(item->cas);
-  grown->last_access = item->last_access;
+  grown->set_last_access(item->last_access());
   grown->fetched = item->fetched;
   grown->stale = item->stale;
   grown->win_token_sent = item->win_token_sent;
@@ -578,7 +707,7 @@ uint64_t Store::Link(Shard& shard, Item* old_item, Item* new_item, uint64_t hash
 // Puts `new_item`, whose version is set, in place of `old_item` (null: none),
 // referenced. The bytes were charged by Charge().
 void Store::Replace(Shard& shard, Item* old_item, Item* new_item, uint64_t hash, int64_t now_ms) {
-  new_item->last_access = ToAccessTime(now_ms);
+  new_item->set_last_access(ToAccessTime(now_ms));
   if (old_item != nullptr) {
     Unlink(shard, old_item, hash);
   }
@@ -644,7 +773,7 @@ bool Store::Get(std::string_view key, const ReadOptions& options,
   if (options.bump_lru) {
     // memcached do_item_bump: mark fetched, refresh the access time, reference it.
     item->fetched = true;
-    item->last_access = ToAccessTime(now_ms);
+    item->set_last_access(ToAccessTime(now_ms));
     ItemTable::Reference(item);
   }
   return true;
@@ -724,7 +853,7 @@ StoreStatus Store::StoreItem(StoreMode mode, std::string_view key, std::string_v
     case StoreMode::kAdd:
       if (old != nullptr) {
         // memcached do_store_item: a failed add still promotes the item.
-        old->last_access = ToAccessTime(now_ms);
+        old->set_last_access(ToAccessTime(now_ms));
         ItemTable::Reference(old);
         status = StoreStatus::kNotStored;
       }
@@ -948,7 +1077,7 @@ bool Store::Touch(std::string_view key, int64_t exptime) {
   item->set_exptime_version(NextVersion());
   Notify(RecordKind::kTouch, *item);
   item->fetched = true;
-  item->last_access = ToAccessTime(now_ms);
+  item->set_last_access(ToAccessTime(now_ms));
   ItemTable::Reference(item);
   return true;
 }

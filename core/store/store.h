@@ -10,7 +10,10 @@
 // memcached's). A write that needs a slot its class cannot have without a
 // page past the limit evicts in that class; one that would pass `bytes`
 // evicts in the class whose CLOCK hand last freed the least recently used
-// item (see store.cc, EvictForBytes). With `evict_to_free == false` (-M)
+// item (see store.cc, EvictForBytes). A class that cannot add a page may
+// take one from a class whose items are much older, freeing them (memcached's
+// slab_reassign with slab_automove's age balancing; store.cc, MovePageTo).
+// With `evict_to_free == false` (-M)
 // only expired and flushed items (and tombstones) are freed, and the write
 // fails. Expired and flushed items are reclaimed lazily on access and by
 // ReclaimExpired(), which the server calls from a background timer.
@@ -390,6 +393,7 @@ class Store {
   bool TryCharge(size_t bytes);
   bool EvictFromClass(int cls, Shard* held, const Item* keep, int64_t now_ms, bool class_locked);
   bool EvictForBytes(Shard* held, const Item* keep, int64_t now_ms);
+  bool MovePageTo(int cls, Shard* held, const Item* keep, int64_t now_ms);
   Item* WithExptimeVersion(Shard& shard, Item* item, uint64_t hash, int64_t now_ms);
   uint64_t Link(Shard& shard, Item* old_item, Item* new_item, uint64_t hash, uint64_t new_cas,
                 int64_t now_ms);

@@ -152,14 +152,14 @@ class OriginTable {
 // atomically. The key and the layout never change while the item lives.
 
 struct Store::Item {
-  Item* hash_next;        // next item in the same hash bucket
-  uint64_t cas;           // cas unique = version hlc
-  uint32_t exptime_s;     // absolute unix seconds; 0 = never (tombstone: end of its TTL)
-  uint32_t last_access;   // unix seconds (fits until 2106)
-  uint32_t flags;         // client flags
-  uint32_t value_length;  //
-  uint8_t key_length;     // keys are at most kKeyMaxLength (250) bytes
-  uint8_t origin_index;   // OriginTable index; kInlineOrigin: the inline origin field
+  Item* hash_next;         // next item in the same hash bucket
+  uint64_t cas;            // cas unique = version hlc
+  uint32_t exptime_s;      // absolute unix seconds; 0 = never (tombstone: end of its TTL)
+  uint32_t last_access_s;  // unix seconds (fits until 2106); atomic access only (last_access())
+  uint32_t flags;          // client flags
+  uint32_t value_length;   //
+  uint8_t key_length;      // keys are at most kKeyMaxLength (250) bytes
+  uint8_t origin_index;    // OriginTable index; kInlineOrigin: the inline origin field
   // memcached's it_flags.
   bool fetched : 1;         // read at least once since stored
   bool tombstone : 1;       // a deleted key's tombstone: no value, invisible to clients
@@ -184,6 +184,15 @@ struct Store::Item {
     std::atomic_ref<uint8_t>(clock).fetch_and(static_cast<uint8_t>(~bits), std::memory_order_release);
   }
   void ResetClock(uint8_t bits) { std::atomic_ref<uint8_t>(clock).store(bits, std::memory_order_release); }
+
+  // Relaxed atomics: written under the shard mutex, also read by page moves
+  // (Store::MovePageTo) that hold only the class mutex.
+  uint32_t last_access() const {
+    return std::atomic_ref<uint32_t>(const_cast<uint32_t&>(last_access_s)).load(std::memory_order_relaxed);
+  }
+  void set_last_access(uint32_t seconds) {
+    std::atomic_ref<uint32_t>(last_access_s).store(seconds, std::memory_order_relaxed);
+  }
 
   size_t total_size() const { return TotalSize(key_length, value_length, clock_bits()); }
   bool has_exptime_version() const { return (clock_bits() & store_internal::kHasExptimeVersion) != 0; }
@@ -290,7 +299,7 @@ struct Store::Memory {
     view.flags = item.flags;
     view.exptime = item.exptime();
     view.cas = item.cas;
-    view.last_access = item.last_access;
+    view.last_access = item.last_access();
     view.fetched = item.fetched;
     view.size = SizeOf(item);
     view.origin = item.origin(origins);
@@ -306,6 +315,7 @@ struct Store::Memory {
   // Per class: last_access of the last item its CLOCK hand freed (0: none
   // yet), the class's age estimate for EvictForBytes.
   std::unique_ptr<std::atomic<uint32_t>[]> hand_times;
+  std::atomic<uint32_t> last_page_move_s{0};  // unix seconds of the last MovePageTo attempt
 };
 
 // ---------------------------------------------------------------------------

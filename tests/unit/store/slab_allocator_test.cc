@@ -125,6 +125,52 @@ TEST(SlabAllocatorTest, TheHandVisitsEveryCarvedSlotOncePerTurn) {
   for (int i = 0; i < 51; ++i) EXPECT_EQ(slabs.NextSlot(cls), slots[i]) << i;
 }
 
+TEST(SlabAllocatorTest, APageMovesBetweenClassesOfTheSamePageSize) {
+  SlabAllocator slabs(2 * kPage, 40, 4096, kPage);
+  const int from = slabs.ClassFor(100);
+  const int to = slabs.ClassFor(1000);
+  std::vector<void*> first_page;
+  char* page = nullptr;
+  {
+    auto lock = slabs.Lock(from);
+    const size_t per_page = kPage / slabs.SlotSize(from);
+    std::vector<void*> slots;
+    for (size_t i = 0; i < per_page + 3; ++i) slots.push_back(slabs.Allocate(from));  // 2 pages
+    ASSERT_EQ(slabs.PageCount(from), 2u);
+    page = slabs.RemovablePage(from);  // the hand's page: the first
+    first_page = slabs.SlotsOf(from, page);
+    ASSERT_EQ(first_page.size(), per_page);
+    EXPECT_EQ(first_page.front(), page);
+    // Free the page's slots and a slot of the other page, then take the page out.
+    for (void* slot : first_page) slabs.Free(from, slot);
+    slabs.Free(from, slots.back());
+    slabs.RemovePage(from, page);
+    EXPECT_EQ(slabs.PageCount(from), 1u);
+    EXPECT_EQ(slabs.SlotCount(from), 3u);
+    EXPECT_EQ(slabs.UsedBytes(from), 2 * slabs.SlotSize(from));
+    // Only the other page's free slot is left on the free list, then carving goes on.
+    EXPECT_EQ(slabs.Allocate(from), slots.back());
+    void* carved = slabs.Allocate(from);
+    EXPECT_EQ(static_cast<char*>(carved), static_cast<char*>(slots[per_page]) + 3 * slabs.SlotSize(from));
+  }
+  EXPECT_EQ(slabs.page_bytes(), 2 * kPage);  // still counted while it moves
+  auto lock = slabs.Lock(to);
+  void* before = slabs.Allocate(to);  // the class's first page
+  slabs.AddPage(to, page);
+  EXPECT_EQ(slabs.PageCount(to), 2u);
+  std::set<void*> from_moved;
+  for (size_t i = 0; i < kPage / slabs.SlotSize(to); ++i) {
+    void* slot = slabs.Allocate(to);
+    ASSERT_NE(slot, nullptr);
+    from_moved.insert(slot);
+    EXPECT_GE(static_cast<char*>(slot), page);
+    EXPECT_LT(static_cast<char*>(slot), page + kPage);
+  }
+  EXPECT_EQ(from_moved.size(), kPage / slabs.SlotSize(to));
+  EXPECT_NE(slabs.Allocate(to), nullptr);  // then the first page's carving goes on
+  EXPECT_NE(before, nullptr);
+}
+
 }  // namespace
 }  // namespace store_internal
 }  // namespace twincache

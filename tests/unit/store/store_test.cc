@@ -573,6 +573,45 @@ TEST_F(StoreTest, AFullClassEvictsInItselfWhenNoPageCanBeAdded) {
   EXPECT_EQ(scanned_bytes, store.GetStats().bytes);
 }
 
+// The values written change size: the new class takes pages from the old
+// one, whose items nobody touched for long (page reassignment), instead of
+// living in its first page only.
+TEST_F(StoreTest, PagesMoveToTheClassNowWrittenFromOneWithOldItems) {
+  StoreOptions options = Options();
+  options.shard_bits = 2;
+  options.limit_bytes = 8 << 20;
+  Store store(options);
+  const std::string small(100, 's');
+  const std::string large(1000, 'L');
+  int written = 0;
+  while (store.GetStats().evictions == 0) {
+    ASSERT_EQ(Set(store, "small" + std::to_string(written), small), StoreStatus::kStored);
+    ASSERT_LT(++written, 1'000'000);
+  }
+  const uint64_t small_items = store.GetStats().curr_items;
+  clock_.Advance(3'600'000);  // an hour later only large values are written
+  const size_t large_per_page = (size_t{1} << 20) / 1040;
+  for (int second = 0; second < 8; ++second) {
+    for (size_t i = 0; i < large_per_page; ++i) {
+      ASSERT_EQ(Set(store, "large" + std::to_string(second) + "_" + std::to_string(i), large),
+                StoreStatus::kStored);
+    }
+    clock_.Advance(1000);
+  }
+  size_t small_left = 0;
+  size_t large_held = 0;
+  uint64_t scanned_bytes = 0;
+  for (const auto& [key, count] : ScanAll(store, 100, &scanned_bytes)) {
+    (key.rfind("small", 0) == 0 ? small_left : large_held) += count;
+  }
+  EXPECT_GT(large_held, 4 * large_per_page);  // pages came from the small class
+  EXPECT_LT(small_left, small_items);
+  const StoreStats stats = store.GetStats();
+  EXPECT_EQ(small_left + large_held, stats.curr_items);
+  EXPECT_EQ(scanned_bytes, stats.bytes);
+  EXPECT_LE(stats.bytes, stats.limit_maxbytes);
+}
+
 // Items above half a page get pages of their own, released with them.
 TEST_F(StoreTest, LargeItemsHavePagesOfTheirOwn) {
   StoreOptions options = Options();
