@@ -5,6 +5,15 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define TWINCACHE_POISON(address, size) ASAN_POISON_MEMORY_REGION(address, size)
+#define TWINCACHE_UNPOISON(address, size) ASAN_UNPOISON_MEMORY_REGION(address, size)
+#else
+#define TWINCACHE_POISON(address, size) ((void)(address), (void)(size))
+#define TWINCACHE_UNPOISON(address, size) ((void)(address), (void)(size))
+#endif
+
 namespace twincache {
 namespace store_internal {
 
@@ -16,9 +25,10 @@ size_t RoundUp(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
 }  // namespace
 
-SlabAllocator::SlabAllocator(size_t limit_bytes, size_t min_slot, size_t max_slot, size_t page_size)
-    : limit_bytes_(limit_bytes) {
-  min_slot_ = RoundUp(std::max(min_slot, kAlign));
+SlabAllocator::SlabAllocator(size_t limit_bytes, size_t min_slot, size_t max_slot, size_t page_size,
+                             size_t readable_prefix)
+    : readable_prefix_(std::max(readable_prefix, sizeof(void*))), limit_bytes_(limit_bytes) {
+  min_slot_ = RoundUp(std::max(min_slot, readable_prefix_));
   max_slot = std::max(max_slot, min_slot_);
   std::vector<size_t> sizes;
   for (size_t size = min_slot_; size <= kFineMax; size += kFineStep) {
@@ -41,9 +51,17 @@ SlabAllocator::SlabAllocator(size_t limit_bytes, size_t min_slot, size_t max_slo
 SlabAllocator::~SlabAllocator() {
   for (const auto& c : classes_) {
     for (char* page : c->pages) {
+      TWINCACHE_UNPOISON(page, c->page_size);
       std::free(page);
     }
   }
+}
+
+// A free slot: its prefix readable (the free list link, the store's CLOCK
+// byte), the rest poisoned.
+void SlabAllocator::PoisonFree(const SizeClass& c, void* slot) const {
+  TWINCACHE_UNPOISON(slot, readable_prefix_);
+  TWINCACHE_POISON(static_cast<char*>(slot) + readable_prefix_, c.slot_size - readable_prefix_);
 }
 
 int SlabAllocator::ClassFor(size_t bytes) const {
@@ -72,6 +90,7 @@ bool SlabAllocator::TakePage(SizeClass& c) {
     page_bytes_.fetch_sub(c.page_size, std::memory_order_relaxed);
     return false;
   }
+  TWINCACHE_POISON(page, c.page_size);  // not carved yet
   c.pages.push_back(static_cast<char*>(page));
   c.page_count.store(c.pages.size(), std::memory_order_relaxed);
   c.carved = 0;
@@ -92,6 +111,7 @@ void* SlabAllocator::Allocate(int cls) {
     slot = c.pages.back() + c.carved * c.slot_size;
     ++c.carved;
   }
+  TWINCACHE_UNPOISON(slot, c.slot_size);
   c.used_bytes.fetch_add(c.slot_size, std::memory_order_relaxed);
   return slot;
 }
@@ -107,11 +127,13 @@ void SlabAllocator::Free(int cls, void* slot) {
       c.pages.pop_back();
       c.page_count.store(c.pages.size(), std::memory_order_relaxed);
       c.carved = c.pages.empty() ? 0 : 1;
+      TWINCACHE_UNPOISON(slot, c.page_size);
       std::free(slot);
       page_bytes_.fetch_sub(c.page_size, std::memory_order_relaxed);
     }
     return;
   }
+  PoisonFree(c, slot);
   std::memcpy(slot, &c.free_list, sizeof(void*));
   c.free_list = slot;
 }
@@ -186,6 +208,7 @@ void SlabAllocator::RemovePage(int cls, char* page) {
     std::memcpy(kept_tail, &end, sizeof(void*));
   }
   c.free_list = kept;
+  TWINCACHE_POISON(page, c.page_size);  // no class's slots until AddPage
   const bool last = it + 1 == c.pages.end();
   const auto index = static_cast<size_t>(it - c.pages.begin());
   c.pages.erase(it);
@@ -214,6 +237,7 @@ void SlabAllocator::AddPage(int cls, char* page) {
   ++c.hand_page;
   for (size_t i = c.slots_per_page; i > 0; --i) {
     void* slot = page + (i - 1) * c.slot_size;
+    PoisonFree(c, slot);
     std::memcpy(slot, &c.free_list, sizeof(void*));
     c.free_list = slot;
   }

@@ -36,7 +36,12 @@ class SlabAllocator {
   /// Classes from `min_slot` bytes (rounded up to 8) to at least `max_slot`
   /// bytes; `limit_bytes` bounds the page bytes (see Allocate). Every slot is
   /// 8-byte aligned and at least 8 bytes (the free list link lives in it).
-  SlabAllocator(size_t limit_bytes, size_t min_slot, size_t max_slot, size_t page_size = kPageSize);
+  /// Under AddressSanitizer the bytes of a free slot from `readable_prefix`
+  /// on (at least the link's 8) are poisoned, as is memory not carved yet,
+  /// so a use after Free() is reported; the prefix of a free slot stays
+  /// readable for a CLOCK hand that must tell free slots from used ones.
+  SlabAllocator(size_t limit_bytes, size_t min_slot, size_t max_slot, size_t page_size = kPageSize,
+                size_t readable_prefix = 8);
   ~SlabAllocator();  // frees every page; slots still allocated die with them
   SlabAllocator(const SlabAllocator&) = delete;
   SlabAllocator& operator=(const SlabAllocator&) = delete;
@@ -120,7 +125,9 @@ class SlabAllocator {
   };
 
   bool TakePage(SizeClass& c);
+  void PoisonFree(const SizeClass& c, void* slot) const;
 
+  size_t readable_prefix_ = 8;
   std::vector<std::unique_ptr<SizeClass>> classes_;
   size_t fine_classes_ = 0;  // classes_[0..fine_classes_) step by kFineStep
   size_t min_slot_ = 0;

@@ -25,8 +25,8 @@
 //
 // Shards. A key's hash picks the shard from its high bits and the bucket
 // inside the shard's chained table from its low bits. A shard's mutex guards
-// its table, its items' fields (all but the atomic CLOCK byte) and its
-// counters.
+// its table, its items' fields (all but the CLOCK byte and the last access,
+// which are atomic) and its counters.
 //
 // Writes. set/add/replace/cas build the new item before taking the lock, so a
 // 1 MB copy never runs under it; append/prepend and incr/decr must read the

@@ -148,8 +148,10 @@ class OriginTable {
 // slot 8 bytes larger (Store::WithExptimeVersion).
 //
 // Threads: the fields are guarded by the shard mutex, except `clock`, which
-// the CLOCK hand reads and clears under its class mutex: it is only accessed
-// atomically. The key and the layout never change while the item lives.
+// the CLOCK hand reads and clears under its class mutex, and last_access_s,
+// which page moves read: both are only accessed atomically. The key and the
+// layout never change while the item lives. A free slot keeps its header
+// readable under AddressSanitizer (the rest is poisoned).
 
 struct Store::Item {
   Item* hash_next;         // next item in the same hash bucket
@@ -264,7 +266,8 @@ struct Store::Memory {
   explicit Memory(const StoreOptions& options)
       : slabs(options.limit_bytes, Item::kHeaderSize + 1,
               Item::TotalSize(kKeyMaxLength, options.item_size_max,
-                              store_internal::kHasExptimeVersion | store_internal::kHasOrigin)),
+                              store_internal::kHasExptimeVersion | store_internal::kHasOrigin),
+              store_internal::SlabAllocator::kPageSize, Item::kHeaderSize),
         origins(options.node_id),
         hand_times(std::make_unique<std::atomic<uint32_t>[]>(static_cast<size_t>(slabs.class_count()))) {}
 

@@ -171,6 +171,23 @@ TEST(SlabAllocatorTest, APageMovesBetweenClassesOfTheSamePageSize) {
   EXPECT_NE(before, nullptr);
 }
 
+// Under AddressSanitizer a freed slot is poisoned past its readable prefix,
+// so a use after free is reported as it would be for malloc'd memory.
+TEST(SlabAllocatorDeathTest, AFreedSlotIsPoisonedUnderAddressSanitizer) {
+#if defined(__SANITIZE_ADDRESS__)
+  SlabAllocator slabs(kPage, 40, 4096, kPage, 16);
+  const int cls = slabs.ClassFor(200);
+  auto lock = slabs.Lock(cls);
+  auto* slot = static_cast<volatile char*>(slabs.Allocate(cls));
+  slot[100] = 1;
+  slabs.Free(cls, const_cast<char*>(slot));
+  EXPECT_EQ(slot[8], slot[8]);  // the readable prefix
+  EXPECT_DEATH(slot[100] = 2, "use-after-poison");
+#else
+  GTEST_SKIP() << "needs AddressSanitizer (TWINCACHE_SANITIZE)";
+#endif
+}
+
 }  // namespace
 }  // namespace store_internal
 }  // namespace twincache
