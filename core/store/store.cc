@@ -1,37 +1,54 @@
 // Store: the sharded item table (see store.h for the contract).
 //
-// Layout (store_internal.h). Each item is ONE malloc'd block: an Item header
-// (hash chain link, LRU links, cas unique, origin, exptime_version, exptime,
-// flags, last access, key and value lengths, fetched and tombstone bits)
-// followed by the key bytes and the value bytes, as memcached's item is
-// (items.c do_item_alloc) but without slabs: the allocator's real chunk size
-// is what counts against -m, so `bytes` follows the resident memory.
+// Layout (store_internal.h). Each item is ONE slab slot: a packed 36-byte
+// header (hash chain link, cas unique, 32-bit exptime and last access, flags,
+// lengths, an origin index, the bits, the CLOCK byte), the optional
+// exptime_version and inline origin, the key and the value, as memcached's
+// item is (items.c do_item_alloc) but smaller: no LRU links (CLOCK needs
+// none), no refcount (the shard mutex is held while an item is used), the
+// origin node id folded into a one-byte index and exptime_version stored only
+// when it can differ from the cas unique. A slot's size is what the item
+// counts in `bytes`.
+//
+// Memory (slab_allocator.h). The slab classes are global, not per shard: with
+// 64 shards and ~100 classes, per-shard pages would strand up to a page per
+// shard and class (GBs of partial pages), so a slot is taken under its class's
+// mutex instead, which only writes and frees take, briefly (memcached's
+// slabs_lock, split per class). Lock order: a shard mutex, then a class
+// mutex; never two class mutexes. The CLOCK hand runs under its class mutex
+// and locks a victim's shard with try_lock only (skipping busy shards), so a
+// writer never waits for a second shard and no two threads can deadlock
+// (memcached items.c lru_pull_tail trylocks the item the same way). A writer
+// that already holds the victim's shard passes it as `held`, and the item it
+// is replacing as `keep`, which the hand skips, as it skips slots that are
+// free or not yet linked (kLinked clear).
 //
 // Shards. A key's hash picks the shard from its high bits and the bucket
 // inside the shard's chained table from its low bits. A shard's mutex guards
-// its table, its LRU list (head = most recently used) and its counters.
+// its table, its items' fields (all but the CLOCK byte and the last access,
+// which are atomic) and its counters.
 //
 // Writes. set/add/replace/cas build the new item before taking the lock, so a
 // 1 MB copy never runs under it; append/prepend and incr/decr must read the
-// old value and build under the lock. A write charges its size (minus the size
-// of the item it replaces) to the global byte count; when that would pass the
-// limit it evicts LRU tail items of its own shard, then of other shards taken
-// with try_lock only, so a writer never waits for a second lock and two
-// writers cannot deadlock (memcached items.c lru_pull_tail, without the
-// separate LRU lock).
+// old value and build under the lock. A write charges its slot size (minus
+// the size of the item it replaces) to the global byte count; when that would
+// pass the limit, a CLOCK hand evicts, in the class that seems to hold the
+// least recently used items (EvictForBytes). A slot the class cannot
+// have without a new page past the limit is made by evicting in the class
+// (NewItem), as memcached's do_item_alloc pulls its class's LRU tail.
 //
 // Expiry. Items are checked when touched (lazy expiry, memcached do_item_get),
-// at the LRU tail during eviction, and by ReclaimExpired(), an incremental walk
-// over the buckets that plays memcached's LRU crawler. flush_all is a version:
+// by the CLOCK hand, and by ReclaimExpired(), an incremental walk over the
+// buckets that plays memcached's LRU crawler. flush_all is a version:
 // items whose cas unique is not above it are invalid once the clock reaches
 // the flush time (memcached's oldest_live, in HLC terms).
 //
 // Counters follow memcached: `reclaimed` and `expired_unfetched` count expired
-// or flushed items freed at the LRU tail or by ReclaimExpired(); a lookup that
+// or flushed items freed by the hand or by ReclaimExpired(); a lookup that
 // frees one counts only get_expired/get_flushed, and only in Get().
 //
 // Replication (docs/replication.md). A tombstone is an Item without a value
-// and with the tombstone bit, in the same table and LRU list as items, so a
+// and with the tombstone bit, in the same table and slab classes as items, so a
 // key has one entry and one lookup finds either. Its exptime is the time its
 // TTL ends, counted from its version's time so that both nodes reclaim it in
 // the same second; expiry, flush_all, ReclaimExpired() and eviction treat it
@@ -45,6 +62,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <new>
 #include <thread>
 
 #include "core/store/store_internal.h"
@@ -54,14 +72,19 @@ namespace twincache {
 using store_internal::CopyBytes;
 using store_internal::HashKey;
 using store_internal::kFlushUpdating;
+using store_internal::kHasExptimeVersion;
+using store_internal::kHasOrigin;
 using store_internal::kHlcCounterMask;
+using store_internal::kLinked;
 using store_internal::kMaxFlushMillis;
+using store_internal::kReferenced;
 using store_internal::MillisToVersion;
+using store_internal::OriginTable;
 using store_internal::Version;
 
 namespace {
 
-// With -M, how many LRU tail items eviction examines for an expired one
+// With -M, how many items the CLOCK hand examines for an expired one
 // (memcached lru_pull_tail's search depth).
 constexpr int kTailSearchDepth = 5;
 
@@ -131,6 +154,7 @@ Store::Store(const StoreOptions& options)
   if (options_.node_id == 0) {
     options_.node_id = 1;
   }
+  memory_ = std::make_unique<Memory>(options_);
   options_.tombstone_ttl_s = std::max<int64_t>(options_.tombstone_ttl_s, 0);
   const size_t shard_count = size_t{1} << options_.shard_bits;
   shards_.reserve(shard_count);
@@ -139,7 +163,7 @@ Store::Store(const StoreOptions& options)
   }
 }
 
-Store::~Store() = default;  // each ItemTable frees its items
+Store::~Store() = default;  // the slab allocator frees the items' pages
 
 Store::Shard& Store::ShardFor(uint64_t hash) {
   if (options_.shard_bits == 0) {
@@ -152,7 +176,7 @@ void Store::SetObserver(RecordObserver* observer) { observer_ = observer; }
 
 void Store::Notify(RecordKind kind, const Item& item) const {
   if (observer_ != nullptr) {
-    observer_->OnRecord(item.ToRecord(kind));
+    observer_->OnRecord(memory_->ToRecord(item, kind));
   }
 }
 
@@ -210,10 +234,10 @@ bool Store::IsFlushed(const FlushPoint& flush, uint64_t cas, uint64_t origin, in
 }
 
 Store::ItemState Store::StateOf(const Item& item, const FlushPoint& flush, int64_t now_ms) const {
-  if (IsExpired(item.exptime, now_ms / 1000)) {
+  if (IsExpired(item.exptime(), now_ms / 1000)) {
     return ItemState::kExpired;
   }
-  if (IsFlushed(flush, item.cas, item.origin, now_ms)) {
+  if (IsFlushed(flush, item.cas, item.origin(memory_->origins), now_ms)) {
     return ItemState::kFlushed;
   }
   return ItemState::kLive;
@@ -260,7 +284,7 @@ void Store::DropFlushed(uint64_t version, uint64_t origin) {
     for (size_t b = 0; b < table.bucket_count(); ++b) {
       for (Item* item = table.bucket(b); item != nullptr;) {
         Item* next = item->hash_next;
-        if (item->version() <= flush) {
+        if (item->version(memory_->origins) <= flush) {
           Drop(*shard, item, HashKey(item->key()));
         }
         item = next;
@@ -298,19 +322,96 @@ Store::Item* Store::FindLive(Shard& shard, std::string_view key, uint64_t hash, 
   return nullptr;
 }
 
+// A new item of `key` with room for `value_length` value bytes
+// (uninitialised), not linked, with cas 0 and origin `origin`. It carries an
+// exptime_version field when asked or with -M (see Item). The slot comes from
+// its class, evicting there when the class can have no new page (skipping
+// `keep`; `held` is a shard the caller has locked). nullptr when no slot can
+// be had. Its bytes are not charged (Charge()). With `may_evict` false
+// (Restore) it neither evicts nor moves a page: nullptr when the class has
+// no free slot and can have no new page.
+Store::Item* Store::NewItem(std::string_view key, size_t value_length, uint32_t flags, int64_t exptime,
+                            uint64_t origin, bool with_exptime_version, Shard* held, const Item* keep,
+                            int64_t now_ms, bool may_evict) {
+  const uint8_t origin_index = memory_->origins.IndexOf(origin);
+  uint8_t layout = 0;
+  if (with_exptime_version || !options_.evict_to_free) {
+    layout |= kHasExptimeVersion;
+  }
+  if (origin_index == OriginTable::kInlineOrigin) {
+    layout |= kHasOrigin;
+  }
+  const int cls = memory_->slabs.ClassFor(Item::TotalSize(key.size(), value_length, layout));
+  if (cls < 0) {
+    return nullptr;
+  }
+  Item* item = nullptr;
+  {
+    std::unique_lock<std::mutex> class_lock = memory_->slabs.Lock(cls);
+    void* slot = memory_->slabs.Allocate(cls);
+    if (slot == nullptr && !may_evict) {
+      return nullptr;
+    }
+    if (slot == nullptr && memory_->last_page_move_s.load(std::memory_order_relaxed) < ToAccessTime(now_ms)) {
+      // Full: maybe a page of a class with older items (at most one move a
+      // second), else an eviction in the class.
+      class_lock.unlock();
+      const bool moved = MovePageTo(cls, held, keep, now_ms);
+      class_lock.lock();
+      slot = moved ? memory_->slabs.Allocate(cls) : nullptr;
+    }
+    while (slot == nullptr) {
+      if (!EvictFromClass(cls, held, keep, now_ms, true)) {
+        return nullptr;
+      }
+      slot = memory_->slabs.Allocate(cls);
+    }
+    item = new (slot) Item;  // NOLINT(cppcoreguidelines-owning-memory): the slab owns it
+    // Under the class mutex, so the hand never reads a stale clock byte.
+    item->ResetClock(layout);
+  }
+  item->hash_next = nullptr;
+  item->cas = 0;
+  item->set_exptime(exptime);
+  item->set_last_access(0);
+  item->flags = flags;
+  item->value_length = static_cast<uint32_t>(value_length);
+  item->key_length = static_cast<uint8_t>(key.size());
+  item->fetched = false;
+  item->tombstone = false;
+  item->stale = false;
+  item->win_token_sent = false;
+  item->set_origin(origin_index, origin);
+  item->set_exptime_version(0);
+  CopyBytes(item->data(), key);
+  return item;
+}
+
+// Returns the slot of `item` (unlinked) to its class; with class_locked the
+// caller holds that class's mutex.
+void Store::DestroyItem(Item* item, bool class_locked) {
+  const int cls = memory_->ClassOf(*item);
+  std::unique_lock<std::mutex> class_lock;
+  if (!class_locked) {
+    class_lock = memory_->slabs.Lock(cls);
+  }
+  item->ResetClock(0);
+  memory_->slabs.Free(cls, item);
+}
+
 // Frees `item` and its bytes.
-void Store::Drop(Shard& shard, Item* item, uint64_t hash) {
-  bytes_.fetch_sub(item->size(), std::memory_order_relaxed);
-  Unlink(shard, item, hash);
+void Store::Drop(Shard& shard, Item* item, uint64_t hash, bool class_locked) {
+  bytes_.fetch_sub(memory_->SizeOf(*item), std::memory_order_relaxed);
+  Unlink(shard, item, hash, class_locked);
 }
 
 // Frees `item` without touching `bytes` (the caller accounts for them).
-void Store::Unlink(Shard& shard, Item* item, uint64_t hash) {
+void Store::Unlink(Shard& shard, Item* item, uint64_t hash, bool class_locked) {
   if (item->tombstone) {
     --shard.tombstones;
   }
   shard.table.Remove(item, hash);
-  Item::Destroy(item);
+  DestroyItem(item, class_locked);
 }
 
 bool Store::TryCharge(size_t bytes) {
@@ -324,20 +425,48 @@ bool Store::TryCharge(size_t bytes) {
   return true;
 }
 
-// Frees one item from the LRU tail of `shard` (locked by the caller), never
-// `keep`: the tail item if it is expired or flushed (counted as reclaimed) or
-// if evictions are allowed (counted as an eviction); with -M, the first dead
-// item among the last kTailSearchDepth. A tombstone is always freed and never
-// counted. False when nothing could be freed.
-bool Store::EvictTail(Shard& shard, const Item* keep, int64_t now_ms) {
+// Frees one item of class `cls` found by the class's CLOCK hand, never
+// `keep`: the first linked item whose reference bit is clear (set bits are
+// cleared on the way), counted as an eviction, or one that is expired or
+// flushed, counted as reclaimed; with -M only the latter, among the next
+// kTailSearchDepth items. A tombstone is always freed and never counted. An
+// item of a shard other than `held` is taken only if try_lock gets its
+// shard. False when nothing could be freed within two turns of the hand.
+// With class_locked the caller holds the class mutex.
+bool Store::EvictFromClass(int cls, Shard* held, const Item* keep, int64_t now_ms, bool class_locked) {
+  std::unique_lock<std::mutex> class_lock;
+  if (!class_locked) {
+    class_lock = memory_->slabs.Lock(cls);
+  }
   const FlushPoint flush = LoadFlush();
   int examined = 0;
-  for (Item* item = shard.table.lru_tail(); item != nullptr && examined < kTailSearchDepth;
-       item = item->lru_prev) {
-    if (item == keep) {
+  for (size_t steps = 2 * memory_->slabs.SlotCount(cls) + 1; steps > 0; --steps) {
+    auto* item = static_cast<Item*>(memory_->slabs.NextSlot(cls));
+    if (item == nullptr) {
+      return false;
+    }
+    const uint8_t bits = item->clock_bits();
+    if ((bits & kLinked) == 0 || item == keep) {
       continue;
     }
-    ++examined;
+    if (options_.evict_to_free && (bits & kReferenced) != 0) {
+      item->ClearClockBits(kReferenced);  // its second chance
+      continue;
+    }
+    // The key is safe to read: it never changes, and the slot cannot be freed
+    // while this thread holds the class mutex.
+    const uint64_t hash = HashKey(item->key());
+    Shard& shard = ShardFor(hash);
+    std::unique_lock<std::mutex> shard_lock;
+    if (&shard != held) {
+      shard_lock = std::unique_lock<std::mutex>(shard.mu, std::try_to_lock);
+      if (!shard_lock.owns_lock()) {
+        continue;
+      }
+    }
+    if ((item->clock_bits() & kLinked) == 0) {
+      continue;
+    }
     if (item->tombstone) {
       // Not client data: freeing it only narrows what replication can order.
     } else if (StateOf(*item, flush, now_ms) != ItemState::kLive) {
@@ -351,18 +480,175 @@ bool Store::EvictTail(Shard& shard, const Item* keep, int64_t now_ms) {
         ++shard.evicted_unfetched;
       }
     } else {
+      if (++examined >= kTailSearchDepth) {
+        return false;
+      }
       continue;
     }
-    Drop(shard, item, HashKey(item->key()));
+    memory_->hand_times[cls].store(std::max<uint32_t>(item->last_access(), 1), std::memory_order_relaxed);
+    Drop(shard, item, hash, true);
     return true;
   }
   return false;
 }
 
+// Frees one item to lower `bytes`, trying the classes that hold items from
+// the one whose hand last freed the least recently used item (a class whose
+// hand freed nothing yet counts as freeing a current one), and among equals
+// the one holding the most bytes: an approximation of a global LRU across
+// classes (the age balancing of memcached's slab automover, applied to the
+// choice of a victim instead of moving pages).
+bool Store::EvictForBytes(Shard* held, const Item* keep, int64_t now_ms) {
+  struct Candidate {
+    uint32_t hand_time;
+    size_t used;
+    int cls;
+  };
+  std::vector<Candidate> candidates;
+  const uint32_t now_s = ToAccessTime(now_ms);
+  for (int cls = 0; cls < memory_->slabs.class_count(); ++cls) {
+    const size_t used = memory_->slabs.UsedBytes(cls);
+    if (used > 0) {
+      const uint32_t hand_time = memory_->hand_times[cls].load(std::memory_order_relaxed);
+      candidates.push_back({hand_time != 0 ? std::min(hand_time, now_s) : now_s, used, cls});
+    }
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.hand_time != b.hand_time ? a.hand_time < b.hand_time : a.used > b.used;
+  });
+  for (const Candidate& candidate : candidates) {
+    if (EvictFromClass(candidate.cls, held, keep, now_ms, false)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Page reassignment (memcached slabs.c slab_reassign, with the age balancing
+// of its slab_automove): classes keep the pages they were given, so when the
+// sizes written change, a class that is now written to would evict its own
+// young items while pages of another class hold items nobody has touched for
+// long. So a class that has no free slot and cannot add a page may take the
+// page under the CLOCK hand of the class whose such page holds the oldest
+// items (by their mean last access, sampled), when those are at least twice
+// as old as the class's own last evicted item (or, for a class that has not
+// evicted yet, at least a second old). The page's items are freed (counted
+// as evictions, or as reclaimed when dead; tombstones uncounted) and the page
+// changes class. Only classes of 1 MiB pages trade, a donor keeps at least
+// one page, and the store tries at most one move a second, so pages do not
+// swing back and forth. False when no page moved (no donor, the second's
+// move already tried, or an item of the page could not be freed: a busy
+// shard, `keep`, or a live item under -M). Takes no class mutex on entry
+// and never two at once.
+bool Store::MovePageTo(int cls, Shard* held, const Item* keep, int64_t now_ms) {
+  store_internal::SlabAllocator& slabs = memory_->slabs;
+  const size_t page_size = slabs.PageSize(cls);
+  if (page_size != store_internal::SlabAllocator::kPageSize || slabs.SlotSize(cls) * 2 > page_size) {
+    return false;
+  }
+  const uint32_t now_s = ToAccessTime(now_ms);
+  uint32_t last = memory_->last_page_move_s.load(std::memory_order_relaxed);
+  if (last >= now_s || !memory_->last_page_move_s.compare_exchange_strong(last, now_s)) {
+    return false;
+  }
+  const uint32_t own_time = memory_->hand_times[cls].load(std::memory_order_relaxed);
+  const uint32_t own_age = own_time != 0 && own_time < now_s ? now_s - own_time : 0;
+  constexpr size_t kSamples = 64;
+  int donor = -1;
+  uint32_t donor_age = 0;
+  for (int other = 0; other < slabs.class_count(); ++other) {
+    if (other == cls || slabs.PageSize(other) != page_size || slabs.SlotSize(other) * 2 > page_size ||
+        slabs.PageCount(other) < 2) {
+      continue;
+    }
+    std::unique_lock<std::mutex> lock = slabs.Lock(other);
+    const char* page = slabs.RemovablePage(other);
+    if (page == nullptr) {
+      continue;
+    }
+    const std::vector<void*> slots = slabs.SlotsOf(other, page);
+    const size_t stride = std::max<size_t>(slots.size() / kSamples, 1);
+    uint64_t age_sum = 0;
+    uint64_t sampled = 0;
+    for (size_t i = 0; i < slots.size(); i += stride) {
+      const auto* item = static_cast<const Item*>(slots[i]);
+      if ((item->clock_bits() & kLinked) != 0) {
+        const uint32_t access = item->last_access();
+        age_sum += access < now_s ? now_s - access : 0;
+        ++sampled;
+      }
+    }
+    const auto age = static_cast<uint32_t>(sampled != 0 ? age_sum / sampled : now_s);  // empty: oldest
+    if (age > donor_age) {
+      donor = other;
+      donor_age = age;
+    }
+  }
+  if (donor < 0 || donor_age < std::max<uint64_t>(uint64_t{2} * own_age, 1)) {
+    return false;
+  }
+  char* page = nullptr;
+  {
+    std::unique_lock<std::mutex> lock = slabs.Lock(donor);
+    page = slabs.RemovablePage(donor);
+    if (page == nullptr || slabs.PageCount(donor) < 2) {
+      return false;
+    }
+    const FlushPoint flush = LoadFlush();
+    uint32_t newest = 0;
+    for (void* slot : slabs.SlotsOf(donor, page)) {
+      auto* item = static_cast<Item*>(slot);
+      if ((item->clock_bits() & kLinked) == 0) {
+        continue;
+      }
+      if (item == keep) {
+        return false;
+      }
+      const uint64_t hash = HashKey(item->key());
+      Shard& shard = ShardFor(hash);
+      std::unique_lock<std::mutex> shard_lock;
+      if (&shard != held) {
+        shard_lock = std::unique_lock<std::mutex>(shard.mu, std::try_to_lock);
+        if (!shard_lock.owns_lock()) {
+          return false;
+        }
+      }
+      if ((item->clock_bits() & kLinked) == 0) {
+        continue;
+      }
+      if (item->tombstone) {
+        // Not client data (see EvictFromClass).
+      } else if (StateOf(*item, flush, now_ms) != ItemState::kLive) {
+        ++shard.reclaimed;
+        if (!item->fetched) {
+          ++shard.expired_unfetched;
+        }
+      } else if (options_.evict_to_free) {
+        ++shard.evictions;
+        if (!item->fetched) {
+          ++shard.evicted_unfetched;
+        }
+      } else {
+        return false;
+      }
+      newest = std::max(newest, item->last_access());
+      Drop(shard, item, hash, true);
+    }
+    slabs.RemovePage(donor, page);
+    if (newest != 0) {
+      memory_->hand_times[donor].store(newest, std::memory_order_relaxed);
+    }
+  }
+  std::unique_lock<std::mutex> lock = slabs.Lock(cls);
+  slabs.AddPage(cls, page);
+  return true;
+}
+
 // Accounts for replacing an item of `old_size` bytes (0: none) in `shard`
-// (locked by the caller) with one of `new_size` bytes, evicting as needed.
+// (locked by the caller) with `fresh`, evicting as needed (never `keep`).
 // False (nothing charged) when the limit cannot be met.
-bool Store::Charge(Shard& shard, size_t old_size, size_t new_size, const Item* keep, int64_t now_ms) {
+bool Store::Charge(Shard& shard, size_t old_size, const Item* fresh, const Item* keep, int64_t now_ms) {
+  const size_t new_size = memory_->SizeOf(*fresh);
   if (new_size <= old_size) {
     bytes_.fetch_sub(old_size - new_size, std::memory_order_relaxed);
     return true;
@@ -375,33 +661,42 @@ bool Store::Charge(Shard& shard, size_t old_size, size_t new_size, const Item* k
     if (TryCharge(needed)) {
       return true;
     }
-    if (!EvictTail(shard, keep, now_ms)) {
+    if (!EvictForBytes(&shard, keep, now_ms)) {
       break;
     }
   }
-  // Other shards, without ever blocking on their locks: a busy shard is
-  // skipped; passes repeat while some shard still gives up memory.
-  const size_t count = shards_.size();
-  for (bool progress = true; progress;) {
-    progress = false;
-    for (size_t i = 1; i < count; ++i) {
-      Shard& other = *shards_[(shard.index + i) % count];
-      std::unique_lock<std::mutex> lock(other.mu, std::try_to_lock);
-      if (!lock.owns_lock()) {
-        continue;
-      }
-      for (;;) {
-        if (TryCharge(needed)) {
-          return true;
-        }
-        if (!EvictTail(other, nullptr, now_ms)) {
-          break;
-        }
-        progress = true;
-      }
-    }
-  }
   return TryCharge(needed);
+}
+
+// `item` (live, locked by the caller), able to hold an exptime_version other
+// than its cas unique: itself when it has the field, else a copy with it in a
+// slot 8 bytes larger, put in its place (same version, bits and access
+// time). nullptr, with `item` unchanged, when no memory can be had.
+Store::Item* Store::WithExptimeVersion(Shard& shard, Item* item, uint64_t hash, int64_t now_ms) {
+  if (item->has_exptime_version()) {
+    return item;
+  }
+  const uint64_t origin = item->origin(memory_->origins);
+  Item* grown = NewItem(item->key(), item->value_length, item->flags, item->exptime(), origin, true, &shard,
+                        item, now_ms);
+  if (grown == nullptr) {
+    return nullptr;
+  }
+  if (!Charge(shard, memory_->SizeOf(*item), grown, item, now_ms)) {
+    DestroyItem(grown);
+    return nullptr;
+  }
+  CopyBytes(grown->value_data(), item->value());
+  grown->cas = item->cas;
+  grown->set_exptime_version(item->cas);
+  grown->set_last_access(item->last_access());
+  grown->fetched = item->fetched;
+  grown->stale = item->stale;
+  grown->win_token_sent = item->win_token_sent;
+  shard.table.Remove(item, hash);
+  DestroyItem(item);
+  shard.table.Insert(grown, hash);
+  return grown;
 }
 
 // Puts the locally written `new_item` in place of `old_item` (an item or a
@@ -411,16 +706,16 @@ bool Store::Charge(Shard& shard, size_t old_size, size_t new_size, const Item* k
 uint64_t Store::Link(Shard& shard, Item* old_item, Item* new_item, uint64_t hash, uint64_t new_cas,
                      int64_t now_ms) {
   new_item->cas = new_cas != 0 ? new_cas : NextVersion();
-  new_item->origin = options_.node_id;
-  new_item->exptime_version = new_item->cas;
+  new_item->set_origin(0, options_.node_id);  // OriginTable index 0: the local node
+  new_item->set_exptime_version(new_item->cas);
   Replace(shard, old_item, new_item, hash, now_ms);
   return new_item->cas;
 }
 
-// Puts `new_item`, whose version is set, in place of `old_item` (null: none)
-// at the LRU head. The bytes were charged by Charge().
+// Puts `new_item`, whose version is set, in place of `old_item` (null: none),
+// referenced. The bytes were charged by Charge().
 void Store::Replace(Shard& shard, Item* old_item, Item* new_item, uint64_t hash, int64_t now_ms) {
-  new_item->last_access = ToAccessTime(now_ms);
+  new_item->set_last_access(ToAccessTime(now_ms));
   if (old_item != nullptr) {
     Unlink(shard, old_item, hash);
   }
@@ -462,14 +757,18 @@ bool Store::Get(std::string_view key, const ReadOptions& options,
     }
     created = true;
   } else if (options.touch) {
-    previous_exptime = item->exptime;
-    item->exptime = options.exptime;
-    item->exptime_version = NextVersion();
+    item = WithExptimeVersion(shard, item, hash, now_ms);
+    if (item == nullptr) {
+      return false;  // no memory for its exptime_version (see Touch)
+    }
+    previous_exptime = item->exptime();
+    item->set_exptime(options.exptime);
+    item->set_exptime_version(NextVersion());
     Notify(RecordKind::kTouch, *item);
   } else {
-    previous_exptime = item->exptime;
+    previous_exptime = item->exptime();
   }
-  ItemView view = item->View();
+  ItemView view = memory_->View(*item);
   view.vivified = created;
   view.previous_exptime = previous_exptime;
   if (created) {
@@ -480,10 +779,10 @@ bool Store::Get(std::string_view key, const ReadOptions& options,
   }
   fn(view);
   if (options.bump_lru) {
-    // memcached do_item_bump: mark fetched, refresh the access time, move to the head.
+    // memcached do_item_bump: mark fetched, refresh the access time, reference it.
     item->fetched = true;
-    item->last_access = ToAccessTime(now_ms);
-    shard.table.MoveToHead(item);
+    item->set_last_access(ToAccessTime(now_ms));
+    ItemTable::Reference(item);
   }
   return true;
 }
@@ -497,13 +796,13 @@ Store::Item* Store::Vivify(Shard& shard, std::string_view key, uint64_t hash, It
   if (key.empty() || key.size() > kKeyMaxLength) {
     return nullptr;
   }
-  Item* item = Item::Create(key, 0, 0, options.vivify_exptime);
+  Item* item = NewItem(key, 0, 0, options.vivify_exptime, options_.node_id, false, &shard, tombstone, now_ms);
   if (item == nullptr) {
     return nullptr;
   }
   item->win_token_sent = true;
-  if (!Charge(shard, tombstone != nullptr ? tombstone->size() : 0, item->size(), tombstone, now_ms)) {
-    Item::Destroy(item);
+  if (!Charge(shard, tombstone != nullptr ? memory_->SizeOf(*tombstone) : 0, item, tombstone, now_ms)) {
+    DestroyItem(item);
     return nullptr;
   }
   Link(shard, tombstone, item, hash, options.vivify_cas, now_ms);
@@ -522,7 +821,7 @@ bool Store::WinToken(Item* item, const ReadOptions& options, bool created, int64
   if (item->win_token_sent) {
     return false;
   }
-  const int64_t exptime = options.touch && options.recache_before_touch ? previous_exptime : item->exptime;
+  const int64_t exptime = options.touch && options.recache_before_touch ? previous_exptime : item->exptime();
   const bool recache = options.recache_before != 0 && exptime != 0 && exptime < options.recache_before;
   if (!item->stale && !recache) {
     return false;
@@ -543,12 +842,12 @@ StoreStatus Store::StoreItem(StoreMode mode, std::string_view key, std::string_v
     mode = StoreMode::kCas;  // memcached proto_text.c process_mset_command
   }
   // Build the item before locking so a large copy does not block the shard.
-  Item* fresh = Item::Create(key, value.size(), flags, exptime);
+  Item* fresh = NewItem(key, value.size(), flags, exptime, options_.node_id, false, nullptr, nullptr,
+                        clock_->NowMillis());
   if (fresh == nullptr) {
     return StoreStatus::kOutOfMemory;
   }
   CopyBytes(fresh->value_data(), value);
-  const size_t fresh_size = fresh->size();
 
   const uint64_t hash = HashKey(key);
   Shard& shard = ShardFor(hash);
@@ -562,8 +861,8 @@ StoreStatus Store::StoreItem(StoreMode mode, std::string_view key, std::string_v
     case StoreMode::kAdd:
       if (old != nullptr) {
         // memcached do_store_item: a failed add still promotes the item.
-        old->last_access = ToAccessTime(now_ms);
-        shard.table.MoveToHead(old);
+        old->set_last_access(ToAccessTime(now_ms));
+        ItemTable::Reference(old);
         status = StoreStatus::kNotStored;
       }
       break;
@@ -578,7 +877,7 @@ StoreStatus Store::StoreItem(StoreMode mode, std::string_view key, std::string_v
       } else if (options.invalidate && options.compare_cas != 0 && options.compare_cas < old->cas) {
         // memcached do_store_item, CAS_STALE (a cas of 0 is CAS_NONE there):
         // store, but as a stale item that keeps the old TTL and token.
-        fresh->exptime = old->exptime;
+        fresh->set_exptime(old->exptime());
         fresh->stale = true;
         fresh->win_token_sent = old->win_token_sent;
       } else if (old->cas != options.compare_cas) {
@@ -591,12 +890,12 @@ StoreStatus Store::StoreItem(StoreMode mode, std::string_view key, std::string_v
       break;
   }
   if (status == StoreStatus::kStored &&
-      !Charge(shard, displaced != nullptr ? displaced->size() : 0, fresh_size, displaced, now_ms)) {
+      !Charge(shard, displaced != nullptr ? memory_->SizeOf(*displaced) : 0, fresh, displaced, now_ms)) {
     status = StoreStatus::kOutOfMemory;
   }
   if (status != StoreStatus::kStored) {
     lock.unlock();
-    Item::Destroy(fresh);
+    DestroyItem(fresh);
     return status;
   }
   const uint64_t cas = Link(shard, displaced, fresh, hash, options.new_cas, now_ms);
@@ -626,15 +925,16 @@ StoreStatus Store::Concatenate(StoreMode mode, std::string_view key, std::string
   if (!ItemFits(key.size(), old_value.size() + value.size(), options_.item_size_max)) {
     return StoreStatus::kTooLarge;
   }
-  Item* fresh = Item::Create(key, old_value.size() + value.size(), old->flags, old->exptime);
+  Item* fresh = NewItem(key, old_value.size() + value.size(), old->flags, old->exptime(), options_.node_id,
+                        false, &shard, old, now_ms);
   if (fresh == nullptr) {
     return StoreStatus::kOutOfMemory;
   }
   const bool append = mode == StoreMode::kAppend;
   CopyBytes(fresh->value_data(), append ? old_value : value);
   CopyBytes(fresh->value_data() + (append ? old_value.size() : value.size()), append ? value : old_value);
-  if (!Charge(shard, old->size(), fresh->size(), old, now_ms)) {
-    Item::Destroy(fresh);
+  if (!Charge(shard, memory_->SizeOf(*old), fresh, old, now_ms)) {
+    DestroyItem(fresh);
     return StoreStatus::kOutOfMemory;
   }
   const uint64_t cas = Link(shard, old, fresh, hash, options.new_cas, now_ms);
@@ -678,12 +978,12 @@ ArithStatus Store::Arithmetic(std::string_view key, const ArithOptions& options,
       result = options.delta > current ? 0 : current - options.delta;
     }
     flags = old->flags;
-    exptime = options.update_exptime ? options.exptime : old->exptime;
+    exptime = options.update_exptime ? options.exptime : old->exptime();
   }
   char digits[kCounterMaxDigits];
   const auto end = std::to_chars(digits, digits + sizeof(digits), result).ptr;
   const std::string_view text(digits, static_cast<size_t>(end - digits));
-  Item* fresh = Item::Create(key, text.size(), flags, exptime);
+  Item* fresh = NewItem(key, text.size(), flags, exptime, options_.node_id, false, &shard, displaced, now_ms);
   if (fresh == nullptr) {
     return ArithStatus::kOutOfMemory;
   }
@@ -693,13 +993,13 @@ ArithStatus Store::Arithmetic(std::string_view key, const ArithOptions& options,
     fresh->stale = old->stale;
     fresh->win_token_sent = old->win_token_sent;
   }
-  if (!Charge(shard, displaced != nullptr ? displaced->size() : 0, fresh->size(), displaced, now_ms)) {
-    Item::Destroy(fresh);
+  if (!Charge(shard, displaced != nullptr ? memory_->SizeOf(*displaced) : 0, fresh, displaced, now_ms)) {
+    DestroyItem(fresh);
     return ArithStatus::kOutOfMemory;
   }
   if (result_out != nullptr) {  // before Link() frees `old`
     result_out->created = old == nullptr;
-    result_out->previous_exptime = old != nullptr ? old->exptime : 0;
+    result_out->previous_exptime = old != nullptr ? old->exptime() : 0;
   }
   const uint64_t cas = Link(shard, displaced, fresh, hash, 0, now_ms);
   Notify(RecordKind::kSet, *fresh);
@@ -754,15 +1054,15 @@ DeleteStatus Store::Invalidate(std::string_view key, const InvalidateOptions& op
     return DeleteStatus::kExists;
   }
   // memcached process_mdelete_command: mark stale, clear the token, bump the
-  // cas (a new version of the item), no LRU bump.
+  // cas (a new version of the item), no reference.
   if (options.update_exptime) {
-    item->exptime = options.exptime;
+    item->set_exptime(options.exptime);
   }
   item->stale = true;
   item->win_token_sent = false;
   item->cas = options.new_cas != 0 ? options.new_cas : NextVersion();
-  item->origin = options_.node_id;
-  item->exptime_version = item->cas;
+  item->set_origin(0, options_.node_id);
+  item->set_exptime_version(item->cas);
   Notify(RecordKind::kSet, *item);
   return DeleteStatus::kDeleted;
 }
@@ -777,12 +1077,16 @@ bool Store::Touch(std::string_view key, int64_t exptime) {
     return false;
   }
   // memcached do_item_touch: a bumped access that keeps the cas unique.
-  item->exptime = exptime;
-  item->exptime_version = NextVersion();
+  item = WithExptimeVersion(shard, item, hash, now_ms);
+  if (item == nullptr) {
+    return false;
+  }
+  item->set_exptime(exptime);
+  item->set_exptime_version(NextVersion());
   Notify(RecordKind::kTouch, *item);
   item->fetched = true;
-  item->last_access = ToAccessTime(now_ms);
-  shard.table.MoveToHead(item);
+  item->set_last_access(ToAccessTime(now_ms));
+  ItemTable::Reference(item);
   return true;
 }
 
@@ -829,7 +1133,7 @@ size_t Store::Scan(ScanCursor* cursor, size_t max_items, const std::function<voi
         if (item->tombstone && !include_tombstones) {
           continue;
         }
-        fn(item->View());
+        fn(memory_->View(*item));
         ++visited;
       }
       position = NextBucketCursor(position, mask);
@@ -919,6 +1223,9 @@ void Store::ResetStats() {
   }
 }
 
-void Store::SetLimit(size_t limit_bytes) { limit_bytes_.store(limit_bytes, std::memory_order_relaxed); }
+void Store::SetLimit(size_t limit_bytes) {
+  limit_bytes_.store(limit_bytes, std::memory_order_relaxed);
+  memory_->slabs.SetLimit(limit_bytes);
+}
 
 }  // namespace twincache

@@ -1,13 +1,33 @@
-// Store: the sharded in-memory item table with LRU eviction.
+// Store: the sharded in-memory item table with CLOCK eviction.
 //
-// Keys hash to one of 2^shard_bits shards; each shard has its own mutex, a
-// chained hash table and an LRU list, so worker threads contend only when they
-// touch the same shard. Memory is counted globally: `bytes` is the sum of the
-// items' allocation sizes and may not exceed `limit_bytes`; when a store would
-// pass it, the least recently used items of the writing shard (then of other
-// shards) are evicted, or with `evict_to_free == false` (-M) the write fails.
-// Expired and flushed items are reclaimed lazily on access and by
+// Keys hash to one of 2^shard_bits shards; each shard has its own mutex and a
+// chained hash table, so worker threads contend only when they touch the
+// same shard. Items live in slab slots (memcached slabs.c): 1 MiB pages carved
+// into size classes, shared by all shards, each class with its own mutex.
+// Memory is bounded twice by `limit_bytes`: `bytes`, the sum of the items'
+// slot sizes, may not pass it, and neither may the pages (a class's first
+// page excepted, as in memcached). The hash tables are not counted (nor are
+// memcached's). A write that needs a slot its class cannot have without a
+// page past the limit evicts in that class; one that would pass `bytes`
+// evicts in the class whose CLOCK hand last freed the least recently used
+// item (see store.cc, EvictForBytes). A class that cannot add a page may
+// take one from a class whose items are much older, freeing them (memcached's
+// slab_reassign with slab_automove's age balancing; store.cc, MovePageTo).
+// With `evict_to_free == false` (-M)
+// only expired and flushed items (and tombstones) are freed, and the write
+// fails. Expired and flushed items are reclaimed lazily on access and by
 // ReclaimExpired(), which the server calls from a background timer.
+//
+// Eviction is CLOCK per size class, an approximation of memcached's LRU (as
+// memcached's own per-class LRUs approximate a global one): an access sets
+// the item's reference bit (a store, a fetch, a touch, a failed add: what
+// moves an item to memcached's LRU head); the class's hand sweeps its slots in
+// page order, clearing set bits and evicting the first item whose bit is
+// clear. So an item is evicted only after a whole sweep of its class without
+// an access. Expired and flushed items met by the hand are reclaimed first
+// whatever their bit. Counters keep memcached's meaning: `evictions` and
+// `evicted_unfetched` count live items the hand evicted (also to get a slot
+// when no page can be added), `reclaimed` the dead ones it freed.
 //
 // Every stored item gets a cas unique from a hybrid logical clock (HLC: unix
 // milliseconds << 16 | a 16-bit counter), strictly increasing per store. The
@@ -34,8 +54,9 @@
 // and replicates; handing out a token changes no version and stays local
 // (docs/replication.md, "Stale items and win tokens").
 //
-// Design follows memcached (items.c: LRU tail eviction, lazy expiry,
-// flush_all's oldest_live) and Redis (dict.c: SCAN's reverse-binary cursor for
+// Design follows memcached (slabs.c: size classes of pages; items.c: lazy
+// expiry, flush_all's oldest_live), CLOCK (Corbató's second-chance page
+// replacement) and Redis (dict.c: SCAN's reverse-binary cursor for
 // a dump that survives table growth).
 #ifndef TWINCACHE_CORE_STORE_STORE_H_
 #define TWINCACHE_CORE_STORE_STORE_H_
@@ -91,7 +112,7 @@ enum class ApplyStatus { kApplied, kStale, kTooLarge, kOutOfMemory };
 
 /// Options for a lookup.
 struct ReadOptions {
-  bool bump_lru = true;  ///< move to the LRU head and update last_access (false: mg 'u')
+  bool bump_lru = true;  ///< set the CLOCK reference bit and update last_access (false: mg 'u')
   bool touch = false;    ///< also set a new exptime (gat, gats, mg 'T')
   int64_t exptime = 0;   ///< with touch: new absolute exptime (see AbsoluteExptime)
 
@@ -221,8 +242,8 @@ class Store {
   /// touch the existing item (the protocol layer deletes it, as memcached does).
   /// options.compare_cas != 0 turns kSet and kReplace into kCas and makes
   /// append/prepend answer kExists on a mismatch; kAdd ignores it (memcached
-  /// proto_text.c process_mset_command). A failed kAdd moves the existing item
-  /// to the LRU head. With options.new_cas an item whose cas is not above the
+  /// proto_text.c process_mset_command). A failed kAdd references the existing
+  /// item (memcached moves it to the LRU head). With options.new_cas an item whose cas is not above the
   /// latest flush_all version counts as flushed (see FlushAll()).
   /// options.invalidate: see WriteOptions. Any other stored item is fresh:
   /// not stale, no win token sent. A stored item has origin = node_id and
@@ -252,7 +273,7 @@ class Store {
 
   /// md 'I' (memcached proto_text.c process_mdelete_command): instead of
   /// deleting, marks the live item stale and clears its win_token_sent bit,
-  /// so that the next mg wins the recache; the value, flags and LRU position
+  /// so that the next mg wins the recache; the value, flags and CLOCK bit
   /// stay. The item gets a new cas unique (options.new_cas, else the HLC's
   /// next; as with StoreItem's new_cas, one not above the latest flush_all
   /// version counts as flushed) and, with options.update_exptime, the new
@@ -261,9 +282,11 @@ class Store {
   DeleteStatus Invalidate(std::string_view key, const InvalidateOptions& options);
 
   /// Sets a new absolute exptime on a live item, keeping its cas unique, and
-  /// bumps it in the LRU like a fetch (memcached do_item_touch). The item gets
-  /// a new exptime_version and is reported as a kTouch record. Returns false
-  /// on a miss.
+  /// references it like a fetch (memcached do_item_touch). The item gets a
+  /// new exptime_version and is reported as a kTouch record. Returns false on
+  /// a miss, and (only possible with eviction on, when nothing can be
+  /// evicted) when the 8 bytes the item needs for its exptime_version cannot
+  /// be had; Get() with options.touch then misses too.
   bool Touch(std::string_view key, int64_t exptime);
 
   /// flush_all: invalidates every item (and tombstone) stored before unix time
@@ -316,7 +339,8 @@ class Store {
   ///   while its TTL (counted from the version, as Apply's) lasts, else kStale;
   /// - kFlush: the flush point, as Apply().
   /// Unlike Apply it never evicts: kOutOfMemory when the entry does not fit
-  /// under the memory limit (so a file larger than -m loads what fits);
+  /// under the memory limit or its size class can have no further page (so a
+  /// file larger than -m loads what fits);
   /// kTooLarge for a key over kKeyMaxLength or an item over -I. An entry
   /// whose key is held already follows the winner rule. The HLC moves past
   /// every stored version. Never calls the observer. Thread safety: as Apply.
@@ -368,9 +392,10 @@ class Store {
   const StoreOptions& options() const { return options_; }
 
  private:
-  struct Item;                     // one malloc'd block: header, key, value (store_internal.h)
-  class ItemTable;                 // a shard's chained hash table and LRU list (store_internal.h)
+  struct Item;                     // header, key and value in one slab slot (store_internal.h)
+  class ItemTable;                 // a shard's chained hash table (store_internal.h)
   struct Shard;                    // mutex + ItemTable + counters (store_internal.h)
+  struct Memory;                   // slab allocator and origin table (store_internal.h)
   enum class ItemState : uint8_t;  // live, expired or flushed (store_internal.h)
   struct FlushPoint {              // a consistent read of the flush_* atomics
     uint64_t version;
@@ -386,11 +411,18 @@ class Store {
   ItemState StateOf(const Item& item, const FlushPoint& flush, int64_t now_ms) const;
   Item* FindLive(Shard& shard, std::string_view key, uint64_t hash, int64_t now_ms, ItemState* dead_state,
                  Item** tombstone = nullptr);
-  void Drop(Shard& shard, Item* item, uint64_t hash);
-  void Unlink(Shard& shard, Item* item, uint64_t hash);
-  bool Charge(Shard& shard, size_t old_size, size_t new_size, const Item* keep, int64_t now_ms);
+  Item* NewItem(std::string_view key, size_t value_length, uint32_t flags, int64_t exptime, uint64_t origin,
+                bool with_exptime_version, Shard* held, const Item* keep, int64_t now_ms,
+                bool may_evict = true);
+  void DestroyItem(Item* item, bool class_locked = false);
+  void Drop(Shard& shard, Item* item, uint64_t hash, bool class_locked = false);
+  void Unlink(Shard& shard, Item* item, uint64_t hash, bool class_locked = false);
+  bool Charge(Shard& shard, size_t old_size, const Item* fresh, const Item* keep, int64_t now_ms);
   bool TryCharge(size_t bytes);
-  bool EvictTail(Shard& shard, const Item* keep, int64_t now_ms);
+  bool EvictFromClass(int cls, Shard* held, const Item* keep, int64_t now_ms, bool class_locked);
+  bool EvictForBytes(Shard* held, const Item* keep, int64_t now_ms);
+  bool MovePageTo(int cls, Shard* held, const Item* keep, int64_t now_ms);
+  Item* WithExptimeVersion(Shard& shard, Item* item, uint64_t hash, int64_t now_ms);
   uint64_t Link(Shard& shard, Item* old_item, Item* new_item, uint64_t hash, uint64_t new_cas,
                 int64_t now_ms);
   void Replace(Shard& shard, Item* old_item, Item* new_item, uint64_t hash, int64_t now_ms);
@@ -410,6 +442,7 @@ class Store {
 
   StoreOptions options_;
   Clock* clock_;
+  std::unique_ptr<Memory> memory_;  // before shards_: their items live in it
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> bytes_{0};
   std::atomic<size_t> limit_bytes_;

@@ -34,16 +34,16 @@ int64_t Store::TombstoneExpiry(uint64_t version) const {
 // the delete. False (nothing changed) when the tombstone cannot be allocated.
 bool Store::LeaveTombstone(Shard& shard, Item* item, uint64_t hash, int64_t now_ms) {
   const uint64_t version = NextVersion();
-  Item* tombstone = Item::Create(item->key(), 0, 0, TombstoneExpiry(version));
+  Item* tombstone =
+      NewItem(item->key(), 0, 0, TombstoneExpiry(version), options_.node_id, false, &shard, item, now_ms);
   if (tombstone == nullptr) {
     return false;
   }
   tombstone->tombstone = true;
   tombstone->cas = version;
-  tombstone->origin = options_.node_id;
-  tombstone->exptime_version = version;
-  if (!Charge(shard, item->size(), tombstone->size(), item, now_ms)) {
-    Item::Destroy(tombstone);
+  tombstone->set_exptime_version(version);
+  if (!Charge(shard, memory_->SizeOf(*item), tombstone, item, now_ms)) {
+    DestroyItem(tombstone);
     return false;
   }
   Replace(shard, item, tombstone, hash, now_ms);
@@ -82,22 +82,23 @@ ApplyStatus Store::ApplyItem(const Record& record) {
     DropOlder(record);
     return ApplyStatus::kTooLarge;
   }
-  const auto build = [&record]() -> Item* {
-    Item* item = Item::Create(record.key, record.value.size(), record.flags, record.exptime);
+  // The exptime_version field is needed when it differs from the cas unique.
+  const auto build = [this, &record](Shard* held, const Item* keep, int64_t now_ms) -> Item* {
+    Item* item = NewItem(record.key, record.value.size(), record.flags, record.exptime, record.origin,
+                         record.exptime_version != record.hlc, held, keep, now_ms);
     if (item == nullptr) {
       return nullptr;
     }
     CopyBytes(item->value_data(), record.value);
     item->cas = record.hlc;
-    item->origin = record.origin;
-    item->exptime_version = record.exptime_version;
+    item->set_exptime_version(record.exptime_version);
     item->stale = record.stale;
     item->win_token_sent = record.win_token_sent;
     return item;
   };
   Item* fresh = nullptr;
   if (record.kind == RecordKind::kSet) {
-    fresh = build();
+    fresh = build(nullptr, nullptr, clock_->NowMillis());
     if (fresh == nullptr) {
       DropOlder(record);
       return ApplyStatus::kOutOfMemory;
@@ -111,22 +112,28 @@ ApplyStatus Store::ApplyItem(const Record& record) {
   Item* held = shard.table.Find(key, hash);
   ApplyStatus status = ApplyStatus::kApplied;
   if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms) ||
-      (held != nullptr && version < held->version())) {
+      (held != nullptr && version < held->version(memory_->origins))) {
     status = ApplyStatus::kStale;  // written before a flush_all that has happened, or older than held
-  } else if (held != nullptr && version == held->version()) {
+  } else if (held != nullptr && version == held->version(memory_->origins)) {
     status = ApplyStatus::kStale;
     const ExptimeVersion incoming{record.exptime_version, record.exptime};
-    if (!held->tombstone && incoming > ExptimeVersion{held->exptime_version, held->exptime}) {
+    if (!held->tombstone && incoming > ExptimeVersion{held->exptime_version(), held->exptime()}) {
       // The same data with a later touch: take its exptime only.
-      held->exptime = record.exptime;
-      held->exptime_version = record.exptime_version;
-      status = ApplyStatus::kApplied;
+      Item* touched = WithExptimeVersion(shard, held, hash, now_ms);
+      if (touched != nullptr) {
+        touched->set_exptime(record.exptime);
+        touched->set_exptime_version(record.exptime_version);
+        status = ApplyStatus::kApplied;
+      } else {
+        status = ApplyStatus::kOutOfMemory;
+      }
     }
   } else {
     if (fresh == nullptr) {
-      fresh = build();
+      fresh = build(&shard, held, now_ms);
     }
-    if (fresh != nullptr && Charge(shard, held != nullptr ? held->size() : 0, fresh->size(), held, now_ms)) {
+    if (fresh != nullptr &&
+        Charge(shard, held != nullptr ? memory_->SizeOf(*held) : 0, fresh, held, now_ms)) {
       Replace(shard, held, fresh, hash, now_ms);
       return ApplyStatus::kApplied;
     }
@@ -137,7 +144,7 @@ ApplyStatus Store::ApplyItem(const Record& record) {
   }
   lock.unlock();
   if (fresh != nullptr) {
-    Item::Destroy(fresh);
+    DestroyItem(fresh);
   }
   return status;
 }
@@ -154,7 +161,8 @@ void Store::DropOlder(const Record& record) {
   Shard& shard = ShardFor(hash);
   std::lock_guard<std::mutex> lock(shard.mu);
   Item* held = shard.table.Find(record.key, hash);
-  if (held != nullptr && !held->tombstone && held->version() < Version{record.hlc, record.origin}) {
+  if (held != nullptr && !held->tombstone &&
+      held->version(memory_->origins) < Version{record.hlc, record.origin}) {
     Drop(shard, held, hash);
   }
 }
@@ -175,7 +183,7 @@ ApplyStatus Store::ApplyDelete(const Record& record) {
   if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms)) {
     return ApplyStatus::kStale;
   }
-  if (held != nullptr && version <= held->version()) {
+  if (held != nullptr && version <= held->version(memory_->origins)) {
     return ApplyStatus::kStale;
   }
   const int64_t expiry = TombstoneExpiry(record.hlc);
@@ -185,16 +193,15 @@ ApplyStatus Store::ApplyDelete(const Record& record) {
     }
     return ApplyStatus::kApplied;
   }
-  Item* tombstone = Item::Create(key, 0, 0, expiry);
+  Item* tombstone = NewItem(key, 0, 0, expiry, record.origin, false, &shard, held, now_ms);
   if (tombstone == nullptr) {
     return ApplyStatus::kOutOfMemory;
   }
   tombstone->tombstone = true;
   tombstone->cas = record.hlc;
-  tombstone->origin = record.origin;
-  tombstone->exptime_version = record.hlc;
-  if (!Charge(shard, held != nullptr ? held->size() : 0, tombstone->size(), held, now_ms)) {
-    Item::Destroy(tombstone);
+  tombstone->set_exptime_version(record.hlc);
+  if (!Charge(shard, held != nullptr ? memory_->SizeOf(*held) : 0, tombstone, held, now_ms)) {
+    DestroyItem(tombstone);
     return ApplyStatus::kOutOfMemory;
   }
   Replace(shard, held, tombstone, hash, now_ms);
@@ -244,10 +251,10 @@ ApplyStatus Store::Restore(const Record& record) {
     if (!options_.keep_tombstones || IsExpired(expiry, now_ms / 1000)) {
       return ApplyStatus::kStale;
     }
-    fresh = Item::Create(key, 0, 0, expiry);
+    fresh = NewItem(key, 0, 0, expiry, record.origin, false, nullptr, nullptr, now_ms, /*may_evict=*/false);
     if (fresh != nullptr) {
       fresh->tombstone = true;
-      fresh->exptime_version = record.hlc;
+      fresh->set_exptime_version(record.hlc);
     }
   } else {
     if (IsExpired(record.exptime, now_ms / 1000)) {
@@ -256,10 +263,11 @@ ApplyStatus Store::Restore(const Record& record) {
     if (!ItemFits(key.size(), record.value.size(), options_.item_size_max)) {
       return ApplyStatus::kTooLarge;
     }
-    fresh = Item::Create(key, record.value.size(), record.flags, record.exptime);
+    fresh = NewItem(key, record.value.size(), record.flags, record.exptime, record.origin,
+                    record.exptime_version != record.hlc, nullptr, nullptr, now_ms, /*may_evict=*/false);
     if (fresh != nullptr) {
       CopyBytes(fresh->value_data(), record.value);
-      fresh->exptime_version = record.exptime_version;
+      fresh->set_exptime_version(record.exptime_version);
       fresh->stale = record.stale;
       fresh->win_token_sent = record.win_token_sent;
     }
@@ -268,7 +276,6 @@ ApplyStatus Store::Restore(const Record& record) {
     return ApplyStatus::kOutOfMemory;
   }
   fresh->cas = record.hlc;
-  fresh->origin = record.origin;
   ObserveVersion(record.hlc);
   const uint64_t hash = HashKey(key);
   Shard& shard = ShardFor(hash);
@@ -277,9 +284,9 @@ ApplyStatus Store::Restore(const Record& record) {
     std::lock_guard<std::mutex> lock(shard.mu);
     Item* held = shard.table.Find(key, hash);
     if (!IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms) &&
-        (held == nullptr || held->version() < fresh->version())) {
-      const size_t old_size = held != nullptr ? held->size() : 0;
-      const size_t new_size = fresh->size();
+        (held == nullptr || held->version(memory_->origins) < Version{record.hlc, record.origin})) {
+      const size_t old_size = held != nullptr ? memory_->SizeOf(*held) : 0;
+      const size_t new_size = memory_->SizeOf(*fresh);
       if (new_size <= old_size) {
         bytes_.fetch_sub(old_size - new_size, std::memory_order_relaxed);
         status = ApplyStatus::kApplied;
@@ -292,7 +299,7 @@ ApplyStatus Store::Restore(const Record& record) {
       }
     }
   }
-  Item::Destroy(fresh);
+  DestroyItem(fresh);
   return status;
 }
 

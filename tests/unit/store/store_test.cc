@@ -1,4 +1,4 @@
-// Unit tests for Store (core/store/store.h): storage modes, expiry, LRU eviction,
+// Unit tests for Store (core/store/store.h): storage modes, expiry, CLOCK eviction,
 // memory accounting, incr/decr, cas uniques, flush_all, Scan, ReclaimExpired
 // and a multi-threaded smoke test. Time comes from a ManualClock; nothing sleeps.
 #include "core/store/store.h"
@@ -348,12 +348,19 @@ std::string Key(const std::string& prefix, int i) {
   return prefix + std::string(4 - std::min<size_t>(digits.size(), 4), '0') + digits;
 }
 
-// A store with one shard and room for about `items` items of a 100-byte value.
+// A store with one shard and room for `items` items of a Key() and a
+// 100-byte value (their size measured in a store of its own).
 StoreOptions SmallStore(Clock* clock, size_t items) {
   StoreOptions options;
   options.clock = clock;
   options.shard_bits = 0;
-  options.limit_bytes = items * 200;
+  size_t item_size = 0;
+  {
+    Store probe(options);
+    probe.StoreItem(StoreMode::kSet, Key("key", 0), std::string(100, 'v'), 0, 0, WriteOptions(), nullptr);
+    probe.Get(Key("key", 0), ReadOptions(), [&item_size](const ItemView& view) { item_size = view.size; });
+  }
+  options.limit_bytes = items * item_size;
   return options;
 }
 
@@ -495,6 +502,218 @@ TEST_F(StoreTest, LoweredLimitIsMetByLaterWrites) {
   ASSERT_EQ(Set(store, "new", value), StoreStatus::kStored);
   EXPECT_LE(store.GetStats().bytes, options.limit_bytes / 4);
   EXPECT_TRUE(Fetch(store, "new").found);
+}
+
+// --- Slab slots ---------------------------------------------------------------
+
+TEST_F(StoreTest, TouchMovesTheItemToALargerSlotKeepingItsData) {
+  Store store(Options());
+  uint64_t cas = 0;
+  ASSERT_EQ(Set(store, "k", std::string(100, 'v'), 0, 7, &cas), StoreStatus::kStored);
+  const size_t before = Fetch(store, "k").size;
+  ASSERT_TRUE(store.Touch("k", kStartSeconds + 100));
+  Copy copy = Fetch(store, "k");
+  ASSERT_TRUE(copy.found);
+  EXPECT_EQ(copy.value, std::string(100, 'v'));
+  EXPECT_EQ(copy.flags, 7u);
+  EXPECT_EQ(copy.cas, cas);
+  EXPECT_EQ(copy.exptime, kStartSeconds + 100);
+  EXPECT_GE(copy.size, before);  // room for its exptime_version
+  // A second touch (and a gat) reuse the slot.
+  ReadOptions gat;
+  gat.touch = true;
+  gat.exptime = kStartSeconds + 200;
+  copy = Fetch(store, "k", gat);
+  ASSERT_TRUE(copy.found);
+  EXPECT_EQ(copy.exptime, kStartSeconds + 200);
+  EXPECT_EQ(copy.value, std::string(100, 'v'));
+  uint64_t scanned_bytes = 0;
+  EXPECT_EQ(ScanAll(store, 10, &scanned_bytes).size(), 1u);
+  EXPECT_EQ(scanned_bytes, store.GetStats().bytes);
+}
+
+TEST_F(StoreTest, ExptimesPast2106AreKeptAs2106) {
+  Store store(Options());
+  ASSERT_EQ(Set(store, "k", "v", int64_t{1} << 40), StoreStatus::kStored);
+  EXPECT_EQ(Fetch(store, "k").exptime, int64_t{std::numeric_limits<uint32_t>::max()});
+}
+
+// Room for one 1 MiB page and a bit: once its slots are used, a write evicts
+// in its class (no second page), while another class still gets its first
+// page (memcached do_slabs_newslab).
+TEST_F(StoreTest, AFullClassEvictsInItselfWhenNoPageCanBeAdded) {
+  StoreOptions options = Options();
+  options.shard_bits = 2;
+  options.limit_bytes = (1 << 20) + (64 << 10);
+  Store store(options);
+  const std::string value(100, 'v');
+  int stored = 0;
+  while (store.GetStats().evictions == 0) {
+    ASSERT_EQ(Set(store, Key("key", stored % 10000) + std::to_string(stored / 10000), value),
+              StoreStatus::kStored);
+    ++stored;
+    ASSERT_LT(stored, 100'000);
+  }
+  StoreStats stats = store.GetStats();
+  const uint64_t slots = stats.curr_items;
+  const size_t item_size = Fetch(store, Key("key", stored - 1) + "0").size;
+  EXPECT_EQ(slots, (size_t{1} << 20) / item_size);  // the page's slots, all used
+  EXPECT_LE(stats.bytes, stats.limit_maxbytes);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(Set(store, "more" + std::to_string(i), value.substr(0, 100 - 3)), StoreStatus::kStored);
+  }
+  EXPECT_EQ(store.GetStats().curr_items, slots);
+  EXPECT_EQ(store.GetStats().evictions, 1000u + 1);
+  // A value of another size class: its class's first page, no eviction.
+  ASSERT_EQ(Set(store, "big", std::string(5000, 'b')), StoreStatus::kStored);
+  EXPECT_EQ(store.GetStats().evictions, 1000u + 1);
+  EXPECT_EQ(Value(store, "big"), std::string(5000, 'b'));
+  uint64_t scanned_bytes = 0;
+  EXPECT_EQ(ScanAll(store, 100, &scanned_bytes).size(), store.GetStats().curr_items);
+  EXPECT_EQ(scanned_bytes, store.GetStats().bytes);
+}
+
+// The values written change size: the new class takes pages from the old
+// one, whose items nobody touched for long (page reassignment), instead of
+// living in its first page only.
+TEST_F(StoreTest, PagesMoveToTheClassNowWrittenFromOneWithOldItems) {
+  StoreOptions options = Options();
+  options.shard_bits = 2;
+  options.limit_bytes = 8 << 20;
+  Store store(options);
+  const std::string small(100, 's');
+  const std::string large(1000, 'L');
+  int written = 0;
+  while (store.GetStats().evictions == 0) {
+    ASSERT_EQ(Set(store, "small" + std::to_string(written), small), StoreStatus::kStored);
+    ASSERT_LT(++written, 1'000'000);
+  }
+  const uint64_t small_items = store.GetStats().curr_items;
+  clock_.Advance(3'600'000);  // an hour later only large values are written
+  const size_t large_per_page = (size_t{1} << 20) / 1040;
+  for (int second = 0; second < 8; ++second) {
+    for (size_t i = 0; i < large_per_page; ++i) {
+      ASSERT_EQ(Set(store, "large" + std::to_string(second) + "_" + std::to_string(i), large),
+                StoreStatus::kStored);
+    }
+    clock_.Advance(1000);
+  }
+  size_t small_left = 0;
+  size_t large_held = 0;
+  uint64_t scanned_bytes = 0;
+  for (const auto& [key, count] : ScanAll(store, 100, &scanned_bytes)) {
+    (key.rfind("small", 0) == 0 ? small_left : large_held) += count;
+  }
+  EXPECT_GT(large_held, 4 * large_per_page);  // pages came from the small class
+  EXPECT_LT(small_left, small_items);
+  const StoreStats stats = store.GetStats();
+  EXPECT_EQ(small_left + large_held, stats.curr_items);
+  EXPECT_EQ(scanned_bytes, stats.bytes);
+  EXPECT_LE(stats.bytes, stats.limit_maxbytes);
+}
+
+// Items above half a page get pages of their own, released with them.
+TEST_F(StoreTest, LargeItemsHavePagesOfTheirOwn) {
+  StoreOptions options = Options();
+  options.item_size_max = 4 << 20;
+  options.limit_bytes = 16 << 20;
+  Store store(options);
+  const std::string large(3 << 20, 'L');
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_EQ(Set(store, "large" + std::to_string(i), large), StoreStatus::kStored) << i;
+  }
+  StoreStats stats = store.GetStats();
+  EXPECT_GT(stats.evictions, 0u);
+  EXPECT_LE(stats.bytes, stats.limit_maxbytes);
+  EXPECT_EQ(Value(store, "large11"), large);
+  for (int i = 0; i < 12; ++i) store.Delete("large" + std::to_string(i));
+  EXPECT_EQ(store.GetStats().bytes, 0u);
+  EXPECT_EQ(store.GetStats().curr_items, 0u);
+}
+
+// A peer's node id is new at each of its restarts: past the origin table's
+// 254 entries, items keep their origin inline, and versions still compare.
+TEST_F(StoreTest, ManyOriginsAreAllKept) {
+  Store store(Options());
+  constexpr int kOrigins = 300;
+  const uint64_t hlc = static_cast<uint64_t>(kStartMillis) << 16;
+  for (int i = 0; i < kOrigins; ++i) {
+    Record record;
+    record.kind = RecordKind::kSet;
+    record.hlc = hlc + static_cast<uint64_t>(i);
+    record.origin = 1000 + static_cast<uint64_t>(i);
+    const std::string key = "k" + std::to_string(i);
+    record.key = key;
+    record.value = "v";
+    record.exptime_version = i % 2 == 0 ? record.hlc : record.hlc + 5;
+    ASSERT_EQ(store.Apply(record), ApplyStatus::kApplied) << i;
+  }
+  int checked = 0;
+  ScanCursor cursor;
+  while (!cursor.done()) {
+    store.Scan(&cursor, 100, [&](const ItemView& view) {
+      const int i = std::stoi(std::string(view.key.substr(1)));
+      EXPECT_EQ(view.origin, 1000u + static_cast<uint64_t>(i)) << i;
+      EXPECT_EQ(view.cas, hlc + static_cast<uint64_t>(i)) << i;
+      EXPECT_EQ(view.exptime_version, view.cas + (i % 2 == 0 ? 0 : 5)) << i;
+      EXPECT_EQ(view.value, "v");
+      ++checked;
+    });
+  }
+  EXPECT_EQ(checked, kOrigins);
+  // The same version from a smaller origin loses; a greater origin wins.
+  Record record;
+  record.kind = RecordKind::kSet;
+  record.hlc = hlc + 299;
+  record.origin = 1000 + 298;
+  record.key = "k299";
+  record.value = "w";
+  record.exptime_version = record.hlc;
+  EXPECT_EQ(store.Apply(record), ApplyStatus::kStale);
+  record.origin = 5000;
+  EXPECT_EQ(store.Apply(record), ApplyStatus::kApplied);
+  EXPECT_EQ(Value(store, "k299"), "w");
+}
+
+// Writers of several size classes in four shards under a page limit: the
+// CLOCK hands evict across shards without deadlock, and the counts agree.
+TEST_F(StoreTest, ConcurrentWritersUnderThePageLimitStayConsistent) {
+  StoreOptions options = Options();
+  options.shard_bits = 2;
+  options.limit_bytes = 2 << 20;
+  Store store(options);
+  constexpr int kThreads = 4;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&store, t] {
+      std::mt19937 random(static_cast<uint32_t>(t) + 100);
+      for (int i = 0; i < 30'000; ++i) {
+        const std::string key = "key" + std::to_string(random() % 20'000);
+        const size_t length = 50 + 100 * (random() % 4);
+        switch (random() % 8) {
+          case 0:
+            store.Delete(key);
+            break;
+          case 1:
+            store.Touch(key, kStartSeconds + 100);
+            break;
+          case 2:
+            Fetch(store, key);
+            break;
+          default:
+            Set(store, key, std::string(length, 'x'));
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const StoreStats stats = store.GetStats();
+  EXPECT_LE(stats.bytes, stats.limit_maxbytes);
+  EXPECT_GT(stats.evictions, 0u);
+  uint64_t scanned_bytes = 0;
+  const auto seen = ScanAll(store, 64, &scanned_bytes);
+  EXPECT_EQ(seen.size(), stats.curr_items);
+  EXPECT_EQ(scanned_bytes, stats.bytes);
 }
 
 // --- incr / decr -------------------------------------------------------------
