@@ -168,6 +168,9 @@ int Main(int argc, char** argv) {
     repl.item_size_max = settings.item_size_max;
     repl.node_id = store_options.node_id;
     replicator = std::make_unique<Replicator>(repl, &store, SystemClock::Default(), repl_listeners);
+    if (!replicator->tls_error().empty()) {  // fail closed: never a clear link where a secret is set
+      return Fail("startup_failed", replicator->tls_error(), kExitFailure);
+    }
     store.SetObserver(replicator.get());
   }
   if (replicator != nullptr) {
