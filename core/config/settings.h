@@ -84,6 +84,9 @@ struct Settings {
   int64_t repl_tombstone_ttl_s = 600;        ///< --repl-tombstone-ttl
   int64_t repl_initial_sync_timeout_s = 30;  ///< --repl-initial-sync-timeout
 
+  // Admin endpoint credentials (core/admin/admin_token.h).
+  std::string admin_token_file;  ///< --admin-token-file: POST /role, /maintenance need its token; "" = none
+
   /// Field by field. A SIGHUP reload compares the settings it re-read with
   /// the running ones (core/server/reload.h), so a new field is seen there
   /// even before the reload learns its name.
