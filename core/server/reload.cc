@@ -56,6 +56,9 @@ constexpr std::array kFields = {
     Field{"repl-sync-rate", &Differs<&Settings::repl_sync_rate_mbps>},
     Field{"repl-tombstone-ttl", &Differs<&Settings::repl_tombstone_ttl_s>},
     Field{"repl-initial-sync-timeout", &Differs<&Settings::repl_initial_sync_timeout_s>},
+    // Admin endpoint credentials: the file's name needs a restart; its
+    // content is re-read by the admin_token hook (daemon/main.cc).
+    Field{"admin-token-file", &Differs<&Settings::admin_token_file>},
 };
 
 void AddOnce(std::vector<std::string>* names, std::string_view name) {
