@@ -201,11 +201,11 @@ class AdminTokenStartTest(unittest.TestCase):
 
     def test_unreadable_token_file_stops_the_start(self):
         missing = os.path.join(tempfile.gettempdir(), "twincache-no-such-token-%d" % os.getpid())
-        server = AdminServer(["--admin-token-file", missing])
-        with self.assertRaises(RuntimeError):
-            server.start()
-        server.stop()
-        self.assertIn("cannot read admin token file", server.stderr_text())
+        p = subprocess.run([harness.twincached_binary(), "-p", str(free_port()), "-l", "127.0.0.1",
+                            "--admin-listen", "127.0.0.1:%d" % free_port(), "--admin-token-file", missing],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 71, p.stderr)
+        self.assertRegex(p.stderr, r"event=startup_failed reason=\"cannot read admin token file ")
 
     def test_without_token_file_posts_open_with_a_warning(self):
         with AdminServer() as server:
