@@ -4,13 +4,14 @@
 // order, logging each by name. This is the one list of them. memcached 1.6
 // re-reads its -Y auth file on SIGHUP (memcached.c clock_handler,
 // authfile_load) and its TLS certificates on the `refresh_certs` command;
-// twincached has neither yet, so the list is empty. Where each belongs:
-//  - TLS (memcached -Z, -o ssl_chain_cert, ssl_key, ssl_ca_cert): a hook
-//    "tls_certificates" that loads the chain, key and CA file into a new
-//    context and swaps it in for new connections only if all loaded; the
-//    old context stays on failure.
-//  - The ASCII protocol's auth file (memcached -Y): a hook "auth_file" that
-//    reads the file into a new table and swaps it in, as authfile_load does.
+// twincached does both on SIGHUP too:
+//  - "tls_certificates" (with -Z): ServerState::refresh_certs, which loads
+//    the chain, key and CA file into a new context and swaps it in for new
+//    connections only if all loaded; the old context stays on failure and
+//    open connections keep theirs (core/net/tls_context.h).
+//  - "auth_file" (with -Y): reads the file into a new table and swaps it in,
+//    as authfile_load does; a file that cannot be read keeps the old users
+//    (core/auth/ascii_auth.h).
 //  - SASL (-S): no hook needed. MEMCACHED_SASL_PWDB is read at every check
 //    and libsasl2 opens its sasldb per authentication (core/auth/sasl.h), so
 //    changes apply at once; memcached.conf under SASL_CONF_PATH is read by
@@ -21,14 +22,18 @@
 
 #include <vector>
 
+#include "core/auth/ascii_auth.h"
 #include "core/config/settings.h"
+#include "core/protocol/server_state.h"
 #include "core/server/reload.h"
 
 namespace twincache {
 
-/// The hooks for a daemon started with `settings` (see above); empty for
-/// now. Called once at start, before the server runs.
-std::vector<ReloadHook> ReloadHooks(const Settings& settings);
+/// The hooks for a daemon started with `settings` (see above): `state`'s
+/// refresh_certs with -Z, `ascii_auth` (nullptr without -Y) reloading
+/// settings.auth_file. Both must outlive the hooks. Called once at start,
+/// before the server runs.
+std::vector<ReloadHook> ReloadHooks(const Settings& settings, ServerState* state, AsciiAuthTable* ascii_auth);
 
 }  // namespace twincache
 

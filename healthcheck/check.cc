@@ -8,6 +8,7 @@
 #include <map>
 #include <system_error>
 
+#include "core/auth/ascii_auth.h"
 #include "core/protocol/stat_lines.h"
 #include "healthcheck/deadline.h"
 #include "healthcheck/probes.h"
@@ -152,7 +153,18 @@ Verdict RunCheck(const CheckOptions& options) {
   std::string reply;
   std::string error;
   DaemonHealth health;
-  if (!FetchStats(options.host, options.port, deadline, &reply, &error) ||
+  CheckCredentials credentials;
+  if (!options.auth_file.empty()) {
+    std::vector<AsciiAuthEntry> entries;
+    if (!LoadAuthFile(options.auth_file, &entries, &error)) {
+      return {false, "--auth-file: " + error};
+    }
+    if (entries.empty()) {
+      return {false, "--auth-file: no user in " + options.auth_file};
+    }
+    credentials = {entries[0].user, entries[0].password};
+  }
+  if (!FetchStats(options.host, options.port, deadline, &reply, &error, options.tls, credentials) ||
       !HealthFromStats(reply, &health, &error)) {
     return {false, error};
   }

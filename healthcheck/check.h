@@ -35,6 +35,26 @@ namespace twincache {
 /// daemon without a peer fails ("replication not configured"). kOff: never.
 enum class RequireSync { kAuto, kOn, kOff };
 
+/// How the memcached probe speaks TLS to a daemon whose checked listener is
+/// TLS-only (twincached -Z without a notls: listener on --host). Off by
+/// default: the packaged setup keeps 127.0.0.1 in clear (-l notls:127.0.0.1).
+struct CheckTls {
+  bool enabled = false;     ///< --tls
+  std::string ca_file;      ///< --tls-ca FILE: CAs the daemon's certificate is verified against;
+                            ///< "" = the system's default CA store
+  bool verify = true;       ///< false with --tls-insecure: no certificate or name verification
+  std::string server_name;  ///< --tls-name: the name the certificate must carry; "" = --host
+  std::string cert_file;    ///< --tls-cert: client certificate (ssl_verify_mode 2 or 3); "" = none
+  std::string key_file;     ///< --tls-key: its key; "" = in cert_file
+};
+
+/// The user the memcached probe authenticates as when the daemon runs with
+/// -Y (ASCII auth); empty user: no authentication.
+struct CheckCredentials {
+  std::string user;
+  std::string password;
+};
+
 /// The command line of twincache-check (check_options.h parses it).
 struct CheckOptions {
   std::string host = "127.0.0.1";        ///< --host: the daemon's memcached address
@@ -49,6 +69,8 @@ struct CheckOptions {
   bool quiet = false;                                           ///< -q: no syslog
   bool verbose = false;                                         ///< -v: say "ok" on stdout when healthy
   std::string track_file = kDefaultTrackFile;                   ///< --track-file; "" = off (track_file.h)
+  CheckTls tls;                                                 ///< --tls and its options
+  std::string auth_file;  ///< --auth-file: the daemon's -Y file; the check authenticates as its first user
 };
 
 /// What the daemon says about itself, from GET /health or from `stats`.
@@ -94,7 +116,9 @@ struct Verdict {
 Verdict Evaluate(const CheckOptions& options, const DaemonHealth& health, bool maintenance_file_exists);
 
 /// Runs the whole check against the local daemon within options.timeout_ms:
-/// FetchStats, then FetchHealth (unless --admin off), then Evaluate. Never
+/// FetchStats (as the first user of --auth-file when given; a file that
+/// cannot be read or has no user fails the check), then FetchHealth (unless
+/// --admin off), then Evaluate. Never
 /// blocks past the deadline except in name resolution of a --host/--admin
 /// given as a name (use addresses). Thread safety: reentrant.
 Verdict RunCheck(const CheckOptions& options);

@@ -35,6 +35,20 @@ ParseOutcome ParseCheckOptions(int argc, const char* const* argv, CheckOptions* 
   app.add_option("--track-file", options->track_file,
                  "after the verdict write 0 (healthy) or 1 to this keepalived track_file, or off (" +
                      std::string(kDefaultTrackFile) + ")");
+  app.add_flag("--tls", options->tls.enabled,
+               "speak TLS to the memcached port (a twincached -Z listener without notls:)");
+  app.add_option(
+      "--tls-ca", options->tls.ca_file,
+      "with --tls: verify the daemon's certificate against these CAs (PEM; default: the system's)");
+  bool tls_insecure = false;
+  app.add_flag("--tls-insecure", tls_insecure, "with --tls: do not verify the daemon's certificate");
+  app.add_option("--tls-name", options->tls.server_name,
+                 "with --tls: the name the daemon's certificate must carry (default: --host)");
+  app.add_option("--tls-cert", options->tls.cert_file,
+                 "with --tls: client certificate, for -o ssl_verify_mode=2 (PEM)");
+  app.add_option("--tls-key", options->tls.key_file, "with --tls: the client certificate's key (PEM)");
+  app.add_option("--auth-file", options->auth_file,
+                 "the daemon's -Y file: authenticate as its first user before `stats` (ASCII auth)");
   app.add_flag("-q,--quiet", options->quiet, "do not log to syslog");
   app.add_flag("-v,--verbose", options->verbose, "print the outcome on stdout also when healthy");
   outcome = ParseCommandLine(app, argc, argv, kCheckExitUsage);
@@ -59,6 +73,14 @@ ParseOutcome ParseCheckOptions(int argc, const char* const* argv, CheckOptions* 
     options->track_file.clear();
   } else if (options->track_file.empty() || options->track_file.back() == '/') {
     outcome.message = "bad --track-file (a file, or off): '" + options->track_file + "'";
+    return outcome;
+  }
+  options->tls.verify = !tls_insecure;
+  const bool tls_details = !options->tls.ca_file.empty() || tls_insecure ||
+                           !options->tls.server_name.empty() || !options->tls.cert_file.empty() ||
+                           !options->tls.key_file.empty();
+  if (tls_details && !options->tls.enabled) {
+    outcome.message = "--tls-ca, --tls-insecure, --tls-name, --tls-cert and --tls-key need --tls";
     return outcome;
   }
   if (options->port == 0) {

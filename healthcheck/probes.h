@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 
+#include "healthcheck/check.h"
 #include "healthcheck/deadline.h"
 
 namespace twincache {
@@ -24,9 +25,18 @@ namespace twincache {
 /// N ms", "cannot connect to HOST:PORT: <errno text>", "HOST:PORT closed the
 /// connection ...", or "HOST:PORT answered stats with: <first line>".
 /// `host` may be a name (resolved by getaddrinfo, which the deadline does not
-/// bound: use an address). Thread safety: reentrant.
+/// bound: use an address). With `tls.enabled` the exchange runs over TLS
+/// (OpenSSL, TLS 1.2 or later) after a handshake within the same deadline,
+/// verifying the daemon's certificate unless !tls.verify; a failed
+/// handshake is "TLS handshake with HOST:PORT failed: REASON" (the
+/// certificate verification's reason when that failed).
+/// With `credentials.user` set, the request is first memcached's ASCII auth
+/// set (twincached -Y) and a reply other than STORED is "HOST:PORT refused
+/// the check's authentication: LINE".
+/// Thread safety: reentrant.
 bool FetchStats(const std::string& host, uint16_t port, const Deadline& deadline, std::string* reply,
-                std::string* error);
+                std::string* error, const CheckTls& tls = CheckTls{},
+                const CheckCredentials& credentials = CheckCredentials{});
 
 /// GETs /health from the daemon's admin endpoint host:port (HTTP/1.1,
 /// Connection: close; core/http/http_client.h), connecting, sending and

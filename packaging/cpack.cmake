@@ -18,8 +18,10 @@ set(CPACK_PACKAGE_DESCRIPTION
 write to a second node (its twin), so either node can serve the cache.
 keepalived moves a virtual IP between the two: twincache-check is its track
 script and twincache-notify its notify hook, and twincache-keepalived-config
-renders a node's keepalived.conf. The package runs twincached as a systemd
-service under the twincache user, configured in /etc/twincache/twincached.conf.")
+renders a node's keepalived.conf; twincache-twemproxy-config renders a
+nutcracker (twemproxy) pool that shards keys over several pairs. The package
+runs twincached as a systemd service under the twincache user, configured in
+/etc/twincache/twincached.conf.")
 
 # Everything under /usr, plus absolute destinations (/etc). Not relocatable.
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
@@ -44,6 +46,9 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, python3")
 # libsasl2 and its PLAIN/CRAM-MD5 plugins: twincached loads libsasl2 only
 # with -S (dlopen, core/auth/sasl.h), so no library dependency says it.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "keepalived, libsasl2-2, libsasl2-modules")
+# Suggests: nutcracker (twemproxy) shards keys over several pairs with the pool
+# twincache-twemproxy-config renders; one pair needs no proxy.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nutcracker")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_CURRENT_SOURCE_DIR}/deb/conffiles
     ${CMAKE_CURRENT_SOURCE_DIR}/deb/postinst

@@ -7,6 +7,7 @@ packages=(
   # build
   cmake g++ make ccache pkg-config
   libasio-dev nlohmann-json3-dev libcli11-dev libgtest-dev googletest libssl-dev
+  openssl  # the command: the client TLS tests make their certificates at run time
   # HTTP of the admin endpoint and its clients: Boost.Beast on Boost.Asio, header-only (no Boost
   # library at run time, so the .rpm needs no HTTP library on EL 9)
   libboost1.74-dev
@@ -18,11 +19,15 @@ packages=(
   clang libclang-rt-14-dev clang-format clang-tidy
   # real clients and the reference peer for tests and benchmarks
   python3 python3-pymemcache libmemcached-tools memcached netcat-openbsd procps keepalived
+  yrmcds  # the benchmarks' third column (tests/bench); policy-rc.d below keeps its service from starting
   # binary-protocol and SASL clients (tests/integration/test_binary_clients.py, test_sasl_clients.py):
   # php-memcached (and its session handler), php-memcache, Ruby dalli, pylibmc; saslpasswd2 and the
   # Cyrus SASL PLAIN/sasldb plugins for -S; libsasl2-dev to build -S against Cyrus SASL
   php-cli php-memcached php-memcache ruby ruby-dalli python3-pylibmc
   sasl2-bin libsasl2-modules libsasl2-dev
+  # twemproxy (nutcracker 0.5.0): the proxy sharding keys over several pairs (tests/integration/test_twemproxy.py,
+  # tests/system/test_shards.py; twincache-twemproxy-config renders its pool)
+  nutcracker
   # systemd-analyze verify/security, systemd-sysusers, systemd-tmpfiles and logrotate check systemd/
   systemd logrotate
   # the .deb and .rpm (CPack: dpkg-shlibdeps, file, rpmbuild), man pages, and the package tests
@@ -41,8 +46,8 @@ if ((${#missing[@]})); then
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # A policy-rc.d that says "no" keeps Debian's memcached package from starting
-  # its own service on port 11211 during the install.
+  # A policy-rc.d that says "no" keeps Debian's memcached and yrmcds packages from
+  # starting their own services on port 11211 during the install.
   policy=/usr/sbin/policy-rc.d
   if [[ ! -e $policy ]]; then
     printf '#!/bin/sh\nexit 101\n' > "$policy"

@@ -55,16 +55,16 @@ constexpr std::array kSpecs = {
     ExtendedOptionSpec{"drop_privileges", kNone, kIgnored},
     ExtendedOptionSpec{"resp_obj_mem_limit", kNone, kIgnored},
     ExtendedOptionSpec{"read_buf_mem_limit", kRequired, kIgnored},
-    ExtendedOptionSpec{"ssl_chain_cert", kRequired, kIgnored},
-    ExtendedOptionSpec{"ssl_key", kRequired, kIgnored},
-    ExtendedOptionSpec{"ssl_verify_mode", kRequired, kIgnored},
+    ExtendedOptionSpec{"ssl_chain_cert", kRequired, kHonoured},
+    ExtendedOptionSpec{"ssl_key", kRequired, kHonoured},
+    ExtendedOptionSpec{"ssl_verify_mode", kRequired, kHonoured},
     ExtendedOptionSpec{"ssl_keyformat", kRequired, kIgnored},
-    ExtendedOptionSpec{"ssl_ciphers", kRequired, kIgnored},
-    ExtendedOptionSpec{"ssl_ca_cert", kRequired, kIgnored},
+    ExtendedOptionSpec{"ssl_ciphers", kRequired, kHonoured},
+    ExtendedOptionSpec{"ssl_ca_cert", kRequired, kHonoured},
     ExtendedOptionSpec{"ssl_wbuf_size", kRequired, kIgnored},
-    ExtendedOptionSpec{"ssl_session_cache", kNone, kIgnored},
+    ExtendedOptionSpec{"ssl_session_cache", kNone, kHonoured},
     ExtendedOptionSpec{"ssl_kernel_tls", kNone, kIgnored},
-    ExtendedOptionSpec{"ssl_min_version", kRequired, kIgnored},
+    ExtendedOptionSpec{"ssl_min_version", kRequired, kHonoured},
     ExtendedOptionSpec{"sock_cookie_id", kRequired, kIgnored},
     ExtendedOptionSpec{"ext_page_size", kRequired, kIgnored},
     ExtendedOptionSpec{"ext_wbuf_size", kRequired, kIgnored},
@@ -94,6 +94,50 @@ bool ParseIdleTimeout(std::string_view text, int64_t* seconds) {
   return true;
 }
 
+// The client TLS keys (memcached.c main, the SSL_* cases; tls.c): file
+// names are taken as given (checked when the daemon loads them), the
+// numbers as memcached reads them. ssl_min_version also takes tls.c's names
+// ("tlsv1.2"), which `stats settings` prints. False with *error for a bad
+// value; not a TLS key: *handled false.
+bool ApplyTlsOption(std::string_view key, std::optional<std::string_view> value, Settings* settings,
+                    bool* handled, std::string* error) {
+  *handled = true;
+  if (key == "ssl_chain_cert") {
+    settings->ssl_chain_cert = std::string(*value);
+  } else if (key == "ssl_key") {
+    settings->ssl_key = std::string(*value);
+  } else if (key == "ssl_ca_cert") {
+    settings->ssl_ca_cert = std::string(*value);
+  } else if (key == "ssl_ciphers") {
+    settings->ssl_ciphers = std::string(*value);
+  } else if (key == "ssl_session_cache") {
+    settings->ssl_session_cache = true;
+  } else if (key == "ssl_verify_mode") {
+    int mode = -1;
+    const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), mode);
+    if (ec != std::errc() || end != value->data() + value->size() || mode < 0 || mode > 3) {
+      *error = "Invalid ssl_verify_mode (0 none, 1 request, 2 require, 3 once): " + std::string(*value);
+      return false;
+    }
+    settings->ssl_verify_mode = mode;
+  } else if (key == "ssl_min_version") {
+    int version = -1;
+    for (int v = 0; v <= 3; ++v) {
+      if (*value == SslVersionName(v) || (value->size() == 1 && (*value)[0] == '0' + v)) {
+        version = v;
+      }
+    }
+    if (version < 0) {
+      *error = "Invalid ssl_min_version (0..3 or tlsv1.0..tlsv1.3): " + std::string(*value);
+      return false;
+    }
+    settings->ssl_min_version = version;
+  } else {
+    *handled = false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::span<const ExtendedOptionSpec> ExtendedOptionSpecs() { return kSpecs; }
@@ -120,6 +164,13 @@ bool ApplyExtendedOption(std::string_view key, std::optional<std::string_view> v
       *error = "bad -o idle_timeout (seconds, 0 = off): " + std::string(*value);
       return false;
     }
+    return true;
+  }
+  bool tls_key = false;
+  if (!ApplyTlsOption(key, value, settings, &tls_key, error)) {
+    return false;
+  }
+  if (tls_key) {
     return true;
   }
   if (spec->treatment == kIgnored) {

@@ -5,10 +5,14 @@
 // every key that Debian's memcached 1.6.18 takes (built with TLS, extstore
 // and sock_cookie_id; without the proxy and debug builds' keys):
 //  - a key with a meaning in twincached is honoured (idle_timeout;
-//    maxconns_fast, which is how twincached always treats -c);
+//    maxconns_fast, which is how twincached always treats -c; the client TLS
+//    keys ssl_chain_cert, ssl_key, ssl_ca_cert, ssl_verify_mode,
+//    ssl_min_version, ssl_ciphers, ssl_session_cache, which take effect
+//    with -Z);
 //  - a key that tunes memcached internals twincached does not have (slab
-//    classes, the LRU maintainer and crawler, the hash table, extstore, the
-//    TLS keys while twincached has no TLS, ...) is accepted and recorded in
+//    classes, the LRU maintainer and crawler, the hash table, extstore,
+//    ssl_wbuf_size, ssl_kernel_tls, ssl_keyformat: twincached reads PEM
+//    only, ...) is accepted and recorded in
 //    Settings::extended_ignored, for one warning line at start;
 //  - any other key is a usage error naming it, as memcached's
 //    `Illegal suboption "KEY"`; so is a key memcached reads a value for given
@@ -58,10 +62,12 @@ const ExtendedOptionSpec* FindExtendedOption(std::string_view key);
 
 /// Applies one key (with its value, if the text had '=') to *settings:
 /// idle_timeout sets Settings::idle_timeout_s (a decimal number of seconds,
-/// 0 = off, at most kIdleTimeoutMaxSeconds); an ignored key is appended to
+/// 0 = off, at most kIdleTimeoutMaxSeconds); the ssl_* keys set the
+/// Settings field of their name (ssl_verify_mode 0..3; ssl_min_version 0..3
+/// or "tlsv1.0".."tlsv1.3"); an ignored key is appended to
 /// Settings::extended_ignored once. False with a one-line *error for an
 /// unknown key (`Illegal suboption "KEY"`), a missing value or a bad
-/// idle_timeout. Thread safety: pure apart from *settings.
+/// idle_timeout, ssl_verify_mode or ssl_min_version. Thread safety: pure apart from *settings.
 bool ApplyExtendedOption(std::string_view key, std::optional<std::string_view> value, Settings* settings,
                          std::string* error);
 

@@ -17,6 +17,22 @@ namespace {
 
 constexpr size_t kItemSizeMin = 1024;  // memcached: "Item max size cannot be less than 1024 bytes."
 
+// Client TLS and ASCII auth, as memcached.c main() checks them: notls:
+// only with -Z; -Z needs a certificate (memcached fails loading a NULL
+// chain file); -Y cannot go with SASL, which needs the binary protocol.
+std::string ValidateTls(const Settings& s) {
+  if (!s.ssl_enabled && s.listen.find(kNoTlsPrefix) != std::string::npos) {
+    return "'notls' option is valid only when SSL is enabled";
+  }
+  if (s.ssl_enabled && s.ssl_chain_cert.empty()) {
+    return "-Z needs -o ssl_chain_cert=FILE (the server's certificate chain, PEM)";
+  }
+  if (!s.auth_file.empty() && s.sasl) {
+    return "ERROR: You cannot allow the BINARY protocol while using ascii authentication tokens.";
+  }
+  return "";
+}
+
 // Checks the combinations memcached checks after parsing (memcached.c main()).
 std::string Validate(const Settings& s) {
   if (s.udp_port != 0) {
@@ -49,7 +65,7 @@ std::string Validate(const Settings& s) {
   if (s.item_size_max > (s.memory_limit_mb << 20) / 2) {
     return "item max size (-I) cannot be higher than 1/2 of the memory limit (-m)";
   }
-  return "";
+  return ValidateTls(s);
 }
 
 }  // namespace
@@ -117,6 +133,21 @@ std::string_view BindingProtocolName(BindingProtocol protocol) {
   return "auto-negotiate";
 }
 
+std::string_view SslVersionName(int version) {
+  switch (version) {
+    case 0:
+      return "tlsv1.0";
+    case 1:
+      return "tlsv1.1";
+    case 2:
+      return "tlsv1.2";
+    case 3:
+      return "tlsv1.3";
+    default:
+      return "unknown";
+  }
+}
+
 std::string DefaultAdminListen(uint16_t port) {
   constexpr uint16_t kAdminPortOffset = 2;  // 11211 -> 11213
   const uint16_t admin = port <= UINT16_MAX - kAdminPortOffset ? port + kAdminPortOffset : 0;
@@ -169,8 +200,13 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
 
   std::string item_size = std::to_string(settings->item_size_max);
   app.add_option("-p,--port", settings->port, "TCP port to listen on (default 11211)");
-  app.add_option("-l,--listen", settings->listen,
-                 "interface(s) to listen on, comma separated (default: all)");
+  // memcached joins repeated -l with ','.
+  std::vector<std::string> listen_list;
+  app.add_option("-l,--listen", listen_list,
+                 "interface(s) to listen on, comma separated or repeated (default: all); with -Z, "
+                 "notls:ADDR stays in clear")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("-m,--memory-limit", settings->memory_limit_mb, "item memory in megabytes (default 64)");
   app.add_option("-c,--conn-limit", settings->max_connections, "max simultaneous connections (default 1024)");
   app.add_option("-t,--threads", settings->threads, "number of worker threads (default 4)");
@@ -221,8 +257,17 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   bool lenient_keys = false;
   app.add_flag("--lenient-keys", lenient_keys,
                "accept keys with control characters (the default; kept for old command lines)");
+  app.add_option("-e,--memory-file", settings->memory_file,
+                 "warm restart: a graceful stop (SIGTERM, SIGUSR1) saves the cache to PATH, the next start "
+                 "loads it and catches up from the twin");
   app.add_flag("-A,--enable-shutdown", settings->shutdown_command,
                "enable the `shutdown [graceful]` command (memcached -A)");
+  // Client TLS and ASCII auth (memcached -Z, -Y); the ssl_* keys are -o keys.
+  app.add_flag("-Z,--enable-ssl", settings->ssl_enabled,
+               "client TLS on every -l listener but notls: ones (-o ssl_chain_cert, ssl_key, ssl_ca_cert, "
+               "ssl_verify_mode, ssl_min_version)");
+  app.add_option("-Y,--auth-file", settings->auth_file,
+                 "ASCII protocol authentication: a file of user:password lines (re-read on SIGHUP)");
   std::vector<std::string> extended;
   app.add_option("-o,--extended", extended,
                  "memcached's extended options key[=value],... (idle_timeout takes effect; memcached "
@@ -243,6 +288,12 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
     return outcome;
   }
   outcome.ok = false;  // until every value is checked
+  if (!listen_list.empty()) {
+    settings->listen.clear();
+    for (const std::string& entry : listen_list) {
+      settings->listen += (settings->listen.empty() ? "" : ",") + entry;
+    }
+  }
   // The file's -o keys first, then -o (or the file's `extended`), so the
   // command line wins as it does for every other setting.
   for (size_t i = 0; i < specs.size(); ++i) {
@@ -295,6 +346,17 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
       return outcome;
     }
     settings->protocol = BindingProtocol::kBinary;
+  }
+  if (!settings->auth_file.empty() && !settings->sasl) {
+    // -Y speaks the ASCII protocol only (memcached.c main: binding_protocol
+    // becomes ascii_prot; an explicit -B binary or auto is refused).
+    if (app.get_option("--protocol")->count() > 0 && settings->protocol != BindingProtocol::kAscii) {
+      outcome.exit_code = kExitUsage;
+      outcome.message =
+          "ERROR: You cannot allow the BINARY protocol while using ascii authentication tokens.";
+      return outcome;
+    }
+    settings->protocol = BindingProtocol::kAscii;
   }
   if (!repl_port.empty()) {
     // repcached: -X LISTEN[:CONNECT]; one number sets both.

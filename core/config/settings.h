@@ -1,7 +1,7 @@
 // Settings: twincached's configuration, from the command line and a config file.
 //
 // The flags are memcached's and repcached's (-p -l -m -c -t -u -d -P -v -vv -U
-// -I -M -S -B -A -o) with their long forms, so existing command lines and
+// -I -M -S -B -A -Z -Y -o) with their long forms, so existing command lines and
 // init scripts keep working; `--config FILE` reads the same keys (long names,
 // INI/TOML "key = value" lines, via CLI11's config support), and the -o keys
 // (extended_options.h). Parsing is here and not in daemon/ so tests can
@@ -65,6 +65,9 @@ struct Settings {
   bool shutdown_command = false;    ///< -A, --enable-shutdown: the `shutdown` command stops the server
   int64_t idle_timeout_s = 0;       ///< -o idle_timeout: close client connections idle this many
                                     ///< seconds; 0 = never (memcached's default)
+  std::string memory_file;          ///< -e, --memory-file PATH: warm restart state file (memcached -e;
+                                    ///< core/store/snapshot.h); "" = none. With it SIGTERM stops
+                                    ///< gracefully and a graceful stop writes the file
   std::vector<std::string> extended_ignored;  ///< -o keys accepted without effect, as given
                                               ///< (extended_options.h), for one warning at start
 
@@ -83,6 +86,19 @@ struct Settings {
   size_t repl_sync_rate_mbps = 0;            ///< --repl-sync-rate, MB/s of full sync; 0 = unlimited
   int64_t repl_tombstone_ttl_s = 600;        ///< --repl-tombstone-ttl
   int64_t repl_initial_sync_timeout_s = 30;  ///< --repl-initial-sync-timeout
+
+  // Client TLS and ASCII authentication, memcached 1.6's -Z, -o ssl_* (tls.c,
+  // memcached.c main) and -Y (authfile.c); core/net/tls_context.h and
+  // core/auth/ascii_auth.h use them.
+  bool ssl_enabled = false;        ///< -Z, --enable-ssl: client listeners speak TLS (but -l notls:ADDR)
+  std::string ssl_chain_cert;      ///< -o ssl_chain_cert: the server's certificate chain, PEM file
+  std::string ssl_key;             ///< -o ssl_key: its private key, PEM file; "" = in ssl_chain_cert
+  std::string ssl_ca_cert;         ///< -o ssl_ca_cert: CAs client certificates are verified with; "" = none
+  int ssl_verify_mode = 0;         ///< -o ssl_verify_mode: 0 none, 1 request, 2 require, 3 once
+  int ssl_min_version = 2;         ///< -o ssl_min_version: memcached's 0..3 = TLS 1.0..1.3 (default 1.2)
+  std::string ssl_ciphers;         ///< -o ssl_ciphers: OpenSSL cipher list (TLS <= 1.2); "" = OpenSSL's
+  bool ssl_session_cache = false;  ///< -o ssl_session_cache: server-side session cache (ssl_new_sessions)
+  std::string auth_file;           ///< -Y, --auth-file: ASCII auth `user:password` lines; "" = off
 
   // Admin endpoint credentials (core/admin/admin_token.h).
   std::string admin_token_file;  ///< --admin-token-file: POST /role, /maintenance need its token; "" = none
@@ -124,6 +140,14 @@ struct ParseOutcome {
 /// -t ≥ 1; -c ≥ 1. Never exits or prints; the caller does.
 /// Thread safety: not thread safe (CLI11); call once at start.
 ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings);
+
+/// memcached's name of a -o ssl_min_version value (tls.c ssl_proto_text):
+/// 0 "tlsv1.0", 1 "tlsv1.1", 2 "tlsv1.2", 3 "tlsv1.3". Pure.
+std::string_view SslVersionName(int version);
+
+/// The prefix of a -l entry that stays in clear under -Z (memcached's
+/// "notls:"); listener.h strips it.
+inline constexpr std::string_view kNoTlsPrefix = "notls:";
 
 /// Parses a size like "1m", "512k", "1048576" into bytes; false if invalid.
 bool ParseSize(const std::string& text, size_t* bytes);

@@ -29,7 +29,7 @@ std::string FormatAddress(const sockaddr* sa) {
 }
 
 // Binds every address getaddrinfo gives for `host` (nullptr: wildcard).
-bool BindHost(const char* host, uint16_t port, int backlog, std::vector<ListenSocket>* out,
+bool BindHost(const char* host, uint16_t port, int backlog, bool notls, std::vector<ListenSocket>* out,
               std::string* error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -66,7 +66,7 @@ bool BindHost(const char* host, uint16_t port, int backlog, std::vector<ListenSo
       ok = false;
       break;
     }
-    out->push_back(ListenSocket{fd, address, ai->ai_family == AF_INET6});
+    out->push_back(ListenSocket{fd, address, ai->ai_family == AF_INET6, notls});
   }
   freeaddrinfo(list);
   return ok;
@@ -79,16 +79,20 @@ bool BindListeners(const std::string& listen, uint16_t port, int backlog, std::v
   std::vector<ListenSocket> bound;
   bool ok = true;
   if (listen.empty()) {
-    ok = BindHost(nullptr, port, backlog, &bound, error);
+    ok = BindHost(nullptr, port, backlog, false, &bound, error);
   } else {
     std::stringstream hosts(listen);
     std::string host;
     while (ok && std::getline(hosts, host, ',')) {
+      const bool notls = host.starts_with(kNoTlsPrefix);
+      if (notls) {
+        host.erase(0, kNoTlsPrefix.size());
+      }
       if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
         host = host.substr(1, host.size() - 2);
       }
       if (!host.empty()) {
-        ok = BindHost(host.c_str(), port, backlog, &bound, error);
+        ok = BindHost(host.c_str(), port, backlog, notls, &bound, error);
       }
     }
   }

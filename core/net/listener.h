@@ -18,10 +18,12 @@ struct ListenSocket {
   int fd = -1;
   std::string address;  ///< "127.0.0.1:11211" or "[::1]:11211", for logs and errors
   bool ipv6 = false;    ///< AF_INET6 (else AF_INET): the protocol an acceptor adopting `fd` needs
+  bool notls = false;   ///< given as "notls:HOST" (memcached -l): stays in clear under -Z
 };
 
 /// Binds and listens on `port` of every address in `listen` (comma separated
-/// host names or IP literals; "" means all interfaces, IPv4 and IPv6). IPv6
+/// host names or IP literals; "" means all interfaces, IPv4 and IPv6; an
+/// entry "notls:HOST" binds HOST with ListenSocket::notls set). IPv6
 /// sockets are IPV6_V6ONLY; SO_REUSEADDR is set, never SO_REUSEPORT (a busy
 /// port fails). On failure closes what it opened, sets *error to "cannot
 /// listen on ADDR: REASON" and returns false.

@@ -232,6 +232,19 @@ HandleOutcome Shutdown(const Request& request, ServerState* state, std::string* 
   return HandleOutcome::kClose;
 }
 
+// refresh_certs [noreply] (process_refresh_certs_command): OK once the
+// certificates are reloaded for new connections, else the loader's error
+// line; without -Z memcached's "Error TLS not enabled".
+void RefreshCerts(ServerState* state, std::string* out) {
+  std::string error = "Error TLS not enabled";
+  if (state->refresh_certs && state->refresh_certs(&error)) {
+    AppendLine("OK", out);
+  } else {
+    Log(LogLevel::kWarning, "refresh_certs_failed", {{"reason", error}});
+    AppendLine(error, out);
+  }
+}
+
 }  // namespace
 
 StoreStatus StoreAndCount(StoreMode mode, std::string_view key, std::string_view value, uint32_t flags,
@@ -304,6 +317,12 @@ HandleOutcome Handler::Handle(const Request& request, ThreadStats* stats, std::s
       return HandleOutcome::kClose;
     case Command::kShutdown:
       return Shutdown(request, state_, out);
+    case Command::kRefreshCerts:
+      RefreshCerts(state_, out);
+      if (!request.args.empty() && request.args.back() == "noreply") {
+        out->resize(reply_start);
+      }
+      break;
     case Command::kStats:
       HandleStats(request, state_, out);
       break;

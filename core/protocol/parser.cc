@@ -200,6 +200,9 @@ class LineParser {
         if (command == "replace") {
           return Storage(Command::kReplace);
         }
+        if (command == "refresh_certs") {
+          return Arguments(Command::kRefreshCerts);
+        }
         break;
       case 'p':
         if (command == "prepend") {
@@ -579,6 +582,59 @@ class LineParser {
 };
 
 }  // namespace
+
+AuthParseResult ParseAuthRequest(std::string_view input, size_t max_value) {
+  constexpr size_t kAuthLineMax = 2048;  // try_read_command_asciiauth's "junk data" bound
+  AuthParseResult result;
+  const size_t newline = input.find('\n');
+  if (newline == std::string_view::npos) {
+    if (input.size() > kAuthLineMax) {
+      result.status = ParseStatus::kError;
+      result.close = true;
+      result.error = kLineTooLong;
+    }
+    return result;
+  }
+  std::string_view line = input.substr(0, newline);
+  if (!line.empty() && line.back() == '\r') {
+    line.remove_suffix(1);
+  }
+  const Tokens tokens(line);
+  uint32_t bytes = 0;
+  if (tokens.size() < 5 || tokens[0] != "set" || !ParseUint32(tokens[4], &bytes)) {
+    result.status = ParseStatus::kError;
+    result.consumed = newline + 1;
+    result.error = "CLIENT_ERROR unauthenticated";
+    return result;
+  }
+  if (bytes > max_value) {
+    result.status = ParseStatus::kError;
+    result.consumed = newline + 1;
+    result.error = "CLIENT_ERROR auth token too long";
+    result.close = true;
+    return result;
+  }
+  const size_t value_end = newline + 1 + bytes + 2;
+  if (input.size() < value_end) {
+    return result;
+  }
+  result.status = ParseStatus::kError;
+  result.consumed = value_end;
+  const std::string_view value = input.substr(newline + 1, bytes + 2);
+  if (!value.ends_with("\r\n")) {
+    result.error = "CLIENT_ERROR bad command line termination";
+    return result;
+  }
+  const Tokens credentials(value.substr(0, bytes));
+  if (credentials.size() < 2) {
+    result.error = "CLIENT_ERROR bad authentication token format";
+    return result;
+  }
+  result.status = ParseStatus::kRequest;
+  result.user = credentials[0];
+  result.password = credentials[1];
+  return result;
+}
 
 ParseResult ParseRequest(std::string_view input, const ParserLimits& limits, Request* request) {
   request->Clear();

@@ -58,6 +58,30 @@ struct ParseResult {
 /// Thread safety: pure function of its arguments.
 ParseResult ParseRequest(std::string_view input, const ParserLimits& limits, Request* request);
 
+/// ASCII authentication (memcached -Y; proto_text.c try_read_command_asciiauth,
+/// 1.6.18): until a connection authenticates, its input is read only as
+/// "set <key> <flags> <exptime> <bytes>[ ...]\r\n<user> <password>\r\n".
+struct AuthParseResult {
+  ParseStatus status = ParseStatus::kNeedMore;  ///< kRequest: credentials; kError: `error`
+  size_t consumed = 0;                          ///< bytes of input this result accounts for
+  std::string_view user;                        ///< kRequest: the value's first token
+  std::string_view password;                    ///< kRequest: its second token
+  std::string_view error;                       ///< kError: the reply line without "\r\n"
+  bool close = false;                           ///< kError: hang up without a reply
+};
+
+/// Parses the first authentication request in `input`. A line with no "\n"
+/// within 2048 bytes closes (memcached: "getting junk data"). A line other
+/// than a set with at least five tokens and a numeric <bytes> is kError
+/// "CLIENT_ERROR unauthenticated" (the line consumed; key, flags, exptime and
+/// noreply are ignored); the value must end in "\r\n" ("CLIENT_ERROR bad
+/// command line termination") and hold two space-separated tokens
+/// ("CLIENT_ERROR bad authentication token format"). The value may be at
+/// most `max_value` bytes: more is kError "CLIENT_ERROR auth token too long"
+/// with close (newer memcached refuses it, 1.6.18 reads any size).
+/// Thread safety: pure function of its arguments.
+AuthParseResult ParseAuthRequest(std::string_view input, size_t max_value);
+
 }  // namespace twincache
 
 #endif  // TWINCACHE_CORE_PROTOCOL_PARSER_H_

@@ -51,6 +51,8 @@ enum class Command : uint8_t {
   kMetaDebug,
   // "shutdown" (Other commands; last, so the values above stay as they were)
   kShutdown,
+  // memcached's TLS "refresh_certs" (proto_text.c process_refresh_certs_command)
+  kRefreshCerts,
 };
 
 /// One meta flag: a single character and its optional token (e.g. 'T' "30").

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/auth/ascii_auth.h"
 #include "core/base/clock.h"
 #include "core/base/stat_list.h"
 #include "core/config/settings.h"
@@ -72,6 +73,20 @@ struct ServerState {
   /// to the general report; set before the server starts, called from worker
   /// and admin threads, so it must be thread safe.
   std::function<void(StatList*)> extra_stats;
+
+  // Client TLS and ASCII auth (memcached -Z, -Y); all set before the server
+  // starts, and empty or null when not configured.
+
+  /// Reloads the TLS certificates for new connections (`refresh_certs`,
+  /// SIGHUP): false with memcached's one-line *error. Thread safe.
+  std::function<bool(std::string* error)> refresh_certs;
+
+  /// Appends the TLS lines of `stats` (tls_context.h AppendStats). Thread safe.
+  std::function<void(StatList*)> tls_stats;
+
+  /// -Y: the users a connection must authenticate as before any command
+  /// (ascii_auth.h); nullptr without -Y. Thread safe.
+  const AsciiAuthTable* ascii_auth = nullptr;
 };
 
 }  // namespace twincache

@@ -79,6 +79,9 @@ void CollectGeneralStats(ServerState* state, StatList* out) {
   AddStat(out, "evicted_unfetched", store.evicted_unfetched);
   AddStat(out, "evictions", store.evictions);
   AddStat(out, "reclaimed", store.reclaimed);
+  if (state->tls_stats) {
+    state->tls_stats(out);  // with -Z, memcached's TLS lines (server_stats)
+  }
   AddStat(out, "twincache_version", kTwincacheVersion);
   const RoleReport role = state->role.Get();
   AddStat(out, "role", role.role);
@@ -87,6 +90,29 @@ void CollectGeneralStats(ServerState* state, StatList* out) {
   if (state->extra_stats) {
     state->extra_stats(out);
   }
+}
+
+// memcached.c process_stat_settings' TLS lines (a TLS build's, as Debian's
+// memcached): the C strings it prints with %s show "(null)" when unset,
+// ssl_verify_mode is the SSL_VERIFY_* bits of memcached's 0..3 (0, 1, 3, 7)
+// and ssl_keyformat SSL_FILETYPE_PEM (1), the only format read here.
+void AppendTlsSettings(const Settings& settings, StatList* out) {
+  constexpr uint64_t kVerifyBits[] = {0, 1, 3, 7};
+  constexpr uint64_t kSslWbufSize = 16 * 1024;  // memcached's default; no such buffer here
+  const auto text_or_null = [](const std::string& text, std::string_view null) {
+    return text.empty() ? null : std::string_view(text);
+  };
+  AddStat(out, "ssl_enabled", settings.ssl_enabled ? "yes" : "no");
+  AddStat(out, "ssl_chain_cert", text_or_null(settings.ssl_chain_cert, "(null)"));
+  AddStat(out, "ssl_key", text_or_null(settings.ssl_key, "(null)"));
+  AddStat(out, "ssl_verify_mode", kVerifyBits[settings.ssl_verify_mode & 3]);
+  AddStat(out, "ssl_keyformat", uint64_t{1});
+  AddStat(out, "ssl_ciphers", text_or_null(settings.ssl_ciphers, "NULL"));
+  AddStat(out, "ssl_ca_cert", text_or_null(settings.ssl_ca_cert, "NULL"));
+  AddStat(out, "ssl_wbuf_size", kSslWbufSize);
+  AddStat(out, "ssl_session_cache", settings.ssl_session_cache ? "yes" : "no");
+  AddStat(out, "ssl_kernel_tls", "no");
+  AddStat(out, "ssl_min_version", SslVersionName(settings.ssl_min_version));
 }
 
 // memcached.c process_stat_settings, for the settings twincached has.
@@ -110,13 +136,15 @@ void CollectSettingsStats(ServerState* state, StatList* out) {
   AddStat(out, "tcp_backlog", static_cast<uint64_t>(settings.backlog));
   AddStat(out, "binding_protocol", BindingProtocolName(settings.protocol));
   AddStat(out, "auth_enabled_sasl", settings.sasl ? "yes" : "no");
-  AddStat(out, "auth_enabled_ascii", "no");
+  AddStat(out, "auth_enabled_ascii",
+          settings.auth_file.empty() ? std::string_view("no") : std::string_view(settings.auth_file));
   AddStat(out, "item_size_max", settings.item_size_max);
   AddStat(out, "maxconns_fast", "yes");
   AddStat(out, "lru_crawler", "yes");
   AddStat(out, "flush_enabled", "yes");
   AddStat(out, "dump_enabled", "yes");
   AddStat(out, "idle_timeout", static_cast<uint64_t>(state->idle_timeout_s.load(std::memory_order_relaxed)));
+  AppendTlsSettings(settings, out);
 }
 
 // memcached items.c do_item_stats: nothing for an empty cache.

@@ -49,6 +49,13 @@ uint64_t Backlog::Append(const Record& record, int64_t now_ms) {
   return offset;
 }
 
+void Backlog::StartAfter(uint64_t last_offset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (count_ == 0 && last_offset_ == 0) {
+    last_offset_ = last_offset;
+  }
+}
+
 uint64_t Backlog::last_offset() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_offset_;

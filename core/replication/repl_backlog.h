@@ -45,6 +45,13 @@ class Backlog {
   /// record's offset.
   uint64_t Append(const Record& record, int64_t now_ms);
 
+  /// Continues a stream resumed after a warm restart: the next record
+  /// appended gets offset `last_offset` + 1, and last_offset() is
+  /// `last_offset` meanwhile (no record is held, so a peer that holds the
+  /// stream up to exactly there can be partially synced). Only before the
+  /// first Append().
+  void StartAfter(uint64_t last_offset);
+
   /// Offset of the newest record appended; 0 before the first.
   uint64_t last_offset() const;
   /// Offset of the oldest record still held; 0 when none is.

@@ -271,9 +271,16 @@ bool ReplSession::HandleFrame(const Frame& frame) {
         return false;
       }
       stream_known_ = true;
+      // The initial sync is done once the records the peer had produced by
+      // its HELLO are applied (a warm restart catching up), at once if none.
+      catch_up_to_ = peer_hello_.offset;
       Log(LogLevel::kInfo, "repl_partial_sync_receiving",
-          {{"peer", peer_name_}, {"from", std::to_string(frame.partial_begin.from_offset)}});
-      owner_->OnInitialSyncDone("partial sync");
+          {{"peer", peer_name_},
+           {"from", std::to_string(frame.partial_begin.from_offset)},
+           {"to", std::to_string(catch_up_to_)}});
+      if (applied_ >= catch_up_to_) {
+        owner_->OnInitialSyncDone("partial sync");
+      }
       return true;
     case FrameType::kRecord:
       return OnRecordFrame(frame.record_offset, frame.record);
@@ -363,6 +370,10 @@ bool ReplSession::OnRecordFrame(uint64_t offset, const Record& record) {
   }
   ApplyPeerRecord(record, /*counted_as_conflict=*/true);
   applied_ = offset;
+  if (applied_ == catch_up_to_) {
+    owner_->OnApplied(applied_);
+    owner_->OnInitialSyncDone("partial sync");
+  }
   return true;
 }
 
@@ -384,6 +395,8 @@ bool ReplSession::OnFullEnd(uint64_t items_sent) {
   stream_known_ = true;
   applied_ = full_start_offset_;
   acked_sent_ = 0;  // the peer's stream restarts here: acknowledge it anew
+  catch_up_to_ = 0;
+  owner_->OnApplied(applied_);  // with the new stream id below, never the old stream's offset
   int64_t ms = owner_->clock()->NowMillis() - full_started_ms_;
   Log(LogLevel::kInfo, "repl_full_sync_received",
       {{"peer", peer_name_},

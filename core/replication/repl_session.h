@@ -113,6 +113,7 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
   bool stream_known_ = false;  // RECORD frames may be applied (after FULL_END or PARTIAL_BEGIN)
   uint64_t applied_ = 0;       // last record of the peer's stream applied
   uint64_t acked_sent_ = 0;    // last ACK sent
+  uint64_t catch_up_to_ = 0;   // a partial sync's initial sync is done once applied_ reaches this
   int64_t last_heard_ms_ = 0;
 
   // Outgoing.

@@ -81,6 +81,29 @@ Replicator::Replicator(const ReplicationOptions& options, Store* store, Clock* c
 
 Replicator::~Replicator() { Stop(); }
 
+void Replicator::Resume(const StreamIdentity& identity) {
+  constexpr ReplId kNone{};
+  if (identity.replid != kNone) {
+    replid_ = identity.replid;
+    backlog_.StartAfter(identity.offset);
+  }
+  if (identity.peer_replid != kNone) {
+    SetPeerReplid(identity.peer_replid);
+    applied_offset_.store(identity.applied_offset, std::memory_order_relaxed);
+  }
+  resumed_ = true;
+}
+
+StreamIdentity Replicator::Identity() const {
+  StreamIdentity identity;
+  identity.replid = replid_;
+  identity.offset = backlog_.last_offset();
+  identity.peer_replid = peer_replid_;
+  identity.applied_offset =
+      identity.peer_replid == ReplId{} ? 0 : applied_offset_.load(std::memory_order_relaxed);
+  return identity;
+}
+
 void Replicator::Start() {
   work_ =
       std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(context_.get_executor());
@@ -98,6 +121,10 @@ void Replicator::Start() {
            {"peer", JoinHostPort(options_.peer_host, options_.connect_port)},
            {"node", std::to_string(options_.node_id)},
            {"replid", ReplIdHex(replid_)},
+           {"offset", std::to_string(backlog_.last_offset())},
+           {"peer_replid", ReplIdHex(peer_replid_)},
+           {"applied", std::to_string(applied_offset_.load())},
+           {"start", resumed_ ? "warm" : "cold"},
            {"ack", options_.ack_sync ? "sync" : "async"},
            {"transport", options_.secret.empty() ? "clear" : "tls1.3-psk"}});
       Accept(i);

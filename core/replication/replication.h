@@ -35,6 +35,7 @@
 #include "core/replication/repl_state.h"
 #include "core/replication/repl_tls.h"
 #include "core/store/record.h"
+#include "core/store/snapshot.h"
 #include "core/store/store.h"
 
 namespace twincache {
@@ -77,6 +78,22 @@ class Replicator final : public RecordObserver, public AckWaiter, private LinkOw
 
   /// Starts the replication thread: accepting, dialing, the initial sync timer.
   void Start();
+
+  /// Warm restart (docs/replication.md, "Warm restart"): continues the
+  /// stream identity saved at the last graceful stop instead of a new one.
+  /// This node's stream keeps identity.replid and goes on after
+  /// identity.offset (so the twin, holding it up to there, partially syncs
+  /// from it); the twin's stream is taken as applied up to
+  /// identity.applied_offset of identity.peer_replid, so the first link asks
+  /// for a partial sync from there. A zero replid or peer_replid leaves that
+  /// side as a fresh start would. Only before Start(), and only with the store
+  /// holding what the identity says (the same state file).
+  void Resume(const StreamIdentity& identity);
+
+  /// The identity to save for a warm restart: this node's replid and last
+  /// offset, the twin's replid and the offset applied from it (zeros while
+  /// none was ever synced). Thread safety: after Stop() (or before Start()).
+  StreamIdentity Identity() const;
 
   /// Closes the links and joins the thread. Idempotent.
   void Stop();
@@ -165,6 +182,7 @@ class Replicator final : public RecordObserver, public AckWaiter, private LinkOw
   asio::steady_timer initial_sync_timer_;
   std::thread thread_;
   bool stopped_ = false;
+  bool resumed_ = false;  // Resume() was called: a warm restart
 
   // Replication thread only.
   std::shared_ptr<ReplSession> active_;

@@ -14,6 +14,7 @@ constexpr size_t kInitialInput = 4096;               // memcached's DATA_BUFFER_
 constexpr size_t kIdleInputMax = size_t{64} * 1024;  // shrink back to kInitialInput above this when empty
 constexpr size_t kOutputHighWater = size_t{1024} * 1024;  // stop parsing with this much unsent
 constexpr size_t kIdleOutputMax = size_t{1024} * 1024;    // release larger send buffers after use
+constexpr size_t kAuthValueMax = 16384;  // an auth set's value: newer memcached's MAX_AUTH_REQ_LEN
 
 std::string PeerName(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;
@@ -26,14 +27,20 @@ std::string PeerName(const asio::ip::tcp::socket& socket) {
 
 }  // namespace
 
-Connection::Connection(asio::ip::tcp::socket socket, const ConnectionContext* context)
+Connection::Connection(asio::ip::tcp::socket socket, const ConnectionContext* context,
+                       std::shared_ptr<asio::ssl::context> tls)
     : socket_(std::move(socket)),
+      tls_context_(std::move(tls)),
       context_(context),
+      authenticated_(context->state->ascii_auth == nullptr),
       in_(kInitialInput),
       ack_timer_(socket_.get_executor()),
       last_read_(std::chrono::steady_clock::now()),
       idle_timer_(socket_.get_executor()) {
   peer_ = PeerName(socket_);
+  if (tls_context_ != nullptr) {
+    tls_stream_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
+  }
   switch (context_->state->settings.protocol) {
     case BindingProtocol::kAscii:
       protocol_ = Protocol::kText;
@@ -63,6 +70,32 @@ void Connection::Start() {
     Log(LogLevel::kDebug, "connection_opened", {{"client", peer_}});
   }
   CheckIdle();
+  if (tls_stream_ != nullptr) {
+    tls_stream_->async_handshake(
+        asio::ssl::stream_base::server,
+        [self = shared_from_this()](const asio::error_code& ec) { self->OnHandshake(ec); });
+    return;
+  }
+  Read();
+}
+
+// memcached counts a failed SSL_accept in ssl_handshake_errors and closes
+// the socket (memcached.c drive_machine, conn_listening); it says so only
+// with -v, so a port scan does not flood the log.
+void Connection::OnHandshake(const asio::error_code& ec) {
+  if (closed_) {
+    return;
+  }
+  if (ec) {
+    if (context_->tls != nullptr) {
+      context_->tls->CountHandshakeError();
+    }
+    if (context_->state->verbosity.load(std::memory_order_relaxed) > 0) {
+      Log(LogLevel::kInfo, "tls_handshake_failed", {{"client", peer_}, {"reason", ec.message()}});
+    }
+    Close("tls_handshake_failed");
+    return;
+  }
   Read();
 }
 
@@ -127,9 +160,11 @@ void Connection::Read() {
     return;
   }
   reading_ = true;
-  socket_.async_read_some(
-      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+  WithStream([this](auto& stream) {
+    stream.async_read_some(
+        asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+        [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+  });
 }
 
 void Connection::OnRead(const asio::error_code& ec, size_t n) {
@@ -189,7 +224,43 @@ void Connection::ProcessInput() {
   Read();
 }
 
+// -Y: the auth set (memcached's try_read_command_asciiauth). Every other
+// line gets "CLIENT_ERROR unauthenticated"; a refused user or password
+// leaves the connection open for another try, as memcached does. Counted
+// in auth_cmds and auth_errors, as memcached counts them.
+Connection::Step Connection::AuthStep(std::string_view input) {
+  const AuthParseResult result = ParseAuthRequest(input, kAuthValueMax);
+  Step step;
+  if (result.status == ParseStatus::kNeedMore) {
+    step.need_more = true;
+    return step;
+  }
+  step.consumed = result.consumed;
+  if (result.status == ParseStatus::kError) {
+    if (result.close) {
+      Log(LogLevel::kWarning, "client_error", {{"client", peer_}, {"reason", std::string(result.error)}});
+      step.close = true;
+    } else {
+      out_.append(result.error).append("\r\n");
+    }
+    return step;
+  }
+  context_->stats->Add(Stat::kAuthCmds);
+  if (context_->state->ascii_auth->Check(result.user, result.password)) {
+    authenticated_ = true;
+    out_.append("STORED\r\n");
+  } else {
+    context_->stats->Add(Stat::kAuthErrors);
+    Log(LogLevel::kWarning, "auth_failed", {{"client", peer_}, {"protocol", "ascii"}});
+    out_.append("CLIENT_ERROR authentication failure\r\n");
+  }
+  return step;
+}
+
 Connection::Step Connection::TextStep(std::string_view input) {
+  if (!authenticated_) {
+    return AuthStep(input);
+  }
   const ParseResult result = ParseRequest(input, context_->limits, &request_);
   Step step;
   if (result.status == ParseStatus::kNeedMore) {
@@ -303,9 +374,11 @@ void Connection::Flush() {
   }
   std::swap(out_, sending_);
   writing_ = true;
-  asio::async_write(
-      socket_, asio::buffer(sending_),
-      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWritten(ec, n); });
+  WithStream([this](auto& stream) {
+    asio::async_write(
+        stream, asio::buffer(sending_),
+        [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWritten(ec, n); });
+  });
 }
 
 void Connection::OnWritten(const asio::error_code& ec, size_t n) {

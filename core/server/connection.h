@@ -15,16 +15,33 @@
 // reading until the client takes them, so a client that never reads its
 // replies stalls only itself. An idle connection is one pending async read
 // (and, with -o idle_timeout, one timer that closes it once idle that long).
+//
+// Client TLS (memcached -Z): on a TLS listener the connection wraps its
+// socket in an asio::ssl::stream and completes the server handshake before
+// reading any request, so protocol detection sees the decrypted bytes; a
+// failed handshake (a plaintext client, a refused client certificate) is
+// counted (ssl_handshake_errors), logged and closes the connection. Every
+// read and write goes through one helper that picks the stream (WithStream),
+// so the rest of the logic is the same for both; the choice costs one branch
+// per read or write call, not per byte. The connection keeps the
+// asio::ssl::context it was accepted with, so a certificate refresh swaps in
+// a new context for new connections without touching this one.
+//
+// ASCII authentication (memcached -Y): until the client authenticated, each
+// text request is read as the auth `set` only (parser.h ParseAuthRequest)
+// and answered with STORED, or the CLIENT_ERROR memcached gives.
 #ifndef TWINCACHE_CORE_SERVER_CONNECTION_H_
 #define TWINCACHE_CORE_SERVER_CONNECTION_H_
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/net/tls_context.h"
 #include "core/protocol/binary_handler.h"
 #include "core/protocol/binary_parser.h"
 #include "core/protocol/handler.h"
@@ -44,12 +61,16 @@ struct ConnectionContext {
   BinaryHandler* binary_handler = nullptr;
   ThreadStats* stats = nullptr;  ///< the worker thread's counters
   ParserLimits limits;
+  TlsContext* tls = nullptr;  ///< with -Z: counts failed handshakes (Server::SetTls)
 };
 
 /// Thread safety: a Connection is used only on its socket's io_context thread.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(asio::ip::tcp::socket socket, const ConnectionContext* context);
+  /// `tls`: the TLS context of a TLS listener (the handshake comes first);
+  /// nullptr for a connection in clear.
+  Connection(asio::ip::tcp::socket socket, const ConnectionContext* context,
+             std::shared_ptr<asio::ssl::context> tls = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -66,6 +87,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool close = false;      // close once the replies are written
   };
 
+  // Calls operation(stream) with the TLS stream or the plain socket.
+  template <typename Operation>
+  void WithStream(Operation&& operation) {
+    if (tls_stream_ != nullptr) {
+      operation(*tls_stream_);
+    } else {
+      operation(socket_);
+    }
+  }
+
+  void OnHandshake(const asio::error_code& ec);
+  Step AuthStep(std::string_view input);
   void Read();
   void OnRead(const asio::error_code& ec, size_t n);
   void OnWritten(const asio::error_code& ec, size_t n);
@@ -80,7 +113,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void CheckIdle();
 
   asio::ip::tcp::socket socket_;
+  std::shared_ptr<asio::ssl::context> tls_context_;                        // kept while tls_stream_ uses it
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_stream_;  // null in clear
   const ConnectionContext* context_;
+  bool authenticated_ = true;  // false with -Y until the auth set succeeded
   std::string peer_;
   enum class Protocol { kUndecided, kText, kBinary };
   Protocol protocol_ = Protocol::kUndecided;  // fixed by -B, else by the first byte received

@@ -45,6 +45,7 @@ constexpr std::array kFields = {
     Field{"admin-listen", &Differs<&Settings::admin_listen>},
     Field{"enable-shutdown", &Differs<&Settings::shutdown_command>},
     Field{"idle_timeout", &Differs<&Settings::idle_timeout_s>},
+    Field{"memory-file", &Differs<&Settings::memory_file>},
     Field{"peer", &Differs<&Settings::peer_host>},
     Field{"repl-port", &Differs<&Settings::repl_listen_port>},
     Field{"repl-port", &Differs<&Settings::repl_connect_port>},
@@ -56,6 +57,17 @@ constexpr std::array kFields = {
     Field{"repl-sync-rate", &Differs<&Settings::repl_sync_rate_mbps>},
     Field{"repl-tombstone-ttl", &Differs<&Settings::repl_tombstone_ttl_s>},
     Field{"repl-initial-sync-timeout", &Differs<&Settings::repl_initial_sync_timeout_s>},
+    // Client TLS and ASCII auth: the files' contents reload (reload hooks);
+    // which files, and whether TLS is on, need a restart.
+    Field{"enable-ssl", &Differs<&Settings::ssl_enabled>},
+    Field{"ssl_chain_cert", &Differs<&Settings::ssl_chain_cert>},
+    Field{"ssl_key", &Differs<&Settings::ssl_key>},
+    Field{"ssl_ca_cert", &Differs<&Settings::ssl_ca_cert>},
+    Field{"ssl_verify_mode", &Differs<&Settings::ssl_verify_mode>},
+    Field{"ssl_min_version", &Differs<&Settings::ssl_min_version>},
+    Field{"ssl_ciphers", &Differs<&Settings::ssl_ciphers>},
+    Field{"ssl_session_cache", &Differs<&Settings::ssl_session_cache>},
+    Field{"auth-file", &Differs<&Settings::auth_file>},
     // Admin endpoint credentials: the file's name needs a restart; its
     // content is re-read by the admin_token hook (daemon/main.cc).
     Field{"admin-token-file", &Differs<&Settings::admin_token_file>},

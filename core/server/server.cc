@@ -37,6 +37,14 @@ Server::Server(ServerState* state, Handler* handler, const std::vector<ListenSoc
   for (const ListenSocket& listener : listeners) {
     acceptors_.push_back(AdoptListener(main_, listener));
     addresses_.push_back(listener.address);
+    notls_.push_back(listener.notls);
+  }
+}
+
+void Server::SetTls(TlsContext* tls) {
+  tls_ = tls;
+  for (auto& worker : workers_) {
+    worker->connection_context.tls = tls;
   }
 }
 
@@ -52,7 +60,9 @@ StopMode Server::Run() {
   WaitForSignal();
   for (size_t i = 0; i < acceptors_.size(); ++i) {
     Log(LogLevel::kInfo, "listening",
-        {{"addr", addresses_[i]}, {"threads", std::to_string(workers_.size())}});
+        {{"addr", addresses_[i]},
+         {"threads", std::to_string(workers_.size())},
+         {"tls", tls_ != nullptr && !notls_[i] ? "yes" : "no"}});
     Accept(i);
   }
   ScheduleReclaim();
@@ -101,7 +111,10 @@ void Server::WaitForSignal() {
       WaitForSignal();
       return;
     }
-    const StopMode mode = signo == SIGUSR1 ? StopMode::kGraceful : StopMode::kNormal;
+    // With a warm restart file (-e) SIGTERM, what service managers send, is
+    // graceful too, so that the file is written (snapshot.h).
+    const bool graceful = signo == SIGUSR1 || (signo == SIGTERM && !state_->settings.memory_file.empty());
+    const StopMode mode = graceful ? StopMode::kGraceful : StopMode::kNormal;
     const char* name = signo == SIGTERM ? "SIGTERM" : signo == SIGINT ? "SIGINT" : "SIGUSR1";
     Log(LogLevel::kInfo, "shutdown", {{"reason", name}, {"mode", StopModeName(mode)}});
     Stop(mode);
@@ -147,7 +160,12 @@ void Server::OnAccepted(size_t listener, size_t worker, const asio::error_code& 
   } else {
     state_->curr_connections.fetch_add(1, std::memory_order_relaxed);
     // The socket was created on the worker's context: start it on that thread.
-    auto connection = std::make_shared<Connection>(std::move(socket), &workers_[worker]->connection_context);
+    std::shared_ptr<asio::ssl::context> tls;
+    if (tls_ != nullptr && !notls_[listener]) {
+      tls = tls_->Current();
+    }
+    auto connection = std::make_shared<Connection>(std::move(socket), &workers_[worker]->connection_context,
+                                                   std::move(tls));
     asio::post(workers_[worker]->context, [connection] { connection->Start(); });
   }
   Accept(listener);

@@ -7,8 +7,9 @@
 // enforces -c, handles the signals and runs the periodic expiry reclaim.
 //
 // Signals as memcached 1.6 (memcached.c sig_handler, sighup_handler,
-// sig_usrhandler): SIGTERM and SIGINT stop, SIGUSR1 stops gracefully, SIGHUP
-// calls the reload handler (reload.h) and never stops the server.
+// sig_usrhandler): SIGTERM and SIGINT stop, SIGUSR1 stops gracefully (so
+// does SIGTERM with a warm restart file, -e), SIGHUP calls the reload handler
+// (reload.h) and never stops the server.
 #ifndef TWINCACHE_CORE_SERVER_SERVER_H_
 #define TWINCACHE_CORE_SERVER_SERVER_H_
 
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "core/net/listener.h"
+#include "core/net/tls_context.h"
 #include "core/protocol/binary_handler.h"
 #include "core/protocol/handler.h"
 #include "core/protocol/server_state.h"
@@ -41,7 +43,7 @@ class Server {
 
   /// Starts the workers and serves until Stop(), SIGTERM, SIGINT or SIGUSR1;
   /// then closes the listeners and every connection and joins the workers.
-  /// Returns how it was asked to stop (SIGUSR1: kGraceful).
+  /// Returns how it was asked to stop (SIGUSR1, and SIGTERM with -e: kGraceful).
   StopMode Run();
 
   /// Asks Run() to return `mode` (the first request's mode wins). Thread
@@ -52,6 +54,12 @@ class Server {
   /// meanwhile; established ones are served by their workers). Without one
   /// SIGHUP is logged and otherwise ignored. Call before Run().
   void SetReloadHandler(std::function<void()> reload);
+
+  /// With -Z: connections of every listener not given as notls: speak TLS
+  /// with `tls->Current()` at their accept (tls_context.h), and failed
+  /// handshakes are counted there. `tls` outlives the server. Call before
+  /// Run().
+  void SetTls(TlsContext* tls);
 
  private:
   // connection_context comes first so it outlives the io_context, whose
@@ -77,7 +85,9 @@ class Server {
   asio::io_context main_{1};
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::vector<std::string> addresses_;
-  size_t next_worker_ = 0;  // only touched on the accepting thread
+  std::vector<bool> notls_;    // per listener: "notls:" (stays in clear under -Z)
+  TlsContext* tls_ = nullptr;  // with -Z
+  size_t next_worker_ = 0;     // only touched on the accepting thread
   asio::signal_set signals_;
   std::function<void()> reload_;
   std::atomic<int> stop_mode_{-1};  // a StopMode once Stop() was called

@@ -65,6 +65,9 @@ namespace {
 // (memcached lru_pull_tail's search depth).
 constexpr int kTailSearchDepth = 5;
 
+// Buckets ahead whose first item Scan() prefetches.
+constexpr int kScanPrefetch = 8;
+
 // Most shards a Store may have (2^16).
 constexpr int kMaxShardBits = 16;
 
@@ -803,7 +806,18 @@ size_t Store::Scan(ScanCursor* cursor, size_t max_items, const std::function<voi
     const FlushPoint flush = LoadFlush();
     const uint64_t mask = shard.table.bucket_count() - 1;
     uint64_t position = cursor->bucket_cursor_;
+    // Each bucket's chain is a pointer into the heap, a cache miss apiece:
+    // prefetch the chain kScanPrefetch buckets ahead, so a dump (full sync,
+    // state file) waits for memory less often.
+    uint64_t ahead = position;
+    for (int i = 0; i < kScanPrefetch && ahead != 0; ++i) {
+      ahead = NextBucketCursor(ahead, mask);
+    }
     do {
+      if (ahead != 0) {
+        __builtin_prefetch(shard.table.bucket(ahead & mask));
+        ahead = NextBucketCursor(ahead, mask);
+      }
       const Item* item = shard.table.bucket(position & mask);
       if (item == nullptr) {
         --empty_budget;

@@ -306,6 +306,32 @@ class Store {
   /// its twin has overwritten. `record` views are only read during the call.
   ApplyStatus Apply(const Record& record);
 
+  /// Loads one entry of a saved state file (core/store/snapshot.h) into the
+  /// store while it is prepared at start, before anything else writes to it:
+  /// - kSet (or kTouch): the item with its version (hlc = cas unique, origin),
+  ///   flags, absolute exptime, exptime_version, stale and win_token_sent bits
+  ///   as saved; one already expired, or covered by a reached flush_all, is
+  ///   not stored (kStale);
+  /// - kDelete: a tombstone of that version, only with keep_tombstones and
+  ///   while its TTL (counted from the version, as Apply's) lasts, else kStale;
+  /// - kFlush: the flush point, as Apply().
+  /// Unlike Apply it never evicts: kOutOfMemory when the entry does not fit
+  /// under the memory limit (so a file larger than -m loads what fits);
+  /// kTooLarge for a key over kKeyMaxLength or an item over -I. An entry
+  /// whose key is held already follows the winner rule. The HLC moves past
+  /// every stored version. Never calls the observer. Thread safety: as Apply.
+  ApplyStatus Restore(const Record& record);
+
+  /// Sizes the hash tables for about `items` entries in all, so that a bulk
+  /// load (Restore) does not rehash as it grows. Allocates 8 bytes per
+  /// bucket at once. Thread safety: as Apply.
+  void Reserve(size_t items);
+
+  /// The latest flush_all as a kFlush record (hlc = its version, origin,
+  /// at_ms in unix ms), for saving the store (snapshot.h); hlc is 0 when
+  /// there was none. Thread safety: safe from any thread.
+  Record LatestFlush() const;
+
   /// Visits up to about `max_items` live items from `*cursor` on, one shard lock
   /// at a time, and advances the cursor. Items present for the whole scan are
   /// visited at least once even if tables grow in between (Redis SCAN); items

@@ -224,4 +224,94 @@ ApplyStatus Store::ApplyFlush(const Record& record) {
   return ApplyStatus::kApplied;
 }
 
+// ---------------------------------------------------------------------------
+// Restore: a saved state file's entries at start (snapshot.h).
+
+// Builds the item or tombstone before locking, as ApplyItem does, and charges
+// it without evicting: what does not fit under the limit is refused.
+ApplyStatus Store::Restore(const Record& record) {
+  if (record.kind == RecordKind::kFlush) {
+    return ApplyFlush(record);
+  }
+  const std::string_view key = record.key;
+  if (key.empty() || key.size() > kKeyMaxLength) {
+    return ApplyStatus::kTooLarge;
+  }
+  const int64_t now_ms = clock_->NowMillis();
+  Item* fresh = nullptr;
+  if (record.kind == RecordKind::kDelete) {
+    const int64_t expiry = TombstoneExpiry(record.hlc);
+    if (!options_.keep_tombstones || IsExpired(expiry, now_ms / 1000)) {
+      return ApplyStatus::kStale;
+    }
+    fresh = Item::Create(key, 0, 0, expiry);
+    if (fresh != nullptr) {
+      fresh->tombstone = true;
+      fresh->exptime_version = record.hlc;
+    }
+  } else {
+    if (IsExpired(record.exptime, now_ms / 1000)) {
+      return ApplyStatus::kStale;
+    }
+    if (!ItemFits(key.size(), record.value.size(), options_.item_size_max)) {
+      return ApplyStatus::kTooLarge;
+    }
+    fresh = Item::Create(key, record.value.size(), record.flags, record.exptime);
+    if (fresh != nullptr) {
+      CopyBytes(fresh->value_data(), record.value);
+      fresh->exptime_version = record.exptime_version;
+      fresh->stale = record.stale;
+      fresh->win_token_sent = record.win_token_sent;
+    }
+  }
+  if (fresh == nullptr) {
+    return ApplyStatus::kOutOfMemory;
+  }
+  fresh->cas = record.hlc;
+  fresh->origin = record.origin;
+  ObserveVersion(record.hlc);
+  const uint64_t hash = HashKey(key);
+  Shard& shard = ShardFor(hash);
+  ApplyStatus status = ApplyStatus::kStale;
+  {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    Item* held = shard.table.Find(key, hash);
+    if (!IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms) &&
+        (held == nullptr || held->version() < fresh->version())) {
+      const size_t old_size = held != nullptr ? held->size() : 0;
+      const size_t new_size = fresh->size();
+      if (new_size <= old_size) {
+        bytes_.fetch_sub(old_size - new_size, std::memory_order_relaxed);
+        status = ApplyStatus::kApplied;
+      } else {
+        status = TryCharge(new_size - old_size) ? ApplyStatus::kApplied : ApplyStatus::kOutOfMemory;
+      }
+      if (status == ApplyStatus::kApplied) {
+        Replace(shard, held, fresh, hash, now_ms);
+        return status;
+      }
+    }
+  }
+  Item::Destroy(fresh);
+  return status;
+}
+
+void Store::Reserve(size_t items) {
+  const size_t per_shard = items / shards_.size() + 1;
+  for (auto& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
+    shard->table.Reserve(per_shard);
+  }
+}
+
+Record Store::LatestFlush() const {
+  const FlushPoint flush = LoadFlush();
+  Record record;
+  record.kind = RecordKind::kFlush;
+  record.hlc = flush.version;
+  record.origin = flush.origin;
+  record.at_ms = flush.at_ms;
+  return record;
+}
+
 }  // namespace twincache

@@ -222,6 +222,13 @@ class Store::ItemTable {
     LruUnlink(item);
   }
 
+  // Grows the bucket array until `items` entries fit without a Grow().
+  void Reserve(size_t items) {
+    while (items * 2 > buckets_.size() * 3) {
+      Grow();
+    }
+  }
+
   void MoveToHead(Item* item) {
     if (item == lru_head_) {
       return;

@@ -7,6 +7,8 @@
 # messages), the settings
 #   twincached   argument 1, else $TWINCACHED, else build/daemon/twincached
 #   memcached    $REFERENCE_MEMCACHED, else /usr/bin/memcached
+#   yrmcds       $YRMCDSD, else /usr/sbin/yrmcdsd (Debian's yrmcds); empty when
+#                missing or BENCH_YRMCDS=0, and the scripts leave its column out
 #   seconds      $BENCH_SECONDS (default 10), length of each memcaslap run
 #   threads      $BENCH_THREADS (default 2), memcaslap -T
 #   concurrency  $BENCH_CONCURRENCY (default 64), memcaslap -c
@@ -21,6 +23,11 @@ memcached=${REFERENCE_MEMCACHED:-/usr/bin/memcached}
 seconds=${BENCH_SECONDS:-10}
 threads=${BENCH_THREADS:-2}
 concurrency=${BENCH_CONCURRENCY:-64}
+
+yrmcds=${YRMCDSD:-/usr/sbin/yrmcdsd}
+if [[ ${BENCH_YRMCDS:-1} == 0 || ! -x $yrmcds ]]; then
+  yrmcds=
+fi
 
 for program in memcaslap "$memcached" "$twincached"; do
   if ! command -v "$program" >/dev/null; then
@@ -68,7 +75,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
 }
 
 # start_server NAME BINARY PORT [ARGS...]: starts BINARY on 127.0.0.1:PORT
-# with -t 4 -m 1024 -c 4096 and ARGS, stderr appended to $workdir/NAME.stderr;
+# with -t 4 -m $memory_mb (default 1024) -c 4096 and ARGS, stderr appended to $workdir/NAME.stderr;
 # sets REPLY_PID once it accepts connections (polled up to 10 s), else exits 1.
 # A memcached binary (by its file name) gets -U 0; twincached gets no admin
 # endpoint (nothing here reads it).
@@ -81,11 +88,52 @@ start_server() {
   else
     extra=(--admin-listen off)
   fi
-  "$binary" -p "$port" -l 127.0.0.1 -t 4 -m 1024 -c 4096 "${extra[@]}" "$@" \
+  "$binary" -p "$port" -l 127.0.0.1 -t 4 -m "${memory_mb:-1024}" -c 4096 "${extra[@]}" "$@" \
     2>>"$workdir/$name.stderr" &
   REPLY_PID=$!
   pids+=("$REPLY_PID")
-  local i
+  wait_listening "$name" "$binary" "$port"
+}
+
+# start_yrmcds NAME PORT: starts yrmcds (the master: its virtual_ip is
+# 127.0.0.1, which every host holds) on 127.0.0.1:PORT with 4 workers and a
+# 1024 MiB memory_limit, the same as start_server gives the others; its
+# configuration, temp_dir and log under $workdir. Sets REPLY_PID once it
+# accepts connections (polled up to 10 s), else exits 1.
+start_yrmcds() {
+  local name=$1 port=$2 conf=$workdir/$1.conf repl_port
+  repl_port=$(free_ports 1)
+  mkdir -p "$workdir/$name.tmp"
+  {
+    if [[ $EUID -eq 0 ]] && id yrmcds >/dev/null 2>&1; then
+      echo "user = yrmcds"
+      echo "group = yrmcds"
+      chown yrmcds "$workdir/$name.tmp"
+      chmod 755 "$workdir"
+    fi
+    cat <<EOF
+virtual_ip = 127.0.0.1
+port = $port
+repl_port = $repl_port
+max_connections = 4096
+temp_dir = "$workdir/$name.tmp"
+log.threshold = warning
+log.file = "$workdir/$name.tmp/yrmcds.log"
+memory_limit = 1024M
+workers = 4
+EOF
+  } >"$conf"
+  "$yrmcds" -f "$conf" 2>>"$workdir/$name.stderr" &
+  REPLY_PID=$!
+  pids+=("$REPLY_PID")
+  wait_listening "$name" "$yrmcds" "$port"
+}
+
+# wait_listening NAME BINARY PORT: returns once 127.0.0.1:PORT accepts
+# connections (polled up to 10 s); exits 1 with the server's stderr when it
+# does not or the process $REPLY_PID ended.
+wait_listening() {
+  local name=$1 binary=$2 port=$3 i
   for ((i = 0; i < 200; i++)); do  # up to 10 s
     if nc -z 127.0.0.1 "$port" 2>/dev/null; then
       return 0
@@ -96,7 +144,7 @@ start_server() {
     sleep 0.05
   done
   echo "$bench_name: $name ($binary) did not start on port $port:" >&2
-  cat "$workdir/$name.stderr" >&2
+  cat "$workdir/$name.stderr" "$workdir/$name.tmp/yrmcds.log" 2>/dev/null >&2
   exit 1
 }
 

@@ -2,8 +2,9 @@
 
   pair_tool.py stats PORT NAME...           prints `stats` values NAME... (one a line)
   pair_tool.py wait PORT NAME VALUE SECONDS  polls `stats` until NAME is VALUE; exit 1 on timeout
-  pair_tool.py load PORT COUNT SIZE          stores COUNT items fs0000000... of SIZE-byte values
-                                             with pipelined noreply sets; prints the seconds taken
+  pair_tool.py load PORT COUNT SIZE [KEYLEN] stores COUNT items fs0000000... (KEYLEN bytes, default 9)
+                                             of SIZE-byte values with pipelined noreply sets; prints
+                                             the seconds taken
   pair_tool.py lag PORT_A PORT_B SECONDS     replication lag A -> B for SECONDS; prints a report
 
 All servers are on 127.0.0.1. Every network wait is bounded.
@@ -11,7 +12,7 @@ All servers are on 127.0.0.1. Every network wait is bounded.
 
 import socket
 import sys
-import threading
+import multiprocessing
 import time
 
 TIMEOUT = 60.0
@@ -46,20 +47,22 @@ def stats(port):
     return out
 
 
-def load(port, count, size):
+def load(port, count, size, key_length=9):
     filler = b"x" * max(0, size - 8)
+    key_format = b"fs%%0%dd" % max(7, key_length - 2)
     started = time.monotonic()
     with connect(port) as s:
         batch = []
         for i in range(count):
-            batch.append(b"set fs%07d 0 0 %d noreply\r\n%08d%s\r\n" % (i, size, i, filler))
+            batch.append(b"set %s 0 0 %d noreply\r\n%08d%s\r\n" % (key_format % i, size, i, filler))
             if len(batch) == 5000:
                 s.sendall(b"".join(batch))
                 batch = []
-        batch.append(b"mn\r\n")
+        # `version` as the fence: every server answers it, after the sets before it.
+        batch.append(b"version\r\n")
         s.sendall(b"".join(batch))
-        reply, _ = read_until(s, b"MN\r\n")
-        if reply != b"MN\r\n":
+        reply, _ = read_until(s, b"\r\n")
+        if not reply.startswith(b"VERSION "):
             raise SystemExit("load: the server answered %r" % reply[:200])
     print("%.2f" % (time.monotonic() - started))
 
@@ -71,23 +74,31 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
 
 
+def sample_lag(ports, stop, samples):
+    """Puts `stats` repl_lag_ms of each port on `samples` every 100 ms until
+    `stop` is set, then None."""
+    while not stop.is_set():
+        for port in ports:
+            value = stats(port).get("repl_lag_ms")
+            if value is not None:
+                samples.put(int(value))
+        stop.wait(0.1)
+    samples.put(None)
+
+
 def lag(port_a, port_b, seconds):
     """Two measurements for `seconds`:
     - probe: set a unique value on A; from A's STORED until B's `mg` returns
       it (polling B back to back, so the resolution is one mg round trip);
     - sampled: `stats` repl_lag_ms of A and B every 100 ms (the daemon's own
       estimate)."""
-    sampled = []
-    stop = threading.Event()
-
-    def sample():
-        while not stop.is_set():
-            for port in (port_a, port_b):
-                value = stats(port).get("repl_lag_ms")
-                if value is not None:
-                    sampled.append(int(value))
-            stop.wait(0.1)
-    sampler = threading.Thread(target=sample, daemon=True)
+    # The sampler runs in a process of its own: as a thread it would hold the
+    # GIL while it parses `stats`, and the probe thread, woken by B's reply,
+    # would wait for it (up to sys.getswitchinterval(), 5 ms): that, not the
+    # daemons, was the 3-4 ms p99 of an idle pair.
+    stop = multiprocessing.Event()
+    samples = multiprocessing.Queue()
+    sampler = multiprocessing.Process(target=sample_lag, args=((port_a, port_b), stop, samples), daemon=True)
     sampler.start()
     probes = []
     timeouts = 0
@@ -118,6 +129,12 @@ def lag(port_a, port_b, seconds):
             i += 1
             time.sleep(0.005)  # pacing: about 200 probes a second
     stop.set()
+    sampled = []
+    while True:  # the sampler's values, until its end marker (None)
+        value = samples.get(timeout=10)
+        if value is None:
+            break
+        sampled.append(value)
     sampler.join(5)
     ms = [p * 1000 for p in probes]
     print("probe (set on A -> visible on B, %d probes, %d timed out): p50 %.3f ms  p99 %.3f ms  "
@@ -140,8 +157,8 @@ def main(argv):
             if time.monotonic() > deadline:
                 sys.exit("wait: %s of port %d is not %s after %.0fs" % (name, port, value, seconds))
             time.sleep(0.05)  # polling interval
-    elif len(argv) == 4 and argv[0] == "load":
-        load(int(argv[1]), int(argv[2]), int(argv[3]))
+    elif len(argv) in (4, 5) and argv[0] == "load":
+        load(*(int(x) for x in argv[1:]))
     elif len(argv) == 4 and argv[0] == "lag":
         lag(int(argv[1]), int(argv[2]), float(argv[3]))
     else:

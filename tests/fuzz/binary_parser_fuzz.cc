@@ -1,5 +1,6 @@
 // libFuzzer target for ParseBinaryRequest(): walks the input as a connection
-// does (drop `consumed`, honour `swallow`, stop on a closing error) and checks
+// does (drop `consumed`, honour `swallow`, stop on a closing error;
+// stream_walk.h) and checks
 // the parser's contract on every result:
 //   - consumed never exceeds the input, and kRequest/kError make progress;
 //   - every view in the BinaryRequest lies inside the bytes the result
@@ -11,11 +12,11 @@
 // too-large path is reachable with short inputs.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
 #include "core/protocol/binary_parser.h"
 #include "core/protocol/binary_protocol.h"
+#include "tests/fuzz/stream_walk.h"
 
 namespace {
 
@@ -26,25 +27,30 @@ using twincache::kBinaryHeaderSize;
 using twincache::ParseBinaryRequest;
 using twincache::ParserLimits;
 
-void Check(bool condition) {
-  if (!condition) {
-    std::abort();
-  }
-}
+using fuzz::Check;
+using fuzz::Inside;
 
-bool Inside(std::string_view view, std::string_view bytes) {
-  if (view.empty()) {
-    return true;
+// The binary parser for fuzz::WalkStream.
+struct BinaryTarget {
+  using Request = BinaryRequest;
+  using Result = BinaryParseResult;
+  static Result Parse(std::string_view input, const ParserLimits& limits, Request* request) {
+    return ParseBinaryRequest(input, limits, request);
   }
-  return view.data() >= bytes.data() && view.data() + view.size() <= bytes.data() + bytes.size();
-}
+  static bool NeedMore(const Result& result) { return result.status == BinaryParseStatus::kNeedMore; }
+  static bool IsRequest(const Result& result) { return result.status == BinaryParseStatus::kRequest; }
+  static bool SameResult(const Result& a, const Result& b);
+  static bool SameRequest(const Request& a, const Request& b);
+  static void CheckResult(const Result& result, const Request& request, std::string_view consumed);
+  static bool ShorterNeedsMore(const Result& /*result*/) { return true; }
+};
 
-bool SameResult(const BinaryParseResult& a, const BinaryParseResult& b) {
+bool BinaryTarget::SameResult(const BinaryParseResult& a, const BinaryParseResult& b) {
   return a.status == b.status && a.consumed == b.consumed && a.swallow == b.swallow && a.error == b.error &&
          a.silent == b.silent && a.close == b.close;
 }
 
-bool SameRequest(const BinaryRequest& a, const BinaryRequest& b) {
+bool BinaryTarget::SameRequest(const BinaryRequest& a, const BinaryRequest& b) {
   return a.opcode == b.opcode && a.datatype == b.datatype && a.opaque == b.opaque && a.cas == b.cas &&
          a.extras == b.extras && a.key == b.key && a.value == b.value && a.flags == b.flags &&
          a.exptime == b.exptime && a.delta == b.delta && a.initial == b.initial && a.too_large == b.too_large;
@@ -58,59 +64,30 @@ ParserLimits PickLimits(uint8_t selector) {
   return limits;
 }
 
+void BinaryTarget::CheckResult(const Result& result, const Request& request, std::string_view consumed) {
+  Check(result.consumed >= kBinaryHeaderSize);
+  if (result.status == BinaryParseStatus::kError) {
+    Check(result.silent || result.error != twincache::BinaryStatus::kSuccess);
+    Check(!result.close || result.swallow == 0);
+    return;
+  }
+  Check(Inside(request.extras, consumed) && Inside(request.key, consumed) && Inside(request.value, consumed));
+  Check(request.key.size() <= 250);
+  // Only a too-large value is swallowed (it may be empty when the key alone
+  // makes the item too large).
+  Check(request.too_large || result.swallow == 0);
+  if (request.too_large) {
+    Check(request.value.empty());
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) {
     return 0;
   }
-  const ParserLimits limits = PickLimits(data[size - 1]);
-  std::string_view input(reinterpret_cast<const char*>(data), size);
-  BinaryRequest request;
-  BinaryRequest again;
-  size_t swallow = 0;
-  while (!input.empty()) {
-    if (swallow > 0) {
-      const size_t skip = swallow < input.size() ? swallow : input.size();
-      input.remove_prefix(skip);
-      swallow -= skip;
-      continue;
-    }
-    const BinaryParseResult result = ParseBinaryRequest(input, limits, &request);
-    Check(result.consumed <= input.size());
-    if (result.status == BinaryParseStatus::kNeedMore) {
-      Check(result.consumed == 0 && result.swallow == 0);
-      break;
-    }
-    Check(result.consumed >= kBinaryHeaderSize);
-    const std::string_view consumed = input.substr(0, result.consumed);
-    if (result.status == BinaryParseStatus::kError) {
-      Check(result.silent || result.error != twincache::BinaryStatus::kSuccess);
-      Check(!result.close || result.swallow == 0);
-    } else {
-      Check(Inside(request.extras, consumed) && Inside(request.key, consumed) &&
-            Inside(request.value, consumed));
-      Check(request.key.size() <= 250);
-      // Only a too-large value is swallowed (it may be empty when the key
-      // alone makes the item too large).
-      Check(request.too_large || result.swallow == 0);
-      if (request.too_large) {
-        Check(request.value.empty());
-      }
-    }
-    // The same bytes alone give the same result; one fewer needs more.
-    const BinaryParseResult alone = ParseBinaryRequest(consumed, limits, &again);
-    Check(SameResult(result, alone));
-    if (result.status == BinaryParseStatus::kRequest) {
-      Check(SameRequest(request, again));
-    }
-    Check(ParseBinaryRequest(consumed.substr(0, consumed.size() - 1), limits, &again).status ==
-          BinaryParseStatus::kNeedMore);
-    if (result.close) {
-      break;
-    }
-    input.remove_prefix(result.consumed);
-    swallow = result.swallow;
-  }
+  fuzz::WalkStream<BinaryTarget>(std::string_view(reinterpret_cast<const char*>(data), size),
+                                 PickLimits(data[size - 1]));
   return 0;
 }

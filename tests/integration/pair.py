@@ -196,13 +196,16 @@ class Pair:
     starts both and stops both (and the proxies) at the end.
     """
 
-    def __init__(self, args=(), a_args=(), b_args=(), proxied=False, record=False):
-        """record: the proxies keep the bytes they forward (TcpProxy record=True)."""
+    def __init__(self, args=(), a_args=(), b_args=(), proxied=False, a_port=None, record=False):
+        """`a_port`: node A's client port (default: a free one), for a test
+        whose clients hash the address (client-side ketama); one try.
+        `record`: the proxies keep the bytes they forward (TcpProxy record=True)."""
         self.args = list(args)
         self.record = record
         self.a_args = list(a_args)
         self.b_args = list(b_args)
         self.proxied = proxied
+        self.a_port = a_port
         self.a = self.b = None
         self.proxies = []
 
@@ -223,8 +226,10 @@ class Pair:
         """Starts both nodes (A first); retries with other ports if one was
         taken meanwhile. Does not wait for the link: see wait_connected()."""
         last_error = None
-        for _ in range(3):
+        for _ in range(1 if self.a_port else 3):
             port_a, port_b, repl_a, repl_b = free_ports(4)
+            if self.a_port:
+                port_a = self.a_port
             connect_a, connect_b = repl_b, repl_a
             if self.proxied:
                 self.proxies = [TcpProxy(repl_b, record=self.record),

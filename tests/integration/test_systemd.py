@@ -22,7 +22,8 @@ logrotate, from scripts/install-deps.sh); nothing is mocked:
 - The unit really runs: a private systemd is booted as PID 1 of new pid, mount
   and cgroup namespaces that see only the units under test (see PrivateSystemd)
   and starts twincached.service with all its hardening, restarts it after a
-  crash and stops it; `systemctl reload` (ExecReload=, SIGHUP) applies a
+  crash and stops it; `systemctl restart` keeps the cache through the
+  packaged memory-file in StateDirectory=; `systemctl reload` (ExecReload=, SIGHUP) applies a
   changed config to the same process while a client stays connected;
   keepalived (ExecStart replaced by a stand-in) survives a cache restart.
   Needs root; skipped loudly otherwise.
@@ -52,6 +53,8 @@ LOGROTATE = os.path.join(SYSTEMD_DIR, "twincache.logrotate")
 UNIT_DIR = "usr/lib/systemd/system"
 DAEMON_PATH = "/usr/sbin/twincached"
 CONFIG_PATH = "/etc/twincache/twincached.conf"
+# The packaged config's warm restart file, in the unit's StateDirectory.
+MEMORY_FILE = "/var/lib/twincache/twincached.state"
 # systemd-analyze security's "overall exposure" the unit must not exceed.
 MAX_EXPOSURE = 2.0
 # Seconds any one tool or systemctl call may take.
@@ -421,6 +424,8 @@ class PrivateSystemd:
         self._write("inner.sh", "\n".join([
             "set -eu",
             "mount -t tmpfs tmpfs /run",
+            # StateDirectory= (the warm restart file) lands in the namespace's /var/lib, never the host's.
+            "mount -t tmpfs tmpfs /var/lib",
             "mount -t overlay overlay -o lowerdir=/usr/sbin,upperdir=%s/sbin-upper,workdir=%s/sbin-work /usr/sbin"
             % (d, d),
             "mount -t overlay overlay -o lowerdir=/etc,upperdir=%s/etc-upper,workdir=%s/etc-work /etc" % (d, d),
@@ -548,7 +553,8 @@ class UnitUnderSystemdTest(unittest.TestCase):
         self.repl_port, self.dead_peer_port = free_port(), free_port()
         config = ("port = %d\nlisten = \"127.0.0.1\"\nadmin-listen = \"127.0.0.1:%d\"\n"
                   "peer = \"127.0.0.1:%d\"\nrepl-port = %d\n"
-                  % (self.port, self.admin_port, self.dead_peer_port, self.repl_port))
+                  "memory-file = \"%s\"\n"
+                  % (self.port, self.admin_port, self.dead_peer_port, self.repl_port, MEMORY_FILE))
         self.systemd = PrivateSystemd(config)
         self.addCleanup(self.systemd.stop)
         self.systemd.start()
@@ -596,6 +602,24 @@ class UnitUnderSystemdTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual((self.systemd.show("twincached.service", "Result"),
                           self.systemd.show("twincached.service", "ExecMainStatus")), ("success", "0"))
+
+    def test_restart_keeps_the_cache(self):
+        # The unit's stop is SIGTERM, graceful with a memory-file: the cache
+        # is written to the StateDirectory and the new process loads it.
+        self.start_unit("twincached.service")
+        self.assert_serving()
+        pid = self.main_pid()
+        result = self.systemd.systemctl("restart", "twincached.service")
+        self.assertEqual(result.returncode, 0, "%s%s\n%s" % (result.stdout, result.stderr, self.systemd.console()))
+        self.assertNotEqual(self.main_pid(), pid)
+        with harness.RawConn(self.port) as conn:
+            self.assertEqual(conn.request("get k\r\n", b"END\r\n"), b"VALUE k 0 1\r\nv\r\nEND\r\n",
+                             self.systemd.console())
+        journal = self.systemd.journal("twincached.service")
+        self.assertRegex(journal, r"event=memory_file_saved path=%s items=1 " % re.escape(MEMORY_FILE))
+        self.assertRegex(journal, r"event=warm_start path=%s items=1 " % re.escape(MEMORY_FILE))
+        self.assertFalse(os.path.exists("/proc/%d/root%s" % (self.systemd.pid, MEMORY_FILE)),
+                         "the file is consumed at load")
 
     def test_reload_applies_the_changed_config_to_the_same_process(self):
         self.start_unit("twincached.service")

@@ -156,12 +156,14 @@ files="/etc/logrotate.d/twincache
 /usr/libexec/twincache/twincache-check
 /usr/libexec/twincache/twincache-notify
 /usr/sbin/twincache-keepalived-config
+/usr/sbin/twincache-twemproxy-config
 /usr/sbin/twincached
 /usr/share/doc/twincache/changelog.gz
 /usr/share/doc/twincache/copyright
 /usr/share/man/man8/twincache-check.8.gz
 /usr/share/man/man8/twincache-keepalived-config.8.gz
 /usr/share/man/man8/twincache-notify.8.gz
+/usr/share/man/man8/twincache-twemproxy-config.8.gz
 /usr/share/man/man8/twincached.8.gz
 /usr/share/twincache/keepalived/twincache-multicast.conf.in
 /usr/share/twincache/keepalived/twincache-unicast.conf.in"
@@ -203,6 +205,7 @@ libssl3
 libsystemd0
 python3" "$dependency_names"
 expect_equal "deb Recommends" "keepalived, libsasl2-2, libsasl2-modules" "$(dpkg-deb -f "$deb" Recommends)"
+expect_equal "deb Suggests" "nutcracker" "$(dpkg-deb -f "$deb" Suggests)"
 [[ $(dpkg-deb -f "$deb" Version) == "$version" ]] || fail "Version is not $version"
 changelog_top=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/twincache/changelog.gz | zcat | head -n 1)
 [[ $changelog_top == "twincache ($version) "* ]] ||
@@ -336,6 +339,7 @@ in_root /usr/sbin/twincached --version
 in_root /usr/libexec/twincache/twincache-check --version
 in_root /usr/libexec/twincache/twincache-notify --version
 in_root /usr/sbin/twincache-keepalived-config --help >/dev/null
+in_root /usr/sbin/twincache-twemproxy-config --help >/dev/null
 echo "ok: the programs run"
 passwd=$(in_root getent passwd twincache) || fail "no twincache user"
 group=$(in_root getent group twincache) || fail "no twincache group"
@@ -467,6 +471,7 @@ in_rpmroot /usr/sbin/twincached --version
 in_rpmroot /usr/libexec/twincache/twincache-check --version
 in_rpmroot /usr/libexec/twincache/twincache-notify --version
 in_rpmroot /usr/sbin/twincache-keepalived-config --help >/dev/null
+in_rpmroot /usr/sbin/twincache-twemproxy-config --help >/dev/null
 echo "ok: the programs run"
 rpm_passwd=$(in_rpmroot getent passwd twincache) || fail "no twincache user (pre scriptlet)"
 in_rpmroot getent group twincache >/dev/null || fail "no twincache group (pre scriptlet)"

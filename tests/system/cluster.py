@@ -298,7 +298,7 @@ class Node:
     # --- keepalived ---------------------------------------------------------
 
     def render_config(self):
-        args = [PYTHON, GENERATOR, "--vip", "%s/%d" % (VIP, VIP_PREFIX), "--interface", "eth0",
+        args = [PYTHON, GENERATOR, "--vip", "%s/%d" % (self.pair.vip, VIP_PREFIX), "--interface", "eth0",
                 "--self", self.address, "--peer", self.peer, "--priority", str(self.priority),
                 "--libexec-dir", self.pair.libexec,
                 "--check-args", "--maintenance-file " + self.maintenance_file,
@@ -307,6 +307,8 @@ class Node:
                 "--out", self.conf]
         if self.pair.unicast:
             args.append("--unicast")
+        if self.pair.router_id is not None:
+            args += ["--router-id", str(self.pair.router_id)]
         if self.pair.templates:
             args += ["--templates", self.pair.templates]
         r = subprocess.run(args, capture_output=True, text=True, timeout=30)
@@ -353,7 +355,7 @@ class Node:
         self.pair.topology.unplug(self.name)
         # A dead host holds no address: drop the VIP keepalived left on the
         # (now unreachable) interface, so vip_holders() sees the survivor alone.
-        self.pair.topology.ip_in(self.name, "addr", "del", "%s/%d" % (VIP, VIP_PREFIX), "dev", "eth0",
+        self.pair.topology.ip_in(self.name, "addr", "del", "%s/%d" % (self.pair.vip, VIP_PREFIX), "dev", "eth0",
                                  check=False)
 
     def reboot(self):
@@ -373,7 +375,7 @@ class Node:
         return self.in_netns(memcached_metadump, "127.0.0.1", PORT)
 
     def has_vip(self):
-        return VIP in self.pair.topology.addresses(self.name)
+        return self.pair.vip in self.pair.topology.addresses(self.name)
 
     def initial_sync_times(self):
         """The times (ISO-8601 UTC text, as in the notify log) at which the
@@ -427,13 +429,17 @@ class Node:
 class ClientLoop:
     """vip_client.py loop in the client namespace; its JSON lines collected."""
 
-    def __init__(self, pair, prefix, count):
+    def __init__(self, pair, prefix, count, argv=None):
+        """`argv`: the client program and its arguments, run in the client
+        namespace instead of vip_client.py's loop on the pair's VIP; it
+        prints the same JSON lines and ends at stdin EOF or SIGTERM."""
         self.lines = []
         self.lock = threading.Lock()
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", pair.topology.netns("c"), PYTHON, VIP_CLIENT, "loop", VIP, str(PORT),
-             prefix, str(count), "--interval-ms", "20", "--timeout-ms", "200"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if argv is None:
+            argv = [PYTHON, VIP_CLIENT, "loop", pair.vip, str(PORT), prefix, str(count), "--interval-ms", "20",
+                    "--timeout-ms", "200"]
+        self.proc = subprocess.Popen(["ip", "netns", "exec", pair.topology.netns(pair.client_host), *argv],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -465,14 +471,26 @@ class Pair:
     cannot be made here; `down()` removes everything (also registered with
     atexit, and safe to call twice)."""
 
-    def __init__(self, unicast=False, templates=None, daemon_args=()):
+    def __init__(self, unicast=False, templates=None, daemon_args=(), vip=VIP, nodes=NODES, router_id=None,
+                 topology=None):
         """`templates`: a template directory instead of the generator's
         default (e.g. the installed /usr/share/twincache/keepalived);
-        `daemon_args`: added to every twincached start (e.g. --repl-ack sync)."""
+        `daemon_args`: added to every twincached start (e.g. --repl-ack sync).
+        For more than one pair on one segment (test_shards.py): `vip`, the
+        two `nodes` ((name, address, priority), the first wins the first
+        election), keepalived's `router_id` (virtual_router_id; None: the
+        generator's default) and a netns.Topology made by the caller, which
+        holds these nodes and a client "c" and which the caller creates and
+        destroys (up() and down() leave it alone)."""
         self.unicast = unicast
         self.templates = templates
         self.daemon_args = list(daemon_args)
-        self.topology = None
+        self.vip = vip
+        self.node_specs = tuple(nodes)
+        self.router_id = router_id
+        self.owns_topology = topology is None
+        self.client_host = "c"
+        self.topology = topology
         self.run_dir = None
         self.libexec = None
         self.nodes = {}
@@ -488,7 +506,9 @@ class Pair:
                 raise FileNotFoundError("%s is missing (build first; keepalived: apt-get install keepalived)"
                                         % path)
         atexit.register(self.down)
-        self.topology = netns.Topology({name: address for name, address, _ in NODES} | {"c": CLIENT_ADDRESS})
+        if self.owns_topology:
+            self.topology = netns.Topology({name: address for name, address, _ in self.node_specs} |
+                                           {self.client_host: CLIENT_ADDRESS})
         self.run_dir = tempfile.mkdtemp(prefix=self.topology.tag + "-", dir="/run")
         os.chmod(self.run_dir, 0o755)
         self.libexec = os.path.join(self.run_dir, "libexec")
@@ -497,8 +517,9 @@ class Pair:
             target = os.path.join(self.libexec, os.path.basename(program))
             shutil.copyfile(program, target)
             os.chmod(target, 0o755)
-        self.topology.create()
-        (a, a_ip, a_prio), (b, b_ip, b_prio) = NODES
+        if self.owns_topology:
+            self.topology.create()
+        (a, a_ip, a_prio), (b, b_ip, b_prio) = self.node_specs
         self.nodes = {a: Node(self, a, a_ip, b_ip, a_prio), b: Node(self, b, b_ip, a_ip, b_prio)}
         for node in self.nodes.values():
             node.render_config()
@@ -511,14 +532,15 @@ class Pair:
         sync with each other; then keepalived on A, until A is MASTER with
         the VIP, then on B, until B is BACKUP: A always wins the first
         election. Raises TimeoutError after `timeout` s for any of these."""
-        a, b = self.nodes["a"], self.nodes["b"]
+        (first, _, _), (second, _, _) = self.node_specs
+        a, b = self.nodes[first], self.nodes[second]
         a.start_daemon(*daemon_args)
         b.start_daemon(*daemon_args)
         a.wait_serving(timeout)
         b.wait_serving(timeout)
         a.start_keepalived()
         netns.poll(lambda: a.last_notified_state() == "MASTER", timeout, what="node A to become MASTER")
-        self.wait_vip_on("a", timeout)
+        self.wait_vip_on(first, timeout)
         b.start_keepalived()
         netns.poll(lambda: b.last_notified_state() == "BACKUP", timeout, what="node B to become BACKUP")
 
@@ -540,8 +562,8 @@ class Pair:
 
     def client(self, mode, prefix, count, timeout=60):
         """Runs vip_client.py MODE once in the client namespace; its JSON."""
-        r = subprocess.run(["ip", "netns", "exec", self.topology.netns("c"), PYTHON, VIP_CLIENT, mode, VIP,
-                            str(PORT), prefix, str(count)], capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(["ip", "netns", "exec", self.topology.netns(self.client_host), PYTHON, VIP_CLIENT, mode,
+                            self.vip, str(PORT), prefix, str(count)], capture_output=True, text=True, timeout=timeout)
         lines = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
         if not lines:
             raise RuntimeError("vip_client.py %s failed (exit %d): %s" % (mode, r.returncode, r.stderr.strip()))
@@ -549,9 +571,9 @@ class Pair:
 
     def verify_keys(self, keys, timeout=60):
         """Reads `keys` back through the VIP; vip_client.py's "verified" JSON."""
-        r = subprocess.run(["ip", "netns", "exec", self.topology.netns("c"), PYTHON, VIP_CLIENT, "verify-keys",
-                            VIP, str(PORT)], input="\n".join(keys), capture_output=True, text=True,
-                           timeout=timeout)
+        r = subprocess.run(["ip", "netns", "exec", self.topology.netns(self.client_host), PYTHON, VIP_CLIENT,
+                            "verify-keys", self.vip, str(PORT)], input="\n".join(keys), capture_output=True,
+                           text=True, timeout=timeout)
         lines = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
         if not lines:
             raise RuntimeError("vip_client.py verify-keys failed (exit %d): %s" % (r.returncode, r.stderr.strip()))
@@ -589,7 +611,7 @@ class Pair:
             loop.stop()
         for node in self.nodes.values():
             node.close()
-        if self.topology is not None:
+        if self.topology is not None and self.owns_topology:
             self.topology.destroy()
         if self.run_dir is not None and os.environ.get("TCSYS_KEEP_LOGS"):
             keep = os.environ["TCSYS_KEEP_LOGS"]

@@ -10,9 +10,15 @@ not move the VIP.
 Same pair as test_failover.py (cluster.py: shipped multicast template, A
 priority 150 the master, B 100).
 
+Reloads during the soak, as operators and logrotate send them: at a fifth,
+two fifths, three and four fifths of it, SIGHUP reaches A's daemon, B's
+daemon, keepalived on A (its reload) and keepalived on B, in that order. Each
+daemon logs its reload and keeps its pid; each keepalived logs its reload.
+
 Passes when, for the whole soak: the VIP is on A alone at every poll (every
-100 ms), neither notify log gains a line, and keepalived on A never logs a
-failed check. Prints the load (memcaslap's ops/s, the machine's CPU busy
+100 ms), neither notify log gains a line, keepalived on A never logs a
+failed check, and every reload above was logged by the process that got it
+(which is still the same process). Prints the load (memcaslap's ops/s, the machine's CPU busy
 share) so a pass can be told from an idle machine. Exit 0 pass, 1 fail,
 77 skipped (no namespaces). Everything is bounded: the load and the hogs
 end by themselves at the soak's end, and are killed on any exit.
@@ -34,6 +40,8 @@ SOAK_MAX_S = 300
 SOAK_S = min(SOAK_MAX_S, float(os.environ.get("TCSYS_SOAK_SECONDS", SOAK_MAX_S)))
 MEMCASLAP = shutil.which("memcaslap") or "/usr/bin/memcaslap"
 EXIT_SKIPPED = 77
+# keepalived 2.2.7 logs this once a SIGHUP's reload is done (seen in its log here).
+KEEPALIVED_RELOADED = "Reload complete"
 HOG = "import time\nend = time.monotonic() + %f\nwhile time.monotonic() < end:\n    pass\n"
 
 
@@ -47,6 +55,25 @@ def cpu_busy():
         fields = [int(x) for x in f.readline().split()[1:]]
     idle = fields[3] + fields[4]
     return sum(fields) - idle, sum(fields)
+
+
+def count_in(path, needle):
+    """How many times `needle` occurs in the file at `path` (0 if it is missing)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read().count(needle)
+    except FileNotFoundError:
+        return 0
+
+
+def reloads(nodes):
+    """(what, signal it, the log it shows in, the line that says it reloaded):
+    both daemons, then keepalived on both nodes."""
+    daemons = [("%s's twincached" % n.label(), lambda n=n: n.signal_daemon(signal.SIGHUP), n.daemon_log,
+                "event=reload ") for n in nodes]
+    keepaliveds = [("keepalived on %s" % n.label(), lambda n=n: n.signal_keepalived(signal.SIGHUP),
+                    n.keepalived_log, KEEPALIVED_RELOADED) for n in nodes]
+    return daemons + keepaliveds
 
 
 def main():
@@ -76,12 +103,20 @@ def main():
         start = time.monotonic()
         say("soak: %.0f s of memcaslap (-T 2 -c 64) on the VIP and %d CPU hogs beside A's daemon" % (
             SOAK_S, len(procs) - 1))
+        pids = {n.name: n.daemon.pid for n in (a, b)}
+        pending = reloads((a, b))  # sent one at a time across the soak
+        sent = []  # (what, log, line, count before)
         moved = None
         while time.monotonic() - start < SOAK_S:  # a bounded observation window
             holders = pair.vip_holders()
             if holders != ["a"]:
                 moved = (time.monotonic() - start, holders)
                 break
+            if pending and time.monotonic() - start >= SOAK_S * (len(sent) + 1) / (len(pending) + len(sent) + 1):
+                what, send, log, line = pending.pop(0)
+                sent.append((what, log, line, count_in(log, line)))
+                send()
+                say("soak: SIGHUP to %s at %.0f s" % (what, time.monotonic() - start))
             time.sleep(0.1)
         busy1, total1 = cpu_busy()
         out, _ = load.communicate(timeout=60)
@@ -95,6 +130,15 @@ def main():
         say("soak: A's failed checks %d; new transitions A %s, B %s; VIP %s" % (
             failed_checks, new_lines["a"], new_lines["b"],
             "stayed on A" if moved is None else "moved after %.1f s to %s" % moved))
+        unlogged = [what for what, log, line, before in sent if count_in(log, line) <= before]
+        replaced = [n.label() for n in (a, b) if n.daemon.pid != pids[n.name] or n.daemon.poll() is not None]
+        say("soak: %d SIGHUPs sent, every one logged as a reload: %s; daemons kept their pids: %s" % (
+            len(sent), "yes" if not unlogged else "no, not by " + ", ".join(unlogged),
+            "yes" if not replaced else "no: " + ", ".join(replaced)))
+        if moved is None and (len(sent) != 4 or unlogged or replaced):
+            say("FAILED: a reload was not sent, not logged, or ended a daemon")
+            pair.dump_logs()
+            return 1
         if moved is not None or failed_checks or new_lines["a"] or new_lines["b"]:
             say("FAILED: a false failover (or a failed check) under load")
             pair.dump_logs()

@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/unit/testing/temp_dir.h"
+
 namespace twincache {
 namespace {
 
@@ -41,14 +43,6 @@ std::string HostName() {
 // RFC 4616 PLAIN message: authzid NUL authcid NUL password.
 std::string Plain(const std::string& user, const std::string& password, const std::string& authzid = "") {
   return authzid + std::string(1, '\0') + user + std::string(1, '\0') + password;
-}
-
-fs::path MakeTempDir() {
-  std::string pattern = (fs::temp_directory_path() / "sasl_test.XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr) {
-    return {};
-  }
-  return pattern;
 }
 
 void WriteFile(const fs::path& path, const std::string& text) {
@@ -87,7 +81,6 @@ bool AddSasldbUser(const std::string& saslpasswd2, const fs::path& db, const std
 // MEMCACHED_SASL_PWDB file. Its directory goes when the process exits.
 struct SaslWorld {
   SaslWorld() {
-    dir = MakeTempDir();
     if (dir.empty()) {
       error = "mkdtemp failed";
       return;
@@ -106,12 +99,8 @@ struct SaslWorld {
     options.pwdb_path = (dir / "pwdb").string();
     ok = InitSasl(options, &info, &error);
   }
-  ~SaslWorld() {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
-
-  fs::path dir;
+  testing::TempDir temp{"sasl_test"};
+  fs::path dir = temp.path();
   std::string host = HostName();
   bool has_sasldb = false;
   bool ok = false;
@@ -416,18 +405,12 @@ class SaslConfigDeathTest : public ::testing::Test {
  protected:
   void SetUp() override {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
-    dir_ = MakeTempDir();
     ASSERT_FALSE(dir_.empty());
     WriteFile(dir_ / "pwdb", "alice:secret\n");
   }
-  void TearDown() override { RemoveDir(); }
-  void RemoveDir() const {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  // Ends the child process: it never reaches TearDown.
+  // Ends the child process: it never runs the fixture's destructor.
   [[noreturn]] void ExitChild(int code) const {
-    RemoveDir();
+    temp_.Remove();
     std::exit(code);
   }
   SaslOptions Options() const {
@@ -436,7 +419,8 @@ class SaslConfigDeathTest : public ::testing::Test {
     options.pwdb_path = (dir_ / "pwdb").string();
     return options;
   }
-  fs::path dir_;
+  testing::TempDir temp_{"sasl_test"};
+  fs::path dir_ = temp_.path();
 };
 
 TEST_F(SaslConfigDeathTest, NoConfigPathRefusesToStart) {

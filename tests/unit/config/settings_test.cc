@@ -153,6 +153,28 @@ TEST(SettingsTest, ConfigFileUsesLongNamesAndFlagsWin) {
   std::remove(path.c_str());
 }
 
+// memcached's -e, and the packaged config's memory-file key.
+TEST(SettingsTest, MemoryFile) {
+  Settings none;
+  ASSERT_TRUE(Parse({}, &none).ok);
+  EXPECT_EQ(none.memory_file, "");
+  Settings flag;
+  ASSERT_TRUE(Parse({"-e", "/var/lib/twincache/state"}, &flag).ok);
+  EXPECT_EQ(flag.memory_file, "/var/lib/twincache/state");
+  std::string path = testing::TempDir() + "/twincached_memory_file.conf";
+  {
+    std::ofstream f(path);
+    f << "memory-file = \"/var/lib/twincache/twincached.state\"\n";
+  }
+  Settings file;
+  ASSERT_TRUE(Parse({"--config", path.c_str()}, &file).ok);
+  EXPECT_EQ(file.memory_file, "/var/lib/twincache/twincached.state");
+  Settings wins;
+  ASSERT_TRUE(Parse({"--config", path.c_str(), "--memory-file", "/tmp/x"}, &wins).ok);
+  EXPECT_EQ(wins.memory_file, "/tmp/x");
+  std::remove(path.c_str());
+}
+
 TEST(SettingsTest, EnableSasl) {
   Settings off;
   ASSERT_TRUE(Parse({}, &off).ok);
@@ -370,6 +392,92 @@ TEST(JoinHostPortTest, BracketsIpv6AndRoundTrips) {
     EXPECT_EQ(parsed, host);
     EXPECT_EQ(port, 11212);
   }
+}
+
+}  // namespace
+}  // namespace twincache
+
+namespace twincache {
+namespace {
+
+// Client TLS and ASCII auth: memcached's -Z, -o ssl_*, -l notls:, -Y.
+TEST(TlsSettingsTest, SslOptionsAreHonoured) {
+  Settings s;
+  ParseOutcome out =
+      Parse({"-Z", "-o",
+             "ssl_chain_cert=/etc/t/chain.pem,ssl_key=/etc/t/key.pem,ssl_ca_cert=/etc/t/ca.pem,"
+             "ssl_verify_mode=2,ssl_min_version=tlsv1.3,ssl_ciphers=HIGH,ssl_session_cache",
+             "-o", "ssl_wbuf_size=32"},
+            &s);
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_TRUE(s.ssl_enabled);
+  EXPECT_EQ(s.ssl_chain_cert, "/etc/t/chain.pem");
+  EXPECT_EQ(s.ssl_key, "/etc/t/key.pem");
+  EXPECT_EQ(s.ssl_ca_cert, "/etc/t/ca.pem");
+  EXPECT_EQ(s.ssl_verify_mode, 2);
+  EXPECT_EQ(s.ssl_min_version, 3);
+  EXPECT_EQ(s.ssl_ciphers, "HIGH");
+  EXPECT_TRUE(s.ssl_session_cache);
+  EXPECT_EQ(s.extended_ignored, std::vector<std::string>{"ssl_wbuf_size"});
+  Settings numeric;  // memcached 1.6.18 takes the version as 0..3
+  ASSERT_TRUE(Parse({"--enable-ssl", "-o", "ssl_chain_cert=c.pem,ssl_min_version=2"}, &numeric).ok);
+  EXPECT_EQ(numeric.ssl_min_version, 2);
+  EXPECT_EQ(SslVersionName(numeric.ssl_min_version), "tlsv1.2");
+}
+
+TEST(TlsSettingsTest, BadSslValuesAndCombinations) {
+  const std::vector<std::pair<std::vector<const char*>, std::string>> cases = {
+      {{"-Z", "-o", "ssl_chain_cert=c,ssl_verify_mode=4"}, "ssl_verify_mode"},
+      {{"-Z", "-o", "ssl_chain_cert=c,ssl_verify_mode=x"}, "ssl_verify_mode"},
+      {{"-Z", "-o", "ssl_chain_cert=c,ssl_min_version=tlsv1.4"}, "ssl_min_version"},
+      {{"-Z", "-o", "ssl_chain_cert"}, "ssl_chain_cert"},
+      {{"-Z"}, "-Z needs -o ssl_chain_cert=FILE"},
+      {{"-l", "notls:127.0.0.1"}, "'notls' option is valid only when SSL is enabled"},
+      {{"-Y", "/etc/users", "-B", "binary"}, "You cannot allow the BINARY protocol"},
+      {{"-Y", "/etc/users", "-S"}, "You cannot allow the BINARY protocol"},
+  };
+  for (const auto& [args, expected] : cases) {
+    Settings s;
+    ParseOutcome out = Parse(args, &s);
+    EXPECT_FALSE(out.ok) << args[0];
+    EXPECT_EQ(out.exit_code, kExitUsage) << args[0];
+    EXPECT_NE(out.message.find(expected), std::string::npos) << args[0] << ": " << out.message;
+  }
+}
+
+TEST(TlsSettingsTest, NotlsListenersAndRepeatedListen) {
+  Settings s;
+  ParseOutcome out =
+      Parse({"-Z", "-o", "ssl_chain_cert=c.pem", "-l", "10.0.0.1", "-l", "notls:127.0.0.1"}, &s);
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_EQ(s.listen, "10.0.0.1,notls:127.0.0.1");  // memcached joins repeated -l with ','
+}
+
+TEST(TlsSettingsTest, AuthFileMeansAscii) {
+  Settings s;
+  ASSERT_TRUE(Parse({"--auth-file", "/etc/twincache/users"}, &s).ok);
+  EXPECT_EQ(s.auth_file, "/etc/twincache/users");
+  EXPECT_EQ(s.protocol, BindingProtocol::kAscii);
+}
+
+TEST(TlsSettingsTest, ConfigFileKeys) {
+  std::string path = testing::TempDir() + "/twincached_tls_test.conf";
+  {
+    std::ofstream f(path);
+    f << "enable-ssl = true\nssl_chain_cert = \"/etc/twincache/tls/chain.pem\"\n"
+         "ssl_key = \"/etc/twincache/tls/key.pem\"\nssl_verify_mode = 1\nssl_session_cache = true\n"
+         "auth-file = \"/etc/twincache/users\"\n";
+  }
+  Settings s;
+  ParseOutcome out = Parse({"--config", path.c_str()}, &s);
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_TRUE(s.ssl_enabled);
+  EXPECT_EQ(s.ssl_chain_cert, "/etc/twincache/tls/chain.pem");
+  EXPECT_EQ(s.ssl_key, "/etc/twincache/tls/key.pem");
+  EXPECT_EQ(s.ssl_verify_mode, 1);
+  EXPECT_TRUE(s.ssl_session_cache);
+  EXPECT_EQ(s.auth_file, "/etc/twincache/users");
+  std::remove(path.c_str());
 }
 
 }  // namespace

@@ -261,6 +261,34 @@ TEST(ParseCheckOptionsTest, AllOptions) {
   EXPECT_TRUE(options.quiet);
 }
 
+TEST(ParseCheckOptionsTest, TlsAndAuthFile) {
+  CheckOptions options;
+  ParseOutcome out =
+      Parse({"--tls", "--tls-ca", "/etc/twincache/tls/ca.pem", "--tls-name", "cache-a.example", "--tls-cert",
+             "c.pem", "--tls-key", "k.pem", "--auth-file", "/etc/twincache/users"},
+            &options);
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_TRUE(options.tls.enabled);
+  EXPECT_TRUE(options.tls.verify);
+  EXPECT_EQ(options.tls.ca_file, "/etc/twincache/tls/ca.pem");
+  EXPECT_EQ(options.tls.server_name, "cache-a.example");
+  EXPECT_EQ(options.tls.cert_file, "c.pem");
+  EXPECT_EQ(options.tls.key_file, "k.pem");
+  EXPECT_EQ(options.auth_file, "/etc/twincache/users");
+  CheckOptions insecure;
+  ASSERT_TRUE(Parse({"--tls", "--tls-insecure"}, &insecure).ok);
+  EXPECT_FALSE(insecure.tls.verify);
+  CheckOptions plain;
+  ASSERT_TRUE(Parse({}, &plain).ok);
+  EXPECT_FALSE(plain.tls.enabled);
+  for (const char* option : {"--tls-insecure", "--tls-ca=x", "--tls-name=x", "--tls-cert=x", "--tls-key=x"}) {
+    CheckOptions refused;
+    out = Parse({option}, &refused);
+    EXPECT_FALSE(out.ok) << option;
+    EXPECT_EQ(out.exit_code, kCheckExitUsage) << option;
+  }
+}
+
 TEST(ParseCheckOptionsTest, AdminOffAndAdminWithoutPort) {
   CheckOptions options;
   ASSERT_TRUE(Parse({"--admin", "off"}, &options).ok);

@@ -11,6 +11,7 @@
 
 #include "keepalived/fork_sequence.h"
 #include "keepalived/track_file.h"
+#include "tests/unit/testing/temp_dir.h"
 
 namespace twincache {
 namespace {
@@ -55,12 +56,9 @@ TEST(ForkSequenceTest, OrdersByStartTimeThenPid) {
 class TrackFileWriteTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/track_file_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/vrrp.state";
+    ASSERT_FALSE(dir_.path().empty());
+    path_ = dir_.File("vrrp.state");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   void Put(const std::string& text) {
     std::ofstream(path_ + ".tmp") << text;
@@ -71,7 +69,7 @@ class TrackFileWriteTest : public ::testing::Test {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
-  std::string dir_;
+  twincache::testing::TempDir dir_{"track_file_test"};
   std::string path_;
 };
 
@@ -92,7 +90,7 @@ TEST_F(TrackFileWriteTest, NotReadyLeavesAReadyOfALaterForkAlone) {
 }
 
 TEST_F(TrackFileWriteTest, NotReadyOnAMissingFileAndDirectory) {
-  path_ = dir_ + "/sub/vrrp.state";
+  path_ = dir_.File("sub/vrrp.state");
   EXPECT_EQ(MarkNotReady(path_, 5).outcome, TrackWrite::kWritten);
   EXPECT_EQ(Text(), "1 5\n");
 }

@@ -25,6 +25,7 @@
 #include "core/store/item.h"
 #include "core/store/store.h"
 #include "tests/unit/protocol/binary_packets.h"
+#include "tests/unit/testing/temp_dir.h"
 
 namespace twincache {
 namespace {
@@ -70,12 +71,10 @@ StoreOptions TestStoreOptions(Clock* clock) {
 // alice's password. The directory goes when the process exits.
 struct SaslWorld {
   SaslWorld() {
-    char pattern[] = "/tmp/twincache-binary-sasl-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) {
+    if (dir.empty()) {
       error = "mkdtemp failed";
       return;
     }
-    dir = pattern;
     std::ofstream(dir / "memcached.conf") << "mech_list: plain\n";
     std::ofstream(dir / "pwdb") << "alice:secret\n";
     SaslOptions options;
@@ -84,12 +83,8 @@ struct SaslWorld {
     SaslInitInfo info;
     ok = InitSasl(options, &info, &error);
   }
-  ~SaslWorld() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-  }
-
-  std::filesystem::path dir;
+  testing::TempDir temp{"twincache-binary-sasl"};
+  std::filesystem::path dir = temp.path();
   bool ok = false;
   std::string error;
 };

@@ -858,3 +858,64 @@ TEST(ParserAllocationTest, WarmRequestIsReusedWithoutGrowing) {
 
 }  // namespace
 }  // namespace twincache
+
+namespace twincache {
+namespace {
+
+// memcached -Y: proto_text.c try_read_command_asciiauth (1.6.18).
+TEST(ParseAuthRequestTest, SetWithUserAndPassword) {
+  const std::string input = "set anykey 0 0 12\r\nalice secret\r\nget";
+  const AuthParseResult result = ParseAuthRequest(input, 16384);
+  ASSERT_EQ(result.status, ParseStatus::kRequest);
+  EXPECT_EQ(result.user, "alice");
+  EXPECT_EQ(result.password, "secret");
+  EXPECT_EQ(result.consumed, input.size() - 3);
+}
+
+TEST(ParseAuthRequestTest, NeedsTheWholeValue) {
+  EXPECT_EQ(ParseAuthRequest("set k 0 0 12\r\nalice sec", 16384).status, ParseStatus::kNeedMore);
+  EXPECT_EQ(ParseAuthRequest("set k 0 0", 16384).status, ParseStatus::kNeedMore);
+}
+
+TEST(ParseAuthRequestTest, AnythingButASetIsUnauthenticated) {
+  for (const std::string line :
+       {"get foo\r\n", "version\r\n", "set k 0 0\r\n", "set k 0 0 x\r\n", "add k 0 0 3\r\n", "\r\n"}) {
+    const AuthParseResult result = ParseAuthRequest(line, 16384);
+    ASSERT_EQ(result.status, ParseStatus::kError) << line;
+    EXPECT_EQ(result.error, "CLIENT_ERROR unauthenticated") << line;
+    EXPECT_EQ(result.consumed, line.size()) << line;
+    EXPECT_FALSE(result.close);
+  }
+}
+
+TEST(ParseAuthRequestTest, BadValues) {
+  AuthParseResult result = ParseAuthRequest("set k 0 0 5\r\nalice\r\n", 16384);
+  ASSERT_EQ(result.status, ParseStatus::kError);
+  EXPECT_EQ(result.error, "CLIENT_ERROR bad authentication token format");
+  EXPECT_EQ(result.consumed, 20u);
+  result = ParseAuthRequest("set k 0 0 3\r\na bXY", 16384);
+  ASSERT_EQ(result.status, ParseStatus::kError);
+  EXPECT_EQ(result.error, "CLIENT_ERROR bad command line termination");
+  EXPECT_EQ(result.consumed, 18u);
+  result = ParseAuthRequest("set k 0 0 99999\r\n", 16384);
+  ASSERT_EQ(result.status, ParseStatus::kError);
+  EXPECT_EQ(result.error, "CLIENT_ERROR auth token too long");
+  EXPECT_TRUE(result.close);
+}
+
+TEST(ParseAuthRequestTest, JunkWithoutNewlineCloses) {
+  EXPECT_EQ(ParseAuthRequest(std::string(2048, 'x'), 16384).status, ParseStatus::kNeedMore);
+  const AuthParseResult result = ParseAuthRequest(std::string(2049, 'x'), 16384);
+  ASSERT_EQ(result.status, ParseStatus::kError);
+  EXPECT_TRUE(result.close);
+}
+
+TEST(ParseRequestTest, RefreshCerts) {
+  Request request;
+  const ParseResult result = ParseRequest("refresh_certs\r\n", ParserLimits{}, &request);
+  ASSERT_EQ(result.status, ParseStatus::kRequest);
+  EXPECT_EQ(request.command, Command::kRefreshCerts);
+}
+
+}  // namespace
+}  // namespace twincache

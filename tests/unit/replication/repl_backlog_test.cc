@@ -120,6 +120,26 @@ TEST(ReplBacklogTest, OffsetsStartAtOneAndFramesDecode) {
   EXPECT_EQ(out, expected);
 }
 
+// A stream resumed by a warm restart goes on after its saved offset; only
+// a peer holding exactly that offset can be partially synced at first.
+TEST(ReplBacklogTest, StartAfterContinuesAResumedStream) {
+  Backlog backlog(1 << 16);
+  backlog.StartAfter(500);
+  EXPECT_EQ(backlog.last_offset(), 500u);
+  EXPECT_EQ(backlog.first_offset(), 0u);
+  EXPECT_FALSE(backlog.Contains(500));
+  EXPECT_EQ(backlog.Append(Set("a", "1"), 10), 501u);
+  EXPECT_EQ(backlog.first_offset(), 501u);
+  EXPECT_TRUE(backlog.Contains(501));
+  EXPECT_FALSE(backlog.Contains(500));
+  std::string out;
+  uint64_t last = 0;
+  EXPECT_EQ(backlog.CopyFrom(501, 1 << 16, &out, &last), 1u);
+  EXPECT_EQ(last, 501u);
+  backlog.StartAfter(9);  // ignored once records were appended
+  EXPECT_EQ(backlog.last_offset(), 501u);
+}
+
 TEST(ReplBacklogTest, EvictsOldestAtCapacity) {
   Backlog backlog(3 * kDeleteFrameSize);
   for (int i = 1; i <= 3; ++i) backlog.Append(Delete(KeyOf(i)), i);
