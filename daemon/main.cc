@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/admin/admin_server.h"
+#include "core/admin/admin_token.h"
 #include "core/auth/ascii_auth.h"
 #include "core/auth/sasl.h"
 #include "core/base/clock.h"
@@ -201,6 +202,16 @@ int Main(int argc, char** argv) {
   if (admin_on && !admin.Bind(settings.admin_listen, &error)) {
     return Fail("startup_failed", error, kExitFailure);
   }
+  // The admin token is read at start, before privileges drop (root may read
+  // a file the -u user cannot), and again on SIGHUP as the running user
+  // (under systemd User=twincache, through the file's group).
+  std::unique_ptr<AdminToken> admin_token;
+  if (admin_on && !settings.admin_token_file.empty()) {
+    admin_token = std::make_unique<AdminToken>();
+    if (!admin_token->Load(settings.admin_token_file, &error)) {
+      return Fail("startup_failed", error, kExitFailure);
+    }
+  }
   const bool replicating = !settings.peer_host.empty();
   std::vector<ListenSocket> repl_listeners;
   std::string secret;
@@ -314,6 +325,9 @@ int Main(int argc, char** argv) {
     repl.item_size_max = settings.item_size_max;
     repl.node_id = store.options().node_id;
     replicator = std::make_unique<Replicator>(repl, &store, SystemClock::Default(), repl_listeners);
+    if (!replicator->tls_error().empty()) {  // fail closed: never a clear link where a secret is set
+      return Fail("startup_failed", replicator->tls_error(), kExitFailure);
+    }
     if (warm) {
       replicator->Resume(saved.stream);
     }
@@ -335,8 +349,14 @@ int Main(int argc, char** argv) {
     Log(LogLevel::kInfo, "shutdown", {{"reason", "shutdown command"}, {"mode", StopModeName(mode)}});
     server.Stop(mode);
   };
-  Reloader reloader(std::vector<std::string>(argv, argv + argc), settings, &state,
-                    ReloadHooks(settings, &state, ascii_auth.get()), RaiseFileLimit);
+  std::vector<ReloadHook> reload_hooks = ReloadHooks(settings, &state, ascii_auth.get());
+  if (admin_token != nullptr) {
+    reload_hooks.push_back({"admin_token", [token = admin_token.get()](std::string* hook_error) {
+                              return token->Reload(hook_error);
+                            }});
+  }
+  Reloader reloader(std::vector<std::string>(argv, argv + argc), settings, &state, std::move(reload_hooks),
+                    RaiseFileLimit);
   server.SetReloadHandler([&reloader] { reloader.Reload(); });
   Log(LogLevel::kInfo, "starting",
       {{"version", kTwincacheVersion},
@@ -349,7 +369,11 @@ int Main(int argc, char** argv) {
     replicator->Start();
   }
   if (admin_on) {
-    admin.Start(&state, replicator.get());
+    if (admin_token == nullptr) {
+      Log(LogLevel::kWarning, "admin_unauthenticated",
+          {{"reason", "no --admin-token-file: any local user may POST /role and /maintenance"}});
+    }
+    admin.Start(&state, replicator.get(), admin_token.get());
   }
   // Type=notify readiness for twincached.service (sd_notify(3), systemd.service(5)): the client
   // port is bound and listening, and the replication start decision is made (Start() returns at

@@ -224,7 +224,7 @@ std::string RoleBody(const Transition& transition, uint64_t seq) {
   return body.dump();
 }
 
-PostOutcome PostRole(const std::string& admin, const std::string& body,
+PostOutcome PostRole(const std::string& admin, const std::string& body, const std::string& authorization,
                      std::chrono::steady_clock::time_point deadline) {
   PostOutcome outcome;
   std::string host;
@@ -246,6 +246,7 @@ PostOutcome PostRole(const std::string& admin, const std::string& body,
   request.target = "/role";
   request.body = body;
   request.content_type = "application/json";
+  request.authorization = authorization;
   std::chrono::steady_clock::time_point started;
   auto attempt = [&]() {
     ++outcome.connect_attempts;

@@ -92,7 +92,9 @@ struct PostOutcome {
   int connect_attempts = 0;  ///< connections tried (more than 1 after dropped SYNs or refusals)
 };
 
-/// Posts `body` to http://ADMIN/role (core/http/http_client.h) before
+/// Posts `body` to http://ADMIN/role (core/http/http_client.h), with
+/// `authorization` as the Authorization header ("" for none; the daemon's
+/// admin token as "Bearer TOKEN", core/admin/admin_token.h), before
 /// `deadline`: each attempt connects within 100 ms (or 3/10 of the time
 /// left, if less) and ends its exchange by 9/10 of the time left. A connect
 /// that times out (SYN dropped by a full accept queue) is retried with a
@@ -100,7 +102,7 @@ struct PostOutcome {
 /// 50 ms, while more than 200 ms are left. Never throws; never blocks past
 /// the deadline except in name resolution of a host name (the caller's
 /// watchdog covers that).
-PostOutcome PostRole(const std::string& admin, const std::string& body,
+PostOutcome PostRole(const std::string& admin, const std::string& body, const std::string& authorization,
                      std::chrono::steady_clock::time_point deadline);
 
 }  // namespace twincache::notify

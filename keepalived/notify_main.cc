@@ -1,6 +1,7 @@
 // twincache-notify: keepalived's notify hook (see notify.h).
 //
 //   twincache-notify [--log-file F] [--admin HOST:PORT|off] [--track-file F|off]
+//                    [--token-file F|off]
 //                    INSTANCE|GROUP NAME STATE PRIORITY
 //   twincache-notify [...] [--instance NAME] [--priority N] STATE
 //   twincache-notify ... --state STATE
@@ -9,6 +10,11 @@
 // keepalived then keeps the instance in FAULT, even once the daemon's process
 // is back, until twincache-check passes and writes "0". Other states leave
 // the file alone.
+//
+// The POST carries the daemon's admin token (core/admin/admin_token.h) from
+// --token-file, /etc/twincache/admin.token by default (root:twincache 0640:
+// keepalived runs notify scripts as root). Without that default file (a
+// daemon without --admin-token-file) the POST goes without one.
 //
 // Exit 0 whatever the daemon does (down, hung, refusing), within 800 ms; 2 on
 // bad arguments. A watchdog (SIGALRM) ends the process at the deadline should
@@ -25,6 +31,7 @@
 #include <optional>
 #include <string>
 
+#include "core/admin/admin_token.h"
 #include "core/config/command_line.h"
 
 #include "keepalived/fork_sequence.h"
@@ -36,6 +43,7 @@ namespace {
 constexpr std::chrono::milliseconds kDeadline(800);  // keepalived's STOP hook gets 1 s
 constexpr char kDefaultLogFile[] = "/var/log/twincache/notify.log";
 constexpr char kDefaultAdmin[] = "127.0.0.1:11213";
+constexpr char kDefaultTokenFile[] = "/etc/twincache/admin.token";
 constexpr int kExitBadArguments = 2;
 
 void OnDeadline(int) {
@@ -78,12 +86,16 @@ int Run(int argc, char** argv) {
   std::string log_file = kDefaultLogFile;
   std::string admin = kDefaultAdmin;
   std::string track_file = twincache::kDefaultTrackFile;
+  std::string token_file = kDefaultTokenFile;
   CLI::App app{"keepalived notify hook: logs the VRRP transition and posts the role to twincached"};
   app.set_version_flag("--version", twincache::VersionLine("twincache-notify"));
   app.add_option("--log-file", log_file, "notify log to append to")->capture_default_str();
   app.add_option("--admin", admin, "the daemon's admin endpoint HOST:PORT, or off")->capture_default_str();
   app.add_option("--track-file", track_file,
                  "keepalived track_file marked not ready (1) on FAULT and STOP, or off")
+      ->capture_default_str();
+  app.add_option("--token-file", token_file,
+                 "file with the daemon's admin token (sent as Authorization: Bearer), or off")
       ->capture_default_str();
   app.add_option("--state", hook.state, "the state, for notify_master/backup/fault");
   app.add_option("--instance", hook.instance, "the instance name, for notify_master/backup/fault");
@@ -132,7 +144,18 @@ int Run(int argc, char** argv) {
   }
   std::string daemon = "not told (--admin off)";
   if (admin != "off") {
-    notify::PostOutcome outcome = notify::PostRole(admin, notify::RoleBody(*transition, seq), deadline);
+    std::string authorization;
+    const bool default_absent = token_file == kDefaultTokenFile && access(token_file.c_str(), F_OK) != 0;
+    if (token_file != "off" && !default_absent) {
+      std::string token;
+      if (twincache::ReadAdminTokenFile(token_file, &token, &error)) {
+        authorization = twincache::BearerHeaderValue(token);
+      } else {
+        problems += "; " + error;
+      }
+    }
+    notify::PostOutcome outcome =
+        notify::PostRole(admin, notify::RoleBody(*transition, seq), authorization, deadline);
     daemon = outcome.detail;
     if (!outcome.delivered) {
       problems += "; daemon not told";

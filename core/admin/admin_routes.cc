@@ -1,7 +1,9 @@
 #include "core/admin/admin_routes.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "core/admin/admin_token.h"
 #include "core/admin/health.h"
 #include "core/admin/metrics.h"
 #include "core/base/log.h"
@@ -13,6 +15,8 @@ namespace {
 
 constexpr int kOk = 200;
 constexpr int kBadRequest = 400;
+constexpr int kUnauthorized = 401;
+constexpr int kForbidden = 403;
 constexpr int kNotFound = 404;
 constexpr int kMethodNotAllowed = 405;
 constexpr int kServiceUnavailable = 503;
@@ -34,7 +38,7 @@ nlohmann::json StatsJson(const StatList& stats) {
 }
 
 AdminResponse Json(int status, const nlohmann::json& body) {
-  return AdminResponse{status, "application/json", body.dump() + "\n", ""};
+  return AdminResponse{status, "application/json", body.dump() + "\n", "", ""};
 }
 
 AdminResponse Role(std::string_view request_body, ServerState* state) {
@@ -75,12 +79,37 @@ AdminResponse Maintenance(std::string_view request_body, ServerState* state) {
   return Json(kOk, {{"maintenance", enabled}});
 }
 
+// A POST that changes the daemon's state, checked against `token`: nullopt
+// when it may go on, else the refusal (logged).
+std::optional<AdminResponse> RefuseUnauthenticated(const AdminRequest& request, std::string_view path,
+                                                   const AdminToken* token) {
+  if (token == nullptr) {
+    return std::nullopt;
+  }
+  const AdminAuth auth = token->Check(request.authorization);
+  if (auth == AdminAuth::kOk) {
+    return std::nullopt;
+  }
+  const bool missing = auth == AdminAuth::kMissing;
+  Log(LogLevel::kWarning, "admin_refused",
+      {{"path", std::string(path)},
+       {"peer", std::string(request.peer)},
+       {"reason", missing ? "no credentials" : "wrong token"}});
+  AdminResponse response =
+      AdminError(missing ? kUnauthorized : kForbidden,
+                 missing ? "credentials required (Authorization: Bearer TOKEN)" : "wrong token");
+  if (missing) {
+    response.www_authenticate = "Bearer realm=\"twincache-admin\"";
+  }
+  return response;
+}
+
 }  // namespace
 
 AdminResponse AdminError(int status, std::string_view message) { return Json(status, {{"error", message}}); }
 
-AdminResponse RouteAdminRequest(const AdminRequest& request, ServerState* state,
-                                const Replicator* replicator) {
+AdminResponse RouteAdminRequest(const AdminRequest& request, ServerState* state, const Replicator* replicator,
+                                const AdminToken* token) {
   const std::string_view path = request.target.substr(0, request.target.find('?'));
   const bool get = request.method == "GET";
   const bool post = request.method == "POST";
@@ -96,11 +125,14 @@ AdminResponse RouteAdminRequest(const AdminRequest& request, ServerState* state,
     }
   } else if (path == "/metrics") {
     if (get) {
-      return AdminResponse{kOk, "text/plain; version=0.0.4", RenderMetrics(GeneralStats(state)), ""};
+      return AdminResponse{kOk, "text/plain; version=0.0.4", RenderMetrics(GeneralStats(state)), "", ""};
     }
   } else if (path == "/role" || path == "/maintenance") {
     allow = "POST";
     if (post) {
+      if (std::optional<AdminResponse> refused = RefuseUnauthenticated(request, path, token)) {
+        return *refused;
+      }
       return path == "/role" ? Role(request.body, state) : Maintenance(request.body, state);
     }
   } else {

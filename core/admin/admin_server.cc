@@ -49,6 +49,7 @@ constexpr unsigned kHttp11 = 11;  // Beast's version number of HTTP/1.1
 struct Sources {
   ServerState* state = nullptr;
   const Replicator* replicator = nullptr;
+  const AdminToken* token = nullptr;
 };
 
 // `routed` as Beast's response; `version` as Beast counts it (11: HTTP/1.1).
@@ -57,6 +58,9 @@ Response ToResponse(const AdminResponse& routed, unsigned version) {
   response.set(http::field::content_type, routed.content_type);
   if (!routed.allow.empty()) {
     response.set(http::field::allow, routed.allow);
+  }
+  if (!routed.www_authenticate.empty()) {
+    response.set(http::field::www_authenticate, routed.www_authenticate);
   }
   response.body() = routed.body;
   return response;
@@ -73,7 +77,11 @@ bool IsHttpError(const error_code& ec) {
 class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
  public:
   AdminConnection(tcp::socket socket, const Sources& sources)
-      : stream_(std::move(socket)), sources_(sources) {}
+      : stream_(std::move(socket)), sources_(sources) {
+    error_code ec;
+    const tcp::endpoint endpoint = stream_.socket().remote_endpoint(ec);
+    peer_ = ec ? "unknown" : JoinHostPort(endpoint.address().to_string(), endpoint.port());
+  }
 
   // The header first, then the body, within one kAdminReadTimeout: Beast
   // 1.74's eager parse (http::async_read) drops the body_limit error of a
@@ -108,10 +116,11 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
       return;
     } else {
       const Request& request = parser_->get();
-      const AdminRequest routed{request.method_string(), request.target(), request.body()};
+      const AdminRequest routed{request.method_string(), request.target(), request.body(),
+                                request[http::field::authorization], peer_};
       try {
-        response_ =
-            ToResponse(RouteAdminRequest(routed, sources_.state, sources_.replicator), request.version());
+        response_ = ToResponse(RouteAdminRequest(routed, sources_.state, sources_.replicator, sources_.token),
+                               request.version());
         keep_alive = request.keep_alive();
       } catch (const std::exception& e) {
         // A route must not end the admin thread (nor the daemon) over one request.
@@ -148,6 +157,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   std::optional<http::request_parser<http::string_body>> parser_;
   Response response_;
   const Sources& sources_;
+  std::string peer_;  // "ADDR:PORT" of the client, for refusals' log lines
 };
 
 }  // namespace
@@ -233,8 +243,8 @@ bool AdminServer::Bind(const std::string& address, std::string* error) {
   return true;
 }
 
-void AdminServer::Start(ServerState* state, const Replicator* replicator) {
-  serving_ = std::make_unique<Serving>(sockets_, Sources{state, replicator});
+void AdminServer::Start(ServerState* state, const Replicator* replicator, const AdminToken* token) {
+  serving_ = std::make_unique<Serving>(sockets_, Sources{state, replicator, token});
   for (size_t i = 0; i < sockets_.size(); ++i) {
     Log(LogLevel::kInfo, "admin_listening", {{"addr", sockets_[i].address}});
     serving_->Accept(i);

@@ -6,6 +6,8 @@
 //   GET  /metrics      Prometheus text (metrics.h)
 //   POST /role         {"role","instance","priority","seq"} from twincache-notify (role.h)
 //   POST /maintenance  {"enabled": bool}: planned switchover (twincache-check)
+// With a token (--admin-token-file, admin_token.h) the POSTs require
+// `Authorization: Bearer TOKEN` (401/403 otherwise, logged); GETs stay open.
 // A query string is ignored ("/health?x" is /health). An unknown path is 404,
 // a known one with another method 405 (with Allow), a request HTTP/1.1 cannot
 // parse 400 and a body over kAdminMaxBodyBytes 413, each with a JSON
@@ -37,6 +39,7 @@ namespace twincache {
 
 struct ServerState;
 class Replicator;
+class AdminToken;
 
 /// Threads serving the admin endpoint.
 inline constexpr size_t kAdminThreads = 2;
@@ -69,9 +72,9 @@ class AdminServer {
   bool Bind(const std::string& address, std::string* error);
 
   /// Serves `state` (and `replicator`, null without a twin) on kAdminThreads
-  /// threads of its own until Stop(). Both must outlive Stop(). Requires a
-  /// successful Bind().
-  void Start(ServerState* state, const Replicator* replicator);
+  /// threads of its own until Stop(). POSTs require `token` (null: none
+  /// required). All must outlive Stop(). Requires a successful Bind().
+  void Start(ServerState* state, const Replicator* replicator, const AdminToken* token = nullptr);
 
   /// Stops serving (requests in progress are dropped) and joins the threads.
   /// Idempotent.

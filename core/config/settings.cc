@@ -245,6 +245,10 @@ ParseOutcome ParseSettings(int argc, const char* const* argv, Settings* settings
   app.add_option("--admin-listen", settings->admin_listen,
                  "HTTP admin endpoint HOST:PORT for /health, /stats, /metrics, /role, or off "
                  "(127.0.0.1 and the client port + 2: 11213 for -p 11211)");
+  // Admin endpoint credentials (core/admin/admin_token.h).
+  app.add_option("--admin-token-file", settings->admin_token_file,
+                 "file whose token POST /role and /maintenance require (Authorization: Bearer); "
+                 "the packages create /etc/twincache/admin.token, root:twincache 0640");
   app.add_flag(
       "--strict-keys", settings->strict_keys,
       "refuse keys with control characters (protocol.txt's rule; memcached and the default accept them)");

@@ -100,6 +100,9 @@ struct Settings {
   bool ssl_session_cache = false;  ///< -o ssl_session_cache: server-side session cache (ssl_new_sessions)
   std::string auth_file;           ///< -Y, --auth-file: ASCII auth `user:password` lines; "" = off
 
+  // Admin endpoint credentials (core/admin/admin_token.h).
+  std::string admin_token_file;  ///< --admin-token-file: POST /role, /maintenance need its token; "" = none
+
   /// Field by field. A SIGHUP reload compares the settings it re-read with
   /// the running ones (core/server/reload.h), so a new field is seen there
   /// even before the reload learns its name.

@@ -107,6 +107,9 @@ HttpReply Exchange(const std::string& host, uint16_t port, const HttpRequest& re
   http::request<http::string_body> message(
       request.method == HttpMethod::kPost ? http::verb::post : http::verb::get, request.target, kHttp11);
   message.set(http::field::host, JoinHostPort(host, port));
+  if (!request.authorization.empty()) {
+    message.set(http::field::authorization, request.authorization);
+  }
   message.keep_alive(false);
   if (!request.body.empty()) {
     message.set(http::field::content_type, request.content_type);

@@ -35,9 +35,11 @@ enum class HttpMethod { kGet, kPost };
 /// 9.6; RFC 9110, section 8.3).
 struct HttpRequest {
   HttpMethod method = HttpMethod::kGet;
-  std::string target;        ///< origin-form, e.g. "/health"
-  std::string body;          ///< sent as it is; none when empty and method is kGet
-  std::string content_type;  ///< e.g. "application/json"; ignored without a body
+  std::string target;         ///< origin-form, e.g. "/health"
+  std::string body;           ///< sent as it is; none when empty and method is kGet
+  std::string content_type;   ///< e.g. "application/json"; ignored without a body
+  std::string authorization;  ///< the Authorization header's value (RFC 9110, section 11.6.2), e.g.
+                              ///< "Bearer TOKEN"; none sent when empty
 };
 
 /// How an exchange ended.

@@ -19,6 +19,7 @@
 namespace twincache {
 
 class ReplSession;
+class LinkTls;
 
 /// What replication needs from the settings (see Settings for the flags).
 struct ReplicationOptions {
@@ -26,7 +27,7 @@ struct ReplicationOptions {
   uint16_t connect_port = 11212;  ///< the twin's replication port
   std::string listen_address;     ///< "" = all interfaces
   uint16_t listen_port = 11212;
-  std::string secret;     ///< "" = no authentication
+  std::string secret;  ///< "" = a clear, unauthenticated link; else TLS 1.3 with a PSK from it (repl_tls.h)
   bool ack_sync = false;  ///< --repl-ack sync
   int64_t ack_timeout_ms = 100;
   size_t backlog_bytes = 64u << 20;
@@ -54,6 +55,9 @@ class LinkOwner {
   virtual const ReplId& peer_replid() const = 0;
   /// The last offset of the peer's stream applied here.
   virtual uint64_t applied_offset() const = 0;
+  /// The link's TLS context (repl_tls.h): null without a secret, and null
+  /// with one if the context could not be set up (the link is then refused).
+  virtual LinkTls* link_tls() const = 0;
 
   // --- what a link reports ---
   /// The handshake is done: false when the owner keeps another link (the

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
+#include <memory>
 #include <string_view>
 
 #include "core/base/errno_text.h"
@@ -35,19 +37,40 @@ uint64_t RandomNodeId() {
   return id;
 }
 
-std::array<uint8_t, 32> AuthMac(const std::string& secret, const std::array<uint8_t, 32>& peer_nonce,
-                                uint64_t own_node_id, const std::array<uint8_t, 32>& own_nonce) {
+bool AuthMac(const std::string& secret, const std::array<uint8_t, 32>& peer_nonce, uint64_t own_node_id,
+             const std::array<uint8_t, 32>& own_nonce, std::array<uint8_t, 32>* mac,
+             std::string_view digest) {
+  mac->fill(0);
+  if (secret.empty() || secret.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return false;
+  }
   std::string message(kAuthContext);
   message.append(reinterpret_cast<const char*>(peer_nonce.data()), peer_nonce.size());
   for (int shift = 56; shift >= 0; shift -= 8) {
     message.push_back(static_cast<char>(own_node_id >> shift));
   }
   message.append(reinterpret_cast<const char*>(own_nonce.data()), own_nonce.size());
-  std::array<uint8_t, 32> mac{};
+  // EVP_MD_fetch rather than EVP_sha256(): the name comes from the caller,
+  // and a fetch that fails (no provider offers it) is a failure to report.
+  std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(
+      EVP_MD_fetch(nullptr, std::string(digest).c_str(), nullptr), &EVP_MD_free);
+  if (md == nullptr || EVP_MD_get_size(md.get()) != static_cast<int>(mac->size())) {
+    return false;
+  }
+  // HMAC(3) returns NULL on failure and may leave the output half written;
+  // its length must be the digest's.
+  std::array<uint8_t, EVP_MAX_MD_SIZE> out{};
   unsigned int length = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac.data(), &length);
-  return mac;
+  if (HMAC(md.get(), secret.data(), static_cast<int>(secret.size()),
+           reinterpret_cast<const unsigned char*>(message.data()), message.size(), out.data(),
+           &length) == nullptr ||
+      length != mac->size()) {
+    OPENSSL_cleanse(out.data(), out.size());
+    return false;
+  }
+  std::memcpy(mac->data(), out.data(), mac->size());
+  OPENSSL_cleanse(out.data(), out.size());
+  return true;
 }
 
 bool MacEqual(const std::array<uint8_t, 32>& a, const std::array<uint8_t, 32>& b) {

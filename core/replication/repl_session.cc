@@ -7,6 +7,7 @@
 #include "core/base/log.h"
 #include "core/config/settings.h"
 #include "core/replication/repl_auth.h"
+#include "core/replication/repl_tls.h"
 
 namespace twincache {
 namespace {
@@ -20,6 +21,14 @@ constexpr size_t kScanChunkItems = 256;               // items per Scan call (on
 // kHeartbeatInterval keep an idle link well inside that.
 constexpr auto kHeartbeatInterval = std::chrono::milliseconds(200);
 constexpr int64_t kSilenceLimitMs = 1000;
+
+// The start of a TLS record of type handshake (RFC 8446, section 5.1:
+// content type 22, legacy version 0x03xx): what a peer with a secret sends
+// first. A HELLO frame never starts so (its length would be hundreds of MB).
+bool LooksLikeTls(std::string_view input) {
+  return input.size() >= 2 && static_cast<uint8_t>(input[0]) == 0x16 &&
+         static_cast<uint8_t>(input[1]) == 0x03;
+}
 
 Record RecordOf(const ItemView& item) {
   Record record;
@@ -49,6 +58,10 @@ ReplSession::ReplSession(LinkOwner* owner, asio::ip::tcp::socket socket, bool di
       throttle_timer_(socket_.get_executor()),
       heartbeat_timer_(socket_.get_executor()) {
   RandomBytes(nonce_.data(), nonce_.size());
+  if (!owner_->options().secret.empty() && owner_->link_tls() != nullptr) {
+    tls_ =
+        std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, owner_->link_tls()->context());
+  }
 }
 
 void ReplSession::Start() {
@@ -56,6 +69,44 @@ void ReplSession::Start() {
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   applied_ = owner_->applied_offset();
   acked_sent_ = applied_;
+  last_heard_ms_ = owner_->clock()->NowMillis();
+  if (owner_->options().secret.empty()) {
+    ScheduleHeartbeat();
+    SendHello();
+    return;
+  }
+  if (tls_ == nullptr) {  // the context could not be set up (logged at start): never in clear
+    RefuseUnauthenticated("no TLS context for the link", "TLS unavailable");
+    return;
+  }
+  // The handshake must end within the silence limit, as any exchange.
+  phase_ = Phase::kTls;
+  ScheduleHeartbeat();
+  tls_->async_handshake(
+      dialed_ ? asio::ssl::stream_base::client : asio::ssl::stream_base::server,
+      [self = shared_from_this()](const asio::error_code& ec) { self->OnTlsHandshake(ec); });
+}
+
+void ReplSession::OnTlsHandshake(const asio::error_code& ec) {
+  if (phase_ == Phase::kClosed) {
+    return;
+  }
+  if (ec) {
+    const std::string reason = "TLS handshake: " + LinkTlsErrorText(ec);
+    RefuseUnauthenticated(reason, reason);
+    return;
+  }
+  last_heard_ms_ = owner_->clock()->NowMillis();
+  phase_ = Phase::kHello;
+  SendHello();
+}
+
+void ReplSession::RefuseUnauthenticated(const std::string& reason, const std::string& close_reason) {
+  Log(LogLevel::kWarning, "repl_auth_failed", {{"addr", peer_name_}, {"reason", reason}});
+  Close(close_reason);
+}
+
+void ReplSession::SendHello() {
   Hello hello;
   hello.node_id = owner_->options().node_id;
   hello.replid = owner_->replid();
@@ -66,8 +117,6 @@ void ReplSession::Start() {
   hello.nonce = nonce_;
   AppendHello(hello, &out_);
   Flush();
-  last_heard_ms_ = owner_->clock()->NowMillis();
-  ScheduleHeartbeat();
   Read();
 }
 
@@ -106,9 +155,13 @@ void ReplSession::Read() {
     }
   }
   reading_ = true;
-  socket_.async_read_some(
-      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+  auto buffer = asio::buffer(in_.data() + in_end_, in_.size() - in_end_);
+  auto handler = [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); };
+  if (tls_ != nullptr) {
+    tls_->async_read_some(buffer, std::move(handler));
+  } else {
+    socket_.async_read_some(buffer, std::move(handler));
+  }
 }
 
 // Until both ends are authenticated only frames this node could send itself
@@ -128,13 +181,26 @@ void ReplSession::OnRead(const asio::error_code& ec, size_t n) {
     return;
   }
   if (ec) {
-    Close(ec == asio::error::eof ? "peer closed the link" : "read error: " + ec.message());
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+      Close("peer closed the link");
+    } else if (ec.category() == asio::error::get_ssl_category()) {
+      // A record that fails its authentication tag (altered on the way) and
+      // the like: nothing of it was decrypted, let alone applied.
+      Close("TLS: " + LinkTlsErrorText(ec));
+    } else {
+      Close("read error: " + ec.message());
+    }
     return;
   }
   in_end_ += n;
   last_heard_ms_ = owner_->clock()->NowMillis();
   while (phase_ != Phase::kClosed) {
     std::string_view input(in_.data() + in_start_, in_end_ - in_start_);
+    if (phase_ == Phase::kHello && tls_ == nullptr && LooksLikeTls(input)) {
+      RefuseUnauthenticated("peer speaks TLS: it has a replication secret, this node has none",
+                            "secret configured on one side only");
+      return;
+    }
     DecodeResult result = DecodeFrame(input, MaxFrame(), &frame_);
     if (result.status == DecodeStatus::kNeedMore) {
       break;
@@ -250,16 +316,18 @@ bool ReplSession::OnHello(const Hello& hello) {
   const bool we_have_secret = !owner_->options().secret.empty();
   const bool peer_has_secret = (hello.flags & kHelloFlagHasSecret) != 0;
   if (we_have_secret != peer_has_secret) {
-    Log(LogLevel::kWarning, "repl_auth_failed",
-        {{"addr", peer_name_}, {"reason", we_have_secret ? "peer has no secret" : "peer requires a secret"}});
-    Close("secret configured on one side only");
+    RefuseUnauthenticated(we_have_secret ? "peer has no secret" : "peer requires a secret",
+                          "secret configured on one side only");
     return false;
   }
   if (!we_have_secret) {
     return BecomeReady();
   }
   Auth auth;
-  auth.mac = AuthMac(owner_->options().secret, hello.nonce, owner_->options().node_id, nonce_);
+  if (!AuthMac(owner_->options().secret, hello.nonce, owner_->options().node_id, nonce_, &auth.mac)) {
+    RefuseUnauthenticated("cannot compute the AUTH MAC (libcrypto failed)", "authentication failed");
+    return false;
+  }
   AppendAuth(auth, &out_);
   Flush();
   phase_ = Phase::kAuth;
@@ -267,10 +335,13 @@ bool ReplSession::OnHello(const Hello& hello) {
 }
 
 bool ReplSession::OnAuth(const Auth& auth) {
-  auto expected = AuthMac(owner_->options().secret, nonce_, peer_hello_.node_id, peer_hello_.nonce);
+  std::array<uint8_t, 32> expected{};
+  if (!AuthMac(owner_->options().secret, nonce_, peer_hello_.node_id, peer_hello_.nonce, &expected)) {
+    RefuseUnauthenticated("cannot compute the AUTH MAC (libcrypto failed)", "authentication failed");
+    return false;
+  }
   if (!MacEqual(expected, auth.mac)) {
-    Log(LogLevel::kWarning, "repl_auth_failed", {{"addr", peer_name_}, {"reason", "wrong secret"}});
-    Close("authentication failed");
+    RefuseUnauthenticated("wrong secret", "authentication failed");
     return false;
   }
   return BecomeReady();
@@ -476,11 +547,19 @@ void ReplSession::Flush() {
   if (writing_ || out_.empty() || phase_ == Phase::kClosed) {
     return;
   }
+  if (phase_ == Phase::kTls) {
+    return;  // HELLO goes out once the handshake is done
+  }
   std::swap(out_, sending_);
   writing_ = true;
-  asio::async_write(
-      socket_, asio::buffer(sending_),
-      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWritten(ec, n); });
+  auto handler = [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+    self->OnWritten(ec, n);
+  };
+  if (tls_ != nullptr) {
+    asio::async_write(*tls_, asio::buffer(sending_), std::move(handler));
+  } else {
+    asio::async_write(socket_, asio::buffer(sending_), std::move(handler));
+  }
 }
 
 void ReplSession::OnWritten(const asio::error_code& ec, size_t /*n*/) {

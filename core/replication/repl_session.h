@@ -1,6 +1,8 @@
 // ReplSession: one replication link to the peer, from HELLO to close.
 //
-// A session exchanges HELLO (and AUTH when a secret is set), then runs two
+// With a secret the session first runs a TLS 1.3 handshake with the link's
+// PSK (repl_tls.h; the dialer is the client), and every frame after travels
+// inside TLS records. A session exchanges HELLO (and AUTH when a secret is set), then runs two
 // independent directions over one socket (docs/replication.md):
 //   outgoing: this node's stream: a partial sync out of the backlog when the
 //     peer already holds our replication id and the records it misses are
@@ -9,12 +11,13 @@
 //     the backlog from the scan's start offset;
 //   incoming: the peer's stream: snapshot items and records are merged into
 //     the store by the winner rule, and applied offsets are acknowledged.
-// A malformed frame, an offset gap, a failed AUTH or a silent second ends
+// A failed TLS handshake or record, a malformed frame, an offset gap, a failed AUTH or a silent second ends
 // the session with one log line. Everything runs on the replication thread.
 #ifndef TWINCACHE_CORE_REPLICATION_REPL_SESSION_H_
 #define TWINCACHE_CORE_REPLICATION_REPL_SESSION_H_
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 
 #include <array>
 #include <cstdint>
@@ -54,9 +57,15 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
   bool syncing() const { return out_mode_ == OutMode::kFull || receiving_full_; }
 
  private:
-  enum class Phase { kHello, kAuth, kReady, kClosed };
+  enum class Phase { kTls, kHello, kAuth, kReady, kClosed };
   enum class OutMode { kIdle, kFull, kStream };
 
+  // Sends HELLO and starts reading (after the TLS handshake, if any).
+  void SendHello();
+  void OnTlsHandshake(const asio::error_code& ec);
+  // Refuses a peer that cannot authenticate: one repl_auth_failed line
+  // (addr, reason), then Close(close_reason).
+  void RefuseUnauthenticated(const std::string& reason, const std::string& close_reason);
   void Read();
   void OnRead(const asio::error_code& ec, size_t n);
   bool HandleFrame(const Frame& frame);
@@ -81,6 +90,9 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
 
   LinkOwner* const owner_;
   asio::ip::tcp::socket socket_;
+  // With a secret: TLS over socket_ (declared after it, so destroyed first);
+  // every read and write then goes through it. Null on a clear link.
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
   const bool dialed_;
   const std::string peer_name_;
   Phase phase_ = Phase::kHello;

@@ -67,6 +67,12 @@ Replicator::Replicator(const ReplicationOptions& options, Store* store, Clock* c
       connect_timer_(context_),
       initial_sync_timer_(context_) {
   RandomBytes(replid_.data(), replid_.size());
+  if (!options_.secret.empty()) {
+    tls_ = LinkTls::Create(options_.secret, &tls_error_);
+    if (tls_ == nullptr && tls_error_.empty()) {
+      tls_error_ = "cannot set up the link's TLS context";
+    }
+  }
   for (const ListenSocket& listener : listeners) {
     acceptors_.push_back(AdoptListener(context_, listener));
     listen_names_.push_back(listener.address);
@@ -102,6 +108,13 @@ void Replicator::Start() {
   work_ =
       std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(context_.get_executor());
   asio::post(context_, [this] {
+    if (options_.secret.empty()) {
+      Log(LogLevel::kWarning, "repl_unencrypted",
+          {{"peer", JoinHostPort(options_.peer_host, options_.connect_port)},
+           {"reason", "no --repl-secret-file: the link is in clear and unauthenticated"}});
+    } else if (tls_ == nullptr) {
+      Log(LogLevel::kError, "repl_tls_unavailable", {{"reason", tls_error_}, {"links", "refused"}});
+    }
     for (size_t i = 0; i < acceptors_.size(); ++i) {
       Log(LogLevel::kInfo, "repl_listening",
           {{"addr", listen_names_[i]},
@@ -112,7 +125,8 @@ void Replicator::Start() {
            {"peer_replid", ReplIdHex(peer_replid_)},
            {"applied", std::to_string(applied_offset_.load())},
            {"start", resumed_ ? "warm" : "cold"},
-           {"ack", options_.ack_sync ? "sync" : "async"}});
+           {"ack", options_.ack_sync ? "sync" : "async"},
+           {"transport", options_.secret.empty() ? "clear" : "tls1.3-psk"}});
       Accept(i);
     }
     Dial();

@@ -33,6 +33,7 @@
 #include "core/replication/repl_backlog.h"
 #include "core/replication/repl_frame.h"
 #include "core/replication/repl_state.h"
+#include "core/replication/repl_tls.h"
 #include "core/store/record.h"
 #include "core/store/snapshot.h"
 #include "core/store/store.h"
@@ -119,6 +120,12 @@ class Replicator final : public RecordObserver, public AckWaiter, private LinkOw
 
   const ReplicationOptions& options() const override { return options_; }
 
+  /// With a secret: why the link's TLS context could not be set up ("" when
+  /// it was, and always "" without a secret). Links are refused while it is
+  /// not; the daemon exits at start instead (fail closed). Thread safety:
+  /// const after construction.
+  const std::string& tls_error() const { return tls_error_; }
+
  private:
   // LinkOwner (link_owner.h): what the links read and report, on the
   // replication thread.
@@ -128,6 +135,7 @@ class Replicator final : public RecordObserver, public AckWaiter, private LinkOw
   const ReplId& replid() const override { return replid_; }
   const ReplId& peer_replid() const override { return peer_replid_; }
   uint64_t applied_offset() const override { return applied_offset_.load(std::memory_order_relaxed); }
+  LinkTls* link_tls() const override { return tls_.get(); }
   bool OnSessionReady(const std::shared_ptr<ReplSession>& session) override;
   void OnSessionClosed(ReplSession* session, const std::string& reason) override;
   void OnLinkStateChanged() override { UpdateState(); }
@@ -161,6 +169,8 @@ class Replicator final : public RecordObserver, public AckWaiter, private LinkOw
   const int64_t started_at_ms_;
   ReplId replid_{};
   Backlog backlog_;
+  std::unique_ptr<LinkTls> tls_;  // with a secret (repl_tls.h); null if it failed
+  std::string tls_error_;
 
   asio::io_context context_{1};
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;

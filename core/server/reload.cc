@@ -68,6 +68,9 @@ constexpr std::array kFields = {
     Field{"ssl_ciphers", &Differs<&Settings::ssl_ciphers>},
     Field{"ssl_session_cache", &Differs<&Settings::ssl_session_cache>},
     Field{"auth-file", &Differs<&Settings::auth_file>},
+    // Admin endpoint credentials: the file's name needs a restart; its
+    // content is re-read by the admin_token hook (daemon/main.cc).
+    Field{"admin-token-file", &Differs<&Settings::admin_token_file>},
 };
 
 void AddOnce(std::vector<std::string>* names, std::string_view name) {

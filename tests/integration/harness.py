@@ -245,20 +245,22 @@ class AdminServer(Server):
         return http_json(self.admin, "/health")[1]
 
 
-def http_json(port_or_addr, path, body=None):
+def http_json(port_or_addr, path, body=None, headers=None):
     """(HTTP status, answer) of a GET of `path`, or of a POST of `body` (bytes
     as they are, anything else as JSON) when it is given, to the admin
-    endpoint at 127.0.0.1:`port_or_addr` (an int) or `port_or_addr` ("host:port").
+    endpoint at 127.0.0.1:`port_or_addr` (an int) or `port_or_addr` ("host:port"),
+    with `headers` (a dict) added.
     The answer is parsed JSON when the server sends application/json, else
     text. 4xx/5xx answers are returned; no answer raises OSError (URLError).
     Bounded by HTTP_TIMEOUT seconds."""
     addr = "127.0.0.1:%d" % port_or_addr if isinstance(port_or_addr, int) else port_or_addr
+    extra = dict(headers or {})
     if body is None:
-        request = urllib.request.Request("http://%s%s" % (addr, path), method="GET")
+        request = urllib.request.Request("http://%s%s" % (addr, path), method="GET", headers=extra)
     else:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         request = urllib.request.Request("http://%s%s" % (addr, path), data=data, method="POST",
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json", **extra})
     try:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
             status, headers, text = response.status, response.headers, response.read().decode()

@@ -196,10 +196,12 @@ class Pair:
     starts both and stops both (and the proxies) at the end.
     """
 
-    def __init__(self, args=(), a_args=(), b_args=(), proxied=False, a_port=None):
+    def __init__(self, args=(), a_args=(), b_args=(), proxied=False, a_port=None, record=False):
         """`a_port`: node A's client port (default: a free one), for a test
-        whose clients hash the address (client-side ketama); one try."""
+        whose clients hash the address (client-side ketama); one try.
+        `record`: the proxies keep the bytes they forward (TcpProxy record=True)."""
         self.args = list(args)
+        self.record = record
         self.a_args = list(a_args)
         self.b_args = list(b_args)
         self.proxied = proxied
@@ -230,7 +232,8 @@ class Pair:
                 port_a = self.a_port
             connect_a, connect_b = repl_b, repl_a
             if self.proxied:
-                self.proxies = [TcpProxy(repl_b), TcpProxy(repl_a)]  # A->B, B->A
+                self.proxies = [TcpProxy(repl_b, record=self.record),
+                                TcpProxy(repl_a, record=self.record)]  # A->B, B->A
                 connect_a, connect_b = self.proxies[0].port, self.proxies[1].port
             self.a = Node("A", port_a, repl_a, connect_a, self.args + self.a_args)
             self.b = Node("B", port_b, repl_b, connect_b, self.args + self.b_args)

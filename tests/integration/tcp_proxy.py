@@ -11,6 +11,11 @@ forwards every connection to 127.0.0.1:target_port. Three modes:
   (new connections are accepted and stall too);
 - restore(): forward again; a stalled connection resumes where it stopped.
 
+Two more tools, for the encrypted link's tests: record=True keeps every byte
+forwarded (recorded(): what the dialers sent and what they received), and
+tamper(count) flips one bit in each of the next `count` chunks forwarded in
+either direction (count -1: every chunk), as a man in the middle would.
+
 One thread runs a selector loop over all sockets (no per-connection threads,
 so closing a socket never races a blocked read). Mode changes are handed to
 that thread and take effect before the call returns. Everything is bounded:
@@ -62,8 +67,12 @@ class TcpProxy:
     Thread safety: cut/stall/restore/close may be called from any thread.
     """
 
-    def __init__(self, target_port, port=0):
+    def __init__(self, target_port, port=0, record=False):
         self.target_port = target_port
+        self.record = record
+        self._recorded = [bytearray(), bytearray()]  # from the dialers, from the target
+        self._tamper = 0  # chunks left to alter; -1: all
+        self.tampered = 0  # chunks altered so far
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", port))
@@ -98,6 +107,17 @@ class TcpProxy:
     def restore(self):
         """Forwards again."""
         self._command(FORWARD)
+
+    def recorded(self):
+        """(bytes the dialers sent, bytes the target sent back), all
+        connections concatenated (record=True only)."""
+        self._command("noop")  # the proxy thread is between two rounds
+        return bytes(self._recorded[0]), bytes(self._recorded[1])
+
+    def tamper(self, count):
+        """Flips one bit in each of the next `count` chunks forwarded (-1:
+        every chunk, until tamper(0))."""
+        self._command(("tamper", count))
 
     def connection_count(self):
         """Connections currently open through the proxy."""
@@ -154,6 +174,10 @@ class TcpProxy:
             mode, done = self._commands.popleft()
             if mode == "close":
                 self._stop = True
+            elif mode == "noop":
+                pass
+            elif isinstance(mode, tuple):
+                self._tamper = mode[1]
             else:
                 self.mode = mode
                 if mode == CUT:
@@ -209,6 +233,14 @@ class TcpProxy:
             if events & selectors.EVENT_READ:
                 data = side.sock.recv(RECV_SIZE)
                 if data:
+                    if self._tamper != 0:
+                        data = bytearray(data)
+                        data[len(data) // 2] ^= 0x01
+                        self.tampered += 1
+                        if self._tamper > 0:
+                            self._tamper -= 1
+                    if self.record:
+                        self._recorded[index].extend(data)
                     other.out += data
                 else:
                     side.eof = True

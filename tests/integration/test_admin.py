@@ -4,7 +4,10 @@ Real daemons on loopback, real HTTP (urllib). The endpoint must report facts
 (health, counters, the VRRP role keepalived last reported) and change no data.
 """
 
+import os
+import signal
 import subprocess
+import tempfile
 import unittest
 
 import harness
@@ -130,6 +133,85 @@ class AdminPortTest(unittest.TestCase):
     def test_admin_can_be_switched_off(self):
         with Server(["--admin-listen", "off"]) as srv, srv.connect() as c:
             self.assertEqual(c.request(b"version\r\n"), b"VERSION 1.6.21\r\n")
+
+
+@twincache_only
+class AdminTokenTest(unittest.TestCase):
+    """--admin-token-file: POST /role and /maintenance need `Authorization:
+    Bearer TOKEN`; without it (401) or with another token (403) they change
+    nothing and are logged; GETs stay open; SIGHUP re-reads the file."""
+
+    TOKEN = "tok-3fb1c0a6d2e94b7a8c5d1e2f3a4b5c6d"
+
+    def setUp(self):
+        fd, self.token_file = tempfile.mkstemp(prefix="twincache-admin-token-")
+        self.addCleanup(os.unlink, self.token_file)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.TOKEN + "\n")
+        os.chmod(self.token_file, 0o640)
+        self.server = AdminServer(["--admin-token-file", self.token_file]).start()
+        self.addCleanup(self.server.stop)
+
+    def post(self, path, body, token=None, scheme="Bearer"):
+        headers = {} if token is None else {"Authorization": "%s %s" % (scheme, token)}
+        return http_json(self.server.admin_port, path, body, headers=headers)
+
+    def refused_lines(self):
+        return [line for line in self.server.stderr_text().splitlines() if "event=admin_refused" in line]
+
+    def test_unauthenticated_posts_change_nothing_and_are_logged(self):
+        role = {"role": "MASTER", "instance": "VI_1", "priority": 150, "seq": 1}
+        status, reply = self.post("/role", role)
+        self.assertEqual(status, 401, reply)
+        self.assertEqual(self.post("/role", role, token="wrong-token-0123456789")[0], 403)
+        self.assertEqual(self.post("/role", role, token=self.TOKEN, scheme="Basic")[0], 401)
+        self.assertEqual(self.post("/maintenance", {"enabled": True})[0], 401)
+        self.assertEqual(self.post("/maintenance", {"enabled": True}, token=self.TOKEN[:-1])[0], 403)
+        health = self.server.health()  # GETs need no token
+        self.assertEqual((health["role"], health["maintenance"]), ("UNKNOWN", False))
+        self.assertTrue(poll_until(lambda: len(self.refused_lines()) == 5, TIMEOUT), self.server.stderr_text())
+        lines = self.refused_lines()
+        self.assertRegex(lines[0], r"level=warning event=admin_refused path=/role peer=127\.0\.0\.1:\d+ "
+                                   r"reason=\"no credentials\"")
+        self.assertIn('reason="wrong token"', lines[1])
+        self.assertNotIn(self.TOKEN, self.server.stderr_text())
+        self.assertNotIn("event=role_changed", self.server.stderr_text())
+        self.assertNotIn("admin_unauthenticated", self.server.stderr_text())
+        for path in ("/health", "/stats", "/metrics"):
+            self.assertEqual(http_json(self.server.admin_port, path)[0], 200, path)
+
+    def test_token_accepted_and_reloaded_on_sighup(self):
+        role = {"role": "MASTER", "instance": "VI_1", "priority": 150, "seq": 7}
+        self.assertEqual(self.post("/role", role, token=self.TOKEN), (200, {"role": "MASTER", "applied": True}))
+        self.assertEqual(self.post("/maintenance", {"enabled": True}, token=self.TOKEN, scheme="bearer")[0], 200)
+        self.assertEqual(self.server.health()["maintenance"], True)
+        new_token = "new-" + self.TOKEN
+        with open(self.token_file, "w") as f:
+            f.write(new_token + "\n")
+        self.server.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(poll_until(lambda: "admin_token" in self.server.stderr_text(), TIMEOUT),
+                        self.server.stderr_text())
+        self.assertEqual(self.post("/maintenance", {"enabled": False}, token=self.TOKEN)[0], 403)
+        self.assertEqual(self.post("/maintenance", {"enabled": False}, token=new_token)[0], 200)
+        self.assertEqual(self.server.health()["maintenance"], False)
+
+
+@twincache_only
+class AdminTokenStartTest(unittest.TestCase):
+
+    def test_unreadable_token_file_stops_the_start(self):
+        missing = os.path.join(tempfile.gettempdir(), "twincache-no-such-token-%d" % os.getpid())
+        p = subprocess.run([harness.twincached_binary(), "-p", str(free_port()), "-l", "127.0.0.1",
+                            "--admin-listen", "127.0.0.1:%d" % free_port(), "--admin-token-file", missing],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 71, p.stderr)
+        self.assertRegex(p.stderr, r"event=startup_failed reason=\"cannot read admin token file ")
+
+    def test_without_token_file_posts_open_with_a_warning(self):
+        with AdminServer() as server:
+            self.assertRegex(server.stderr_text(), r"level=warning event=admin_unauthenticated ")
+            status, _ = http_json(server.admin_port, "/maintenance", {"enabled": False})
+            self.assertEqual(status, 200)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,40 @@ class DaemonTest(HookCase):
                   % (rounds, ignored))
 
 
+class TokenTest(HookCase):
+    """The hook sends the daemon's admin token from --token-file."""
+
+    def token_file(self, text):
+        path = os.path.join(self.dir, "admin.token")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o640)
+        return path
+
+    @twincache_only
+    def test_token_file_sets_the_role_of_a_daemon_that_requires_it(self):
+        token = "notify-token-5d8e2a91c7b34f06"
+        path = self.token_file(token + "\n")
+        with AdminServer(["--admin-token-file", path]) as srv:
+            code, err, _ = self.run_hook("--token-file", path, "INSTANCE", "VI_1", "MASTER", "150",
+                                         admin=srv.admin)
+            self.assertEqual((code, err), (0, ""))
+            self.assertEqual(srv.health()["role"], "MASTER")
+            # Without the token the daemon refuses: the hook says so, exits 0,
+            # and the role stays.
+            code, err, _ = self.run_hook("--token-file", "off", "BACKUP", admin=srv.admin)
+            self.assertEqual(code, 0)
+            self.assertIn("answered 401", err)
+            self.assertEqual(srv.health()["role"], "MASTER")
+            self.assertIn("event=admin_refused path=/role", srv.stderr_text())
+            # A token file that cannot be read is named; the role stays.
+            code, err, _ = self.run_hook("--token-file", os.path.join(self.dir, "missing"), "FAULT",
+                                         admin=srv.admin)
+            self.assertEqual(code, 0)
+            self.assertIn("cannot read admin token file", err)
+            self.assertEqual(srv.health()["role"], "MASTER")
+
+
 class TrackFileTest(HookCase):
     """FAULT and STOP hold keepalived's instance in FAULT through the track
     file until twincache-check passes again."""

@@ -272,6 +272,7 @@ config(twincache) = $version-1
 ld-linux-x86-64.so.2()(64bit)
 libc.so.6()(64bit)
 libcrypto.so.3()(64bit)
+libssl.so.3()(64bit)
 libgcc_s.so.1()(64bit)
 libsystemd.so.0()(64bit)
 logrotate
@@ -350,7 +351,13 @@ expect_equal "dpkg-query Conffiles" "$conffiles" "$installed_conffiles"
 [[ $(stat -c '%a %U:%G' "$root/var/log/twincache") == "750 root:adm" ]] || fail "/var/log/twincache: $(stat -c '%a %U:%G' "$root/var/log/twincache")"
 [[ $(stat -c '%a %U:%G' "$root/run/twincache-vrrp") == "755 root:root" ]] || fail "/run/twincache-vrrp: $(stat -c '%a %U:%G' "$root/run/twincache-vrrp")"
 [[ -L $root/etc/systemd/system/multi-user.target.wants/twincached.service ]] || fail "twincached.service not enabled"
-echo "ok: user, group, conffiles, log and track file directories, unit enabled"
+# By number: the root's twincache group is not the host's.
+token_gid=$(in_root getent group twincache | cut -d: -f3)
+[[ $(stat -c '%a %u:%g' "$root/etc/twincache/admin.token") == "640 0:$token_gid" ]] ||
+  fail "/etc/twincache/admin.token: $(stat -c '%a %u:%g' "$root/etc/twincache/admin.token"), want 640 0:$token_gid"
+[[ $(wc -c <"$root/etc/twincache/admin.token") -ge 40 ]] || fail "admin.token is too short"
+admin_token=$(cat "$root/etc/twincache/admin.token")
+echo "ok: user, group, conffiles, log and track file directories, admin token, unit enabled"
 
 step "systemd-analyze verify in the root"
 in_root systemd-analyze verify --man=no twincached.service keepalived.service
@@ -392,7 +399,8 @@ in_root dpkg -i "/tmp/$(basename "$deb2")"
 grep -qx 'memory-limit = 96  # edited here' "$root/etc/twincache/twincached.conf" || fail "the upgrade lost the edit"
 [[ $(in_root getent passwd twincache) == "$passwd" ]] || fail "the upgrade changed the user: $(in_root getent passwd twincache)"
 [[ $(stat -c '%a %U:%G' "$root/var/log/twincache") == "750 root:adm" ]] || fail "the upgrade changed /var/log/twincache"
-echo "ok: upgraded; the edit, the user and the log directory are kept"
+[[ $(cat "$root/etc/twincache/admin.token") == "$admin_token" ]] || fail "the upgrade changed the admin token"
+echo "ok: upgraded; the edit, the user, the admin token and the log directory are kept"
 
 step "remove keeps the conffiles, purge removes /etc/twincache"
 in_root dpkg --remove twincache
@@ -477,7 +485,10 @@ echo "$rpm_passwd"
   fail "/run/twincache-vrrp (post scriptlet's tmpfiles): $(stat -c '%a %U:%G' "$rpmroot/run/twincache-vrrp")"
 [[ -L $rpmroot/etc/systemd/system/multi-user.target.wants/twincached.service ]] ||
   fail "twincached.service not enabled by its preset (post scriptlet)"
-echo "ok: user and group, log and track file directories, unit enabled by the preset"
+token_gid=$(in_rpmroot getent group twincache | cut -d: -f3)
+[[ $(stat -c '%a %u:%g' "$rpmroot/etc/twincache/admin.token") == "640 0:$token_gid" ]] ||
+  fail "/etc/twincache/admin.token (post scriptlet): $(stat -c '%a %u:%g' "$rpmroot/etc/twincache/admin.token")"
+echo "ok: user and group, log and track file directories, admin token, unit enabled by the preset"
 
 step "twincached from the .rpm, in its root"
 read -r port admin_port < <(python3 -c '
