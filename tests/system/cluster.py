@@ -34,6 +34,7 @@ import atexit
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -147,10 +148,14 @@ def _pid_from_file(path):
         return []
 
 
-def http(method, url, body=None, timeout=2.0):
-    """(status, parsed JSON body) of an HTTP request; 5xx bodies too."""
+def http(method, url, body=None, timeout=2.0, token=None):
+    """(status, parsed JSON body) of an HTTP request, with `token` as its
+    Bearer credentials when given; 4xx and 5xx bodies too."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = "Bearer " + token
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read() or b"null")
@@ -176,6 +181,13 @@ class Node:
         self.track_file = os.path.join(self.dir, "vrrp.state")
         self.daemon_log = os.path.join(self.dir, "twincached.log")
         self.keepalived_log = os.path.join(self.dir, "keepalived.log")
+        # The admin token, as the packages make it (0640; the daemon and the
+        # notify hook run as root here): POSTs to the admin endpoint need it.
+        self.admin_token = secrets.token_urlsafe(32)
+        self.admin_token_file = os.path.join(self.dir, "admin.token")
+        fd = os.open(self.admin_token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.admin_token + "\n")
         self.executor = None
         self.daemon = None
         self.keepalived = None
@@ -190,8 +202,8 @@ class Node:
         """The daemon's command line. Its first three words (path, -x, the
         peer's address) differ between the nodes: keepalived's
         vrrp_track_process matches them as a prefix (track_process_spec)."""
-        return [TWINCACHED, "-x", self.peer, "-p", str(PORT), "-m", "64", "--admin-listen", ADMIN, "-v",
-                *self.pair.daemon_args]
+        return [TWINCACHED, "-x", self.peer, "-p", str(PORT), "-m", "64", "--admin-listen", ADMIN,
+                "--admin-token-file", self.admin_token_file, "-v", *self.pair.daemon_args]
 
     def track_process_spec(self):
         return " ".join(self.daemon_argv()[:3])
@@ -220,8 +232,11 @@ class Node:
         return netns.poll(ready, timeout, what="twincached on %s serving%s" % (
             self.label(), " and synced" if synced else ""))
 
-    def admin(self, method, path, body=None):
-        return self.in_netns(http, method, "http://%s%s" % (ADMIN, path), body)
+    def admin(self, method, path, body=None, authenticated=True):
+        """(status, JSON body) of a request to this node's admin endpoint,
+        with its admin token unless `authenticated` is False."""
+        return self.in_netns(http, method, "http://%s%s" % (ADMIN, path), body, 2.0,
+                             self.admin_token if authenticated else None)
 
     def role(self):
         s = self.try_stats()
@@ -302,7 +317,7 @@ class Node:
                 "--self", self.address, "--peer", self.peer, "--priority", str(self.priority),
                 "--libexec-dir", self.pair.libexec,
                 "--check-args", "--maintenance-file " + self.maintenance_file,
-                "--notify-args", "--log-file " + self.notify_log,
+                "--notify-args", "--log-file %s --token-file %s" % (self.notify_log, self.admin_token_file),
                 "--track-process", self.track_process_spec(), "--track-file", self.track_file,
                 "--out", self.conf]
         if self.pair.unicast:

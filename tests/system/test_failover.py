@@ -433,6 +433,14 @@ class Run:
             expect(status == 200 and body.get("maintenance") is enabled,
                    "POST /maintenance on %s: %s %s" % (node.label(), status, body))
 
+        # Without the admin token a POST is refused and changes nothing.
+        holders = self.pair.vip_holders()
+        status, body = b.admin("POST", "/maintenance", {"enabled": True}, authenticated=False)
+        expect(status == 401 and b.admin("GET", "/health")[1].get("maintenance") is not True,
+               "step 6: an unauthenticated POST /maintenance on B answered %s %s" % (status, body))
+        expect(self.pair.vip_holders() == holders, "step 6: the VIP moved after a refused POST")
+        say("step 6: an unauthenticated POST /maintenance is refused (401); the VIP stays on %s" %
+            "".join(holders).upper())
         self.switchover("6a", b, a, "POST /maintenance on B",
                         lambda: maintenance(b, True), lambda: maintenance(b, False))
 
