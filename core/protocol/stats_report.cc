@@ -98,7 +98,7 @@ void CollectGeneralStats(ServerState* state, StatList* out) {
 // and ssl_keyformat SSL_FILETYPE_PEM (1), the only format read here.
 void AppendTlsSettings(const Settings& settings, StatList* out) {
   constexpr uint64_t kVerifyBits[] = {0, 1, 3, 7};
-  constexpr uint64_t kSslWbufSize = 16 * 1024;  // memcached's default; no such buffer here
+  constexpr uint64_t kSslWbufSize = uint64_t{16} * 1024;  // memcached's default; no such buffer here
   const auto text_or_null = [](const std::string& text, std::string_view null) {
     return text.empty() ? null : std::string_view(text);
   };

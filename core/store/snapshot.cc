@@ -118,7 +118,9 @@ class Sha256 {
 // encoding overlaps hashing and the copy into the page cache.
 class Writer {
  public:
-  explicit Writer(int fd) : fd_(fd), io_([this] { IoLoop(); }) { filling_.reserve(kWriteBuffer + 64 * 1024); }
+  explicit Writer(int fd) : fd_(fd), io_([this] { IoLoop(); }) {
+    filling_.reserve(kWriteBuffer + size_t{64} * 1024);
+  }
 
   ~Writer() {
     {
@@ -179,7 +181,7 @@ class Writer {
  private:
   void IoLoop() {
     std::string local;
-    local.reserve(kWriteBuffer + 64 * 1024);
+    local.reserve(kWriteBuffer + size_t{64} * 1024);
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       changed_.wait(lock, [this] { return handed_ready_ || closing_; });
