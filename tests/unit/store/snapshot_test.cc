@@ -117,7 +117,8 @@ class SnapshotTest : public ::testing::Test {
     remote.hlc = store->NextVersion() + 5;
     remote.origin = 99;
     remote.key = "remote";
-    remote.value = std::string(3000, 'r');
+    const std::string remote_value(3000, 'r');  // the record views it
+    remote.value = remote_value;
     remote.exptime_version = remote.hlc;
     ASSERT_EQ(store->Apply(remote), ApplyStatus::kApplied);
     store->FlushAll(kStartMillis + 3'600'000);  // delayed an hour: pending across the restart
