@@ -425,6 +425,33 @@ bool Store::TryCharge(size_t bytes) {
   return true;
 }
 
+// Whether the linked `item` of `shard` (locked by the caller) may be freed
+// to make room, counting it as memcached does when it may: a tombstone is not
+// client data (freeing it only narrows what replication can order) and is not
+// counted; an expired or flushed item is reclaimed (expired_unfetched when
+// never read); a live one is an eviction (evicted_unfetched), unless -M
+// forbids evicting it: then false and nothing is counted.
+bool Store::CountFreed(Shard& shard, const Item& item, const FlushPoint& flush, int64_t now_ms) const {
+  if (item.tombstone) {
+    return true;
+  }
+  if (StateOf(item, flush, now_ms) != ItemState::kLive) {
+    ++shard.reclaimed;
+    if (!item.fetched) {
+      ++shard.expired_unfetched;
+    }
+    return true;
+  }
+  if (!options_.evict_to_free) {
+    return false;
+  }
+  ++shard.evictions;
+  if (!item.fetched) {
+    ++shard.evicted_unfetched;
+  }
+  return true;
+}
+
 // Frees one item of class `cls` found by the class's CLOCK hand, never
 // `keep`: the first linked item whose reference bit is clear (set bits are
 // cleared on the way), counted as an eviction, or one that is expired or
@@ -467,19 +494,7 @@ bool Store::EvictFromClass(int cls, Shard* held, const Item* keep, int64_t now_m
     if ((item->clock_bits() & kLinked) == 0) {
       continue;
     }
-    if (item->tombstone) {
-      // Not client data: freeing it only narrows what replication can order.
-    } else if (StateOf(*item, flush, now_ms) != ItemState::kLive) {
-      ++shard.reclaimed;
-      if (!item->fetched) {
-        ++shard.expired_unfetched;
-      }
-    } else if (options_.evict_to_free) {
-      ++shard.evictions;
-      if (!item->fetched) {
-        ++shard.evicted_unfetched;
-      }
-    } else {
+    if (!CountFreed(shard, *item, flush, now_ms)) {
       if (++examined >= kTailSearchDepth) {
         return false;
       }
@@ -616,19 +631,7 @@ bool Store::MovePageTo(int cls, Shard* held, const Item* keep, int64_t now_ms) {
       if ((item->clock_bits() & kLinked) == 0) {
         continue;
       }
-      if (item->tombstone) {
-        // Not client data (see EvictFromClass).
-      } else if (StateOf(*item, flush, now_ms) != ItemState::kLive) {
-        ++shard.reclaimed;
-        if (!item->fetched) {
-          ++shard.expired_unfetched;
-        }
-      } else if (options_.evict_to_free) {
-        ++shard.evictions;
-        if (!item->fetched) {
-          ++shard.evicted_unfetched;
-        }
-      } else {
+      if (!CountFreed(shard, *item, flush, now_ms)) {
         return false;
       }
       newest = std::max(newest, item->last_access());

@@ -419,6 +419,7 @@ class Store {
   void Unlink(Shard& shard, Item* item, uint64_t hash, bool class_locked = false);
   bool Charge(Shard& shard, size_t old_size, const Item* fresh, const Item* keep, int64_t now_ms);
   bool TryCharge(size_t bytes);
+  bool CountFreed(Shard& shard, const Item& item, const FlushPoint& flush, int64_t now_ms) const;
   bool EvictFromClass(int cls, Shard* held, const Item* keep, int64_t now_ms, bool class_locked);
   bool EvictForBytes(Shard* held, const Item* keep, int64_t now_ms);
   bool MovePageTo(int cls, Shard* held, const Item* keep, int64_t now_ms);
