@@ -67,6 +67,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -329,6 +330,16 @@ class Store {
   /// its twin has overwritten. `record` views are only read during the call.
   ApplyStatus Apply(const Record& record);
 
+  /// Applies `records`, a bulk stream such as a full sync's SNAPSHOT frames,
+  /// with the outcome and statuses of Apply() on each in turn, for less:
+  /// one clock read, and one shard lock per shard touched instead of one per
+  /// record (sets, touches and deletes wait grouped by shard, in their order,
+  /// until a flush or a record refused for its size comes, which is applied
+  /// after them as Apply() would). `statuses` is replaced by one ApplyStatus
+  /// per record, in order. `records` views are only read during the call.
+  /// Thread safety: as Apply.
+  void ApplyBatch(std::span<const Record> records, std::vector<ApplyStatus>* statuses);
+
   /// Loads one entry of a saved state file (core/store/snapshot.h) into the
   /// store while it is prepared at start, before anything else writes to it:
   /// - kSet (or kTouch): the item with its version (hlc = cas unique, origin),
@@ -347,8 +358,9 @@ class Store {
   ApplyStatus Restore(const Record& record);
 
   /// Sizes the hash tables for about `items` entries in all, so that a bulk
-  /// load (Restore) does not rehash as it grows. Allocates 8 bytes per
-  /// bucket at once. Thread safety: as Apply.
+  /// load (Restore, a full sync's Apply) does not rehash as it grows; never
+  /// for more entries than the memory limit could hold (limit / 37 bytes).
+  /// Allocates 8 bytes per bucket at once. Thread safety: as Apply.
   void Reserve(size_t items);
 
   /// The latest flush_all as a kFlush record (hlc = its version, origin,
@@ -403,6 +415,7 @@ class Store {
     int64_t at_ms;
   };
 
+  size_t ShardIndex(uint64_t hash) const;  // index into shards_ of a key hash
   Shard& ShardFor(uint64_t hash);
   FlushPoint LoadFlush() const;
   void PublishFlush(const FlushPoint& flush);
@@ -436,8 +449,12 @@ class Store {
                int64_t now_ms);
   static bool WinToken(Item* item, const ReadOptions& options, bool created, int64_t previous_exptime);
   ApplyStatus ApplyItem(const Record& record);
+  Item* BuildApplied(const Record& record, Shard* held, const Item* keep, int64_t now_ms);
+  ApplyStatus ApplyItemLocked(Shard& shard, const Record& record, uint64_t hash, int64_t now_ms,
+                              Item** fresh);
   void DropOlder(const Record& record);
   ApplyStatus ApplyDelete(const Record& record);
+  ApplyStatus ApplyDeleteLocked(Shard& shard, const Record& record, uint64_t hash, int64_t now_ms);
   ApplyStatus ApplyFlush(const Record& record);
   void DropFlushed(uint64_t version, uint64_t origin);
 

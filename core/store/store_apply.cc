@@ -5,7 +5,9 @@
 // item layout with store.cc through store_internal.h.
 #include <algorithm>
 #include <mutex>
+#include <span>
 #include <string_view>
+#include <vector>
 
 #include "core/store/store.h"
 #include "core/store/store_internal.h"
@@ -82,71 +84,140 @@ ApplyStatus Store::ApplyItem(const Record& record) {
     DropOlder(record);
     return ApplyStatus::kTooLarge;
   }
-  // The exptime_version field is needed when it differs from the cas unique.
-  const auto build = [this, &record](Shard* held, const Item* keep, int64_t now_ms) -> Item* {
-    Item* item = NewItem(record.key, record.value.size(), record.flags, record.exptime, record.origin,
-                         record.exptime_version != record.hlc, held, keep, now_ms);
-    if (item == nullptr) {
-      return nullptr;
-    }
-    CopyBytes(item->value_data(), record.value);
-    item->cas = record.hlc;
-    item->set_exptime_version(record.exptime_version);
-    item->stale = record.stale;
-    item->win_token_sent = record.win_token_sent;
-    return item;
-  };
+  // One clock read serves the item built before locking and the checks under
+  // the lock.
+  const int64_t now_ms = clock_->NowMillis();
   Item* fresh = nullptr;
   if (record.kind == RecordKind::kSet) {
-    fresh = build(nullptr, nullptr, clock_->NowMillis());
+    fresh = BuildApplied(record, nullptr, nullptr, now_ms);
     if (fresh == nullptr) {
       DropOlder(record);
       return ApplyStatus::kOutOfMemory;
     }
   }
-  const Version version{record.hlc, record.origin};
   const uint64_t hash = HashKey(key);
   Shard& shard = ShardFor(hash);
   std::unique_lock<std::mutex> lock(shard.mu);
-  const int64_t now_ms = clock_->NowMillis();
-  Item* held = shard.table.Find(key, hash);
-  ApplyStatus status = ApplyStatus::kApplied;
-  if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms) ||
-      (held != nullptr && version < held->version(memory_->origins))) {
-    status = ApplyStatus::kStale;  // written before a flush_all that has happened, or older than held
-  } else if (held != nullptr && version == held->version(memory_->origins)) {
-    status = ApplyStatus::kStale;
-    const ExptimeVersion incoming{record.exptime_version, record.exptime};
-    if (!held->tombstone && incoming > ExptimeVersion{held->exptime_version(), held->exptime()}) {
-      // The same data with a later touch: take its exptime only.
-      Item* touched = WithExptimeVersion(shard, held, hash, now_ms);
-      if (touched != nullptr) {
-        touched->set_exptime(record.exptime);
-        touched->set_exptime_version(record.exptime_version);
-        status = ApplyStatus::kApplied;
-      } else {
-        status = ApplyStatus::kOutOfMemory;
-      }
-    }
-  } else {
-    if (fresh == nullptr) {
-      fresh = build(&shard, held, now_ms);
-    }
-    if (fresh != nullptr &&
-        Charge(shard, held != nullptr ? memory_->SizeOf(*held) : 0, fresh, held, now_ms)) {
-      Replace(shard, held, fresh, hash, now_ms);
-      return ApplyStatus::kApplied;
-    }
-    status = ApplyStatus::kOutOfMemory;
-    if (held != nullptr && !held->tombstone) {
-      Drop(shard, held, hash);  // older than the record: see DropOlder
-    }
-  }
+  const ApplyStatus status = ApplyItemLocked(shard, record, hash, now_ms, &fresh);
   lock.unlock();
   if (fresh != nullptr) {
     DestroyItem(fresh);
   }
   return status;
+}
+
+// The item of a kSet or kTouch record, not linked; nullptr when memory cannot
+// be had (`held` and `keep` as NewItem's). The exptime_version field is
+// stored when it differs from the cas unique.
+Store::Item* Store::BuildApplied(const Record& record, Shard* held, const Item* keep, int64_t now_ms) {
+  Item* item = NewItem(record.key, record.value.size(), record.flags, record.exptime, record.origin,
+                       record.exptime_version != record.hlc, held, keep, now_ms);
+  if (item == nullptr) {
+    return nullptr;
+  }
+  CopyBytes(item->value_data(), record.value);
+  item->cas = record.hlc;
+  item->set_exptime_version(record.exptime_version);
+  item->stale = record.stale;
+  item->win_token_sent = record.win_token_sent;
+  return item;
+}
+
+// ApplyItem's part under the key's shard lock (held by the caller). `*fresh`
+// is the record's item built beforehand, or nullptr to build it here when it
+// is needed; on return it is an item the caller must free (DestroyItem), or
+// nullptr when none is left over.
+ApplyStatus Store::ApplyItemLocked(Shard& shard, const Record& record, uint64_t hash, int64_t now_ms,
+                                   Item** fresh) {
+  const Version version{record.hlc, record.origin};
+  Item* held = shard.table.Find(record.key, hash);
+  if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms) ||
+      (held != nullptr && version < held->version(memory_->origins))) {
+    return ApplyStatus::kStale;  // written before a flush_all that has happened, or older than held
+  }
+  if (held != nullptr && version == held->version(memory_->origins)) {
+    const ExptimeVersion incoming{record.exptime_version, record.exptime};
+    if (held->tombstone || !(incoming > ExptimeVersion{held->exptime_version(), held->exptime()})) {
+      return ApplyStatus::kStale;
+    }
+    // The same data with a later touch: take its exptime only.
+    Item* touched = WithExptimeVersion(shard, held, hash, now_ms);
+    if (touched == nullptr) {
+      return ApplyStatus::kOutOfMemory;
+    }
+    touched->set_exptime(record.exptime);
+    touched->set_exptime_version(record.exptime_version);
+    return ApplyStatus::kApplied;
+  }
+  if (*fresh == nullptr) {
+    *fresh = BuildApplied(record, &shard, held, now_ms);
+  }
+  if (*fresh != nullptr &&
+      Charge(shard, held != nullptr ? memory_->SizeOf(*held) : 0, *fresh, held, now_ms)) {
+    Replace(shard, held, *fresh, hash, now_ms);
+    *fresh = nullptr;
+    return ApplyStatus::kApplied;
+  }
+  if (held != nullptr && !held->tombstone) {
+    Drop(shard, held, hash);  // older than the record: see DropOlder
+  }
+  return ApplyStatus::kOutOfMemory;
+}
+
+void Store::ApplyBatch(std::span<const Record> records, std::vector<ApplyStatus>* statuses) {
+  statuses->assign(records.size(), ApplyStatus::kStale);
+  // Records of one key, in order: sets, touches and deletes that fit. They
+  // wait in `pending`, grouped by shard, until a record of another kind (a
+  // flush, one refused for its size) or the end of the batch.
+  struct Pending {
+    size_t shard;
+    size_t index;
+    uint64_t hash;
+  };
+  std::vector<Pending> pending;
+  pending.reserve(records.size());
+  const int64_t now_ms = clock_->NowMillis();
+  const auto apply_pending = [&] {
+    // Stable: records of one key (one shard) keep their order.
+    std::stable_sort(pending.begin(), pending.end(),
+                     [](const Pending& a, const Pending& b) { return a.shard < b.shard; });
+    for (size_t begin = 0; begin < pending.size();) {
+      Shard& shard = *shards_[pending[begin].shard];
+      std::lock_guard<std::mutex> lock(shard.mu);
+      size_t end = begin;
+      for (; end < pending.size() && pending[end].shard == pending[begin].shard; ++end) {
+        const Record& record = records[pending[end].index];
+        ApplyStatus& status = (*statuses)[pending[end].index];
+        if (record.kind == RecordKind::kDelete) {
+          status = ApplyDeleteLocked(shard, record, pending[end].hash, now_ms);
+          continue;
+        }
+        Item* fresh = nullptr;
+        status = ApplyItemLocked(shard, record, pending[end].hash, now_ms, &fresh);
+        if (fresh != nullptr) {
+          DestroyItem(fresh);  // the shard lock before a class lock, as NewItem takes them
+        }
+      }
+      begin = end;
+    }
+    pending.clear();
+  };
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& record = records[i];
+    const bool per_key = record.kind == RecordKind::kSet || record.kind == RecordKind::kTouch ||
+                         record.kind == RecordKind::kDelete;
+    if (!per_key || record.key.size() > kKeyMaxLength ||
+        (record.kind != RecordKind::kDelete &&
+         !ItemFits(record.key.size(), record.value.size(), options_.item_size_max))) {
+      apply_pending();
+      (*statuses)[i] = Apply(record);  // the rare ones, in turn
+      continue;
+    }
+    ObserveVersion(record.hlc);
+    const uint64_t hash = HashKey(record.key);
+    pending.push_back(Pending{ShardIndex(hash), i, hash});
+  }
+  apply_pending();
 }
 
 // A newer version of the key that this node cannot store must not leave the
@@ -170,15 +241,19 @@ void Store::DropOlder(const Record& record) {
 // kDelete: a tombstone in place of anything older, even of nothing, so that a
 // late older kSet loses to it.
 ApplyStatus Store::ApplyDelete(const Record& record) {
-  const std::string_view key = record.key;
-  if (key.size() > kKeyMaxLength) {
+  if (record.key.size() > kKeyMaxLength) {
     return ApplyStatus::kTooLarge;
   }
-  const Version version{record.hlc, record.origin};
-  const uint64_t hash = HashKey(key);
+  const uint64_t hash = HashKey(record.key);
   Shard& shard = ShardFor(hash);
   std::lock_guard<std::mutex> lock(shard.mu);
-  const int64_t now_ms = clock_->NowMillis();
+  return ApplyDeleteLocked(shard, record, hash, clock_->NowMillis());
+}
+
+// ApplyDelete's part under the key's shard lock (held by the caller).
+ApplyStatus Store::ApplyDeleteLocked(Shard& shard, const Record& record, uint64_t hash, int64_t now_ms) {
+  const std::string_view key = record.key;
+  const Version version{record.hlc, record.origin};
   Item* held = shard.table.Find(key, hash);
   if (IsFlushed(LoadFlush(), record.hlc, record.origin, now_ms)) {
     return ApplyStatus::kStale;
@@ -304,7 +379,10 @@ ApplyStatus Store::Restore(const Record& record) {
 }
 
 void Store::Reserve(size_t items) {
-  const size_t per_shard = items / shards_.size() + 1;
+  // No more than the memory limit could hold (an item takes at least its
+  // header and a one-byte key), whatever count a file or a twin announces.
+  const size_t most = limit_bytes_.load(std::memory_order_relaxed) / (Item::kHeaderSize + 1);
+  const size_t per_shard = std::min(items, most) / shards_.size() + 1;
   for (auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mu);
     shard->table.Reserve(per_shard);

@@ -336,6 +336,8 @@ class Store::ItemTable {
   size_t size() const { return count_; }
   size_t bucket_count() const { return buckets_.size(); }
   Item* bucket(size_t index) const { return buckets_[index]; }
+  // Where bucket `index`'s head pointer is kept (for a prefetch).
+  const void* slot_address(size_t index) const { return &buckets_[index]; }
 
   Item* Find(std::string_view key, uint64_t hash) const {
     for (Item* item = buckets_[hash & mask()]; item != nullptr; item = item->hash_next) {

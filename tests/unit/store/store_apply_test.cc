@@ -548,6 +548,78 @@ TEST(StoreApplyTest, MixedWorkloadConverges) {
   EXPECT_GT(touched, 0u);
 }
 
+// ApplyBatch (a full sync's bulk apply) ends where Apply() on each record in
+// turn ends, with the same statuses, store for store: node 1's mixed writes (sets, overwrites,
+// deletes, touches, a flush_all) and records a store refuses (a value over
+// -I, a key over 250 bytes), in order and shuffled with duplicates.
+TEST(StoreApplyTest, ApplyBatchEndsAsApplyingEachInTurn) {
+  ManualClock clock(kStartMillis);
+  StoreOptions options = TwinOptions();
+  options.clock = &clock;
+  options.item_size_max = 1024;
+  Node writer(options, 1);
+  std::mt19937 ops(11);
+  for (int i = 0; i < 300; ++i) {
+    const std::string key = "k" + std::to_string(ops() % 40);
+    switch (ops() % 5) {
+      case 0:
+      case 1:
+        Set(writer.store, key, std::string(1 + ops() % 200, 'v'));
+        break;
+      case 2:
+        writer.store.Delete(key);
+        break;
+      case 3:
+        writer.store.Touch(key, kStartSeconds + 100 + i);
+        break;
+      default:
+        clock.Advance(1);
+        break;
+    }
+    if (i == 150) writer.store.FlushAll(0);
+  }
+  std::vector<OwnedRecord> records = writer.collector.records;
+  OwnedRecord too_large = records.front();
+  too_large.kind = RecordKind::kSet;
+  too_large.key = "too_large";
+  too_large.value.assign(2048, 'x');
+  records.push_back(too_large);
+  OwnedRecord long_key = too_large;
+  long_key.key.assign(251, 'k');
+  long_key.value = "v";
+  records.push_back(long_key);
+  ASSERT_GT(records.size(), 150u);
+
+  for (uint32_t seed = 0; seed < 8; ++seed) {
+    std::vector<const OwnedRecord*> order;
+    std::mt19937 rng(seed);
+    for (const OwnedRecord& record : records) {
+      order.push_back(&record);
+      if (seed != 0 && rng() % 3 == 0) order.push_back(&record);
+    }
+    if (seed != 0) std::shuffle(order.begin(), order.end(), rng);
+    std::vector<Record> views;
+    for (const OwnedRecord* record : order) views.push_back(record->View());
+
+    Node one_by_one(options, 2);
+    std::vector<ApplyStatus> expected;
+    for (const Record& view : views) expected.push_back(one_by_one.store.Apply(view));
+    Node batched(options, 2);
+    std::vector<ApplyStatus> statuses;
+    batched.store.ApplyBatch(views, &statuses);
+
+    EXPECT_EQ(DumpOf(batched.store), DumpOf(one_by_one.store)) << "seed " << seed;
+    EXPECT_EQ(batched.store.GetStats().curr_items, one_by_one.store.GetStats().curr_items) << "seed " << seed;
+    EXPECT_EQ(batched.store.GetStats().bytes, one_by_one.store.GetStats().bytes) << "seed " << seed;
+    EXPECT_EQ(batched.collector.records.size(), 0u);  // applied records are never observed
+    EXPECT_EQ(statuses, expected) << "seed " << seed;
+    EXPECT_GE(std::count(statuses.begin(), statuses.end(), ApplyStatus::kTooLarge), 2) << "seed " << seed;
+    if (seed != 0) {  // the duplicates
+      EXPECT_GT(std::count(statuses.begin(), statuses.end(), ApplyStatus::kStale), 0) << "seed " << seed;
+    }
+  }
+}
+
 // --- tombstones ------------------------------------------------------------------
 
 class TombstoneTest : public ::testing::Test {
