@@ -13,8 +13,9 @@ namespace twincache {
 namespace {
 
 constexpr size_t kReadChunk = size_t{64} * 1024;
-constexpr size_t kOutHighWater = size_t{512} * 1024;  // stop producing with this much unsent
-constexpr size_t kScanChunkItems = 256;               // items per Scan call (one shard lock at a time)
+constexpr size_t kFullSyncReadChunk = size_t{1} << 20;  // the read buffer once a full sync arrives
+constexpr size_t kOutHighWater = size_t{512} * 1024;    // stop producing with this much unsent
+constexpr size_t kScanChunkItems = 256;                 // items per Scan call (one shard lock at a time)
 // A partition must end the link soon enough that the redial, not TCP's
 // retransmission backoff (which can wait seconds), brings it back after the
 // heal: no byte from the peer for kSilenceLimitMs ends it. PINGs every
@@ -206,6 +207,7 @@ void ReplSession::OnRead(const asio::error_code& ec, size_t n) {
       break;
     }
     if (result.status == DecodeStatus::kMalformed) {
+      ApplySnapshots();  // the whole frames before it
       Close("malformed frame: " + std::string(result.reason()));
       return;
     }
@@ -215,6 +217,7 @@ void ReplSession::OnRead(const asio::error_code& ec, size_t n) {
       return;
     }
   }
+  ApplySnapshots();  // before Read() moves the bytes they view
   if (phase_ == Phase::kClosed) {
     return;
   }
@@ -223,6 +226,9 @@ void ReplSession::OnRead(const asio::error_code& ec, size_t n) {
 }
 
 bool ReplSession::HandleFrame(const Frame& frame) {
+  if (frame.type != FrameType::kSnapshot) {
+    ApplySnapshots();  // what came before it first
+  }
   if (phase_ == Phase::kHello) {
     if (frame.type != FrameType::kHello) {
       Close("expected HELLO, got " + std::string(FrameTypeName(frame.type)));
@@ -245,6 +251,12 @@ bool ReplSession::HandleFrame(const Frame& frame) {
       full_start_offset_ = frame.full_begin.start_offset;
       full_items_ = 0;
       full_started_ms_ = owner_->clock()->NowMillis();
+      // Bulk receive: size the hash tables for what is coming, and read in
+      // larger chunks (fewer reads and wake-ups per item).
+      owner_->store()->Reserve(frame.full_begin.item_estimate);
+      if (in_.size() < kFullSyncReadChunk) {
+        in_.resize(kFullSyncReadChunk);
+      }
       owner_->OnLinkStateChanged();
       Log(LogLevel::kInfo, "repl_full_sync_receiving",
           {{"peer", peer_name_},
@@ -256,7 +268,9 @@ bool ReplSession::HandleFrame(const Frame& frame) {
         Close("SNAPSHOT outside a full sync");
         return false;
       }
-      ApplyPeerRecord(frame.record, /*counted_as_conflict=*/false);  // equal or older versions are kept
+      // Applied in bulk once this read's frames are decoded (ApplySnapshots):
+      // equal or older versions are kept.
+      snapshots_.push_back(frame.record);
       ++full_items_;
       return true;
     case FrameType::kFullEnd:
@@ -379,6 +393,17 @@ bool ReplSession::OnRecordFrame(uint64_t offset, const Record& record) {
 
 void ReplSession::ApplyPeerRecord(const Record& record, bool counted_as_conflict) {
   owner_->OnApplyResult(record, owner_->store()->Apply(record), counted_as_conflict, peer_name_);
+}
+
+void ReplSession::ApplySnapshots() {
+  if (snapshots_.empty()) {
+    return;
+  }
+  owner_->store()->ApplyBatch(snapshots_, &snapshot_statuses_);
+  for (size_t i = 0; i < snapshots_.size(); ++i) {
+    owner_->OnApplyResult(snapshots_[i], snapshot_statuses_[i], /*counted_as_conflict=*/false, peer_name_);
+  }
+  snapshots_.clear();
 }
 
 bool ReplSession::OnFullEnd(uint64_t items_sent) {

@@ -77,6 +77,10 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
   // Applies one of the peer's records and reports the outcome to the owner
   // (conflicts; a refused one is counted and logged: repl_apply_errors).
   void ApplyPeerRecord(const Record& record, bool counted_as_conflict);
+  // Applies the SNAPSHOT records gathered from this read (Store::ApplyBatch)
+  // and reports each as ApplyPeerRecord does. Called before any other frame
+  // is handled and before the read buffer moves, as the records view it.
+  void ApplySnapshots();
   // The longest frame read now (bytes, type + payload).
   size_t MaxFrame() const;
   void SendAckIfAdvanced();
@@ -105,6 +109,8 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
   size_t in_start_ = 0;
   size_t in_end_ = 0;
   Frame frame_;
+  std::vector<Record> snapshots_;  // SNAPSHOT records of this read, viewing in_
+  std::vector<ApplyStatus> snapshot_statuses_;
   bool receiving_full_ = false;
   ReplId full_replid_{};
   uint64_t full_start_offset_ = 0;
