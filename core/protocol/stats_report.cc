@@ -147,22 +147,57 @@ void CollectSettingsStats(ServerState* state, StatList* out) {
   AppendTlsSettings(settings, out);
 }
 
-// memcached items.c do_item_stats: nothing for an empty cache.
+// Appends "<prefix><id>:<name>" with `value` (memcached's APPEND_NUM_FMT_STAT).
+void AddClassStat(StatList* out, std::string_view prefix, int id, std::string_view name, uint64_t value) {
+  std::string full(prefix);
+  AppendInt(&full, id);
+  full.push_back(':');
+  full.append(name);
+  AddStat(out, full, value);
+}
+
+// memcached items.c do_item_stats: the classes holding items, in its order
+// of the counters the store keeps; nothing for an empty cache. Left out:
+// the segmented LRU's lines (number_hot/warm/cold, age_hot/warm, moves_*,
+// hits_to_*: CLOCK has one ring per class), age (the oldest item's access
+// time would take a walk over every slot of the class), mem_requested,
+// evicted_nonzero, evicted_time, and the crawler's and tail repair counters.
 void CollectItemsStats(ServerState* state, StatList* out) {
-  const StoreStats store = state->store->GetStats();
-  if (store.curr_items > 0) {
-    AddStat(out, "items:1:number", store.curr_items);
-    AddStat(out, "items:1:evicted", store.evictions);
-    AddStat(out, "items:1:evicted_unfetched", store.evicted_unfetched);
-    AddStat(out, "items:1:expired_unfetched", store.expired_unfetched);
-    AddStat(out, "items:1:reclaimed", store.reclaimed);
+  const SlabStats slabs = state->store->GetSlabStats();
+  for (const SlabClassStats& cls : slabs.classes) {
+    if (cls.number == 0) {
+      continue;
+    }
+    AddClassStat(out, "items:", cls.id, "number", cls.number);
+    AddClassStat(out, "items:", cls.id, "evicted", cls.evicted);
+    AddClassStat(out, "items:", cls.id, "outofmemory", cls.outofmemory);
+    AddClassStat(out, "items:", cls.id, "reclaimed", cls.reclaimed);
+    AddClassStat(out, "items:", cls.id, "expired_unfetched", cls.expired_unfetched);
+    AddClassStat(out, "items:", cls.id, "evicted_unfetched", cls.evicted_unfetched);
   }
 }
 
+// memcached slabs.c do_slabs_stats: the classes holding pages, then the
+// totals (alone for an empty cache). The per-command lines (get_hits,
+// cmd_set, ...) are left out: see SlabClassStats.
 void CollectSlabsStats(ServerState* state, StatList* out) {
-  const StoreStats store = state->store->GetStats();
-  AddStat(out, "active_slabs", store.curr_items > 0 ? 1 : 0);
-  AddStat(out, "total_malloced", store.bytes);
+  const SlabStats slabs = state->store->GetSlabStats();
+  uint64_t active_slabs = 0;
+  for (const SlabClassStats& cls : slabs.classes) {
+    if (cls.total_pages == 0) {
+      continue;
+    }
+    ++active_slabs;
+    AddClassStat(out, "", cls.id, "chunk_size", cls.chunk_size);
+    AddClassStat(out, "", cls.id, "chunks_per_page", cls.chunks_per_page);
+    AddClassStat(out, "", cls.id, "total_pages", cls.total_pages);
+    AddClassStat(out, "", cls.id, "total_chunks", cls.total_chunks);
+    AddClassStat(out, "", cls.id, "used_chunks", cls.used_chunks);
+    AddClassStat(out, "", cls.id, "free_chunks", cls.free_chunks);
+    AddClassStat(out, "", cls.id, "free_chunks_end", cls.free_chunks_end);
+  }
+  AddStat(out, "active_slabs", active_slabs);
+  AddStat(out, "total_malloced", slabs.total_malloced);
 }
 
 // "STAT <name> <value>\r\n" per stat, then "END" (memcached APPEND_STAT).

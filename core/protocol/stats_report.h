@@ -4,8 +4,10 @@
 // ("Statistics", "General-purpose statistics", "Settings statistics",
 // "LRU_Crawler"): `STAT <name> <value>` lines in memcached's names and order
 // (memcached.c server_stats, get_stats, process_stat_settings), and the item
-// dumps memcached's crawler.c writes. Twincache has no slab classes; every
-// item is reported as class 1 ("cls=1"), the only class that holds items.
+// dumps memcached's crawler.c writes. `stats slabs` and `stats items` report
+// the store's slab classes (Store::GetSlabStats), numbered from 1 as
+// memcached's; the item dumps (cachedump, metadump) still report every item
+// as class 1 ("cls=1").
 #ifndef TWINCACHE_CORE_PROTOCOL_STATS_REPORT_H_
 #define TWINCACHE_CORE_PROTOCOL_STATS_REPORT_H_
 
@@ -40,9 +42,14 @@ std::optional<StatsGroup> ParseStatsGroup(std::string_view name);
 ///              twincache_version, role, role_seq, maintenance and the stats
 ///              of state->extra_stats (replication's repl_*);
 ///   kSettings  process_stat_settings for the settings twincached has;
-///   kItems     items:1:number/evicted/evicted_unfetched/expired_unfetched/
-///              reclaimed (nothing when the cache is empty);
-///   kSlabs     active_slabs, total_malloced;
+///   kItems     items.c do_item_stats: per class holding items,
+///              items:<id>:number/evicted/outofmemory/reclaimed/
+///              expired_unfetched/evicted_unfetched (nothing when the cache
+///              is empty);
+///   kSlabs     slabs.c do_slabs_stats: per class holding pages,
+///              <id>:chunk_size/chunks_per_page/total_pages/total_chunks/
+///              used_chunks/free_chunks/free_chunks_end, then active_slabs
+///              (classes with pages) and total_malloced (bytes of pages);
 ///   kSizes     sizes_status disabled (memcached without -o track_sizes);
 ///   kConns     nothing (no per-connection report).
 /// Thread safety: safe from any thread.
