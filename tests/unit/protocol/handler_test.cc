@@ -585,11 +585,20 @@ TEST_F(HandlerTest, OtherStatsSubcommands) {
   EXPECT_EQ(Run("stats detail\r\n"), "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
   EXPECT_EQ(Run("stats bogus\r\n"), "ERROR\r\n");
   Run("set a 0 0 3\r\nabc\r\n");
+  // The smallest class (id 1) holds "a"; its one page is carved one slot at a time.
   EXPECT_EQ(Run("stats items\r\n"),
-            "STAT items:1:number 1\r\nSTAT items:1:evicted 0\r\nSTAT items:1:evicted_unfetched 0\r\n"
-            "STAT items:1:expired_unfetched 0\r\nSTAT items:1:reclaimed 0\r\nEND\r\n");
-  EXPECT_EQ(Run("stats slabs\r\n"),
-            "STAT active_slabs 1\r\nSTAT total_malloced " + SizeOf("a") + "\r\nEND\r\n");
+            "STAT items:1:number 1\r\nSTAT items:1:evicted 0\r\nSTAT items:1:outofmemory 0\r\n"
+            "STAT items:1:reclaimed 0\r\nSTAT items:1:expired_unfetched 0\r\n"
+            "STAT items:1:evicted_unfetched 0\r\nEND\r\n");
+  constexpr uint64_t kPage = uint64_t{1} << 20;
+  const std::string per_page = std::to_string(kPage / std::stoull(SizeOf("a")));
+  const std::string free = std::to_string(std::stoull(per_page) - 1);
+  EXPECT_EQ(Run("stats slabs\r\n"), "STAT 1:chunk_size " + SizeOf("a") + "\r\nSTAT 1:chunks_per_page " +
+                                        per_page + "\r\nSTAT 1:total_pages 1\r\nSTAT 1:total_chunks " +
+                                        per_page + "\r\nSTAT 1:used_chunks 1\r\nSTAT 1:free_chunks " + free +
+                                        "\r\nSTAT 1:free_chunks_end " + free +
+                                        "\r\nSTAT active_slabs 1\r\nSTAT total_malloced " +
+                                        std::to_string(kPage) + "\r\nEND\r\n");
 }
 
 TEST_F(HandlerTest, StatsCachedump) {
