@@ -6,8 +6,10 @@
 // (memcached.c server_stats, get_stats, process_stat_settings), and the item
 // dumps memcached's crawler.c writes. `stats slabs` and `stats items` report
 // the store's slab classes (Store::GetSlabStats), numbered from 1 as
-// memcached's; the item dumps (cachedump, metadump) still report every item
-// as class 1 ("cls=1").
+// memcached's, and the item dumps (cachedump, metadump) name and select items
+// by the same ids (ItemView::slab_class). twincached's classes are finer
+// than memcached's, so ids run up to about 125 at -I 1m (memcached's stop at
+// 63); ids up to 255 are accepted.
 #ifndef TWINCACHE_CORE_PROTOCOL_STATS_REPORT_H_
 #define TWINCACHE_CORE_PROTOCOL_STATS_REPORT_H_
 
@@ -65,7 +67,8 @@ void ResetStats(ServerState* state);
 ///   reset      StatsRegistry::Reset() and Store::ResetStats(), "RESET";
 ///   detail     on|off → "OK" (prefix stats are not kept), dump → "END";
 ///   cachedump  <class> <limit>: "ITEM <key> [<bytes> b; <exptime> s]" lines
-///              of class 1, at most 2 MB, as memcached items.c item_cachedump;
+///              of the items of that class, at most 2 MB, as memcached items.c
+///              item_cachedump ("CLIENT_ERROR Illegal slab id" from id 256);
 ///   anything else: "ERROR", as memcached.
 /// Thread safety: safe from any thread.
 void HandleStats(const Request& request, ServerState* state, std::string* out);
@@ -73,7 +76,8 @@ void HandleStats(const Request& request, ServerState* state, std::string* out);
 /// Answers `lru_crawler` with request.args, as memcached's
 /// process_lru_crawler_command: `metadump <all|hash|classes>` writes one
 /// "key=<uri-encoded key> exp=<unix time or -1> la=<unix time> cas=<cas>
-/// fetch=<yes|no> cls=1 size=<bytes>\n" line per live item (crawler.c
+/// fetch=<yes|no> cls=<class id> size=<bytes>\n" line per live item of the
+/// classes named ("all", "hash" or ids 1..255, comma-separated) (crawler.c
 /// crawler_metadump_eval) and "END"; `mgdump` writes "mg <key>" lines
 /// ("mg <base64 key> b" for keys with spaces or control bytes) and "EN";
 /// crawl, tocrawl, sleep, enable and disable validate their argument and

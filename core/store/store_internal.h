@@ -305,7 +305,9 @@ struct Store::Memory {
     view.cas = item.cas;
     view.last_access = item.last_access();
     view.fetched = item.fetched;
-    view.size = SizeOf(item);
+    const int cls = ClassOf(item);
+    view.size = slabs.SlotSize(cls);
+    view.slab_class = cls + 1;
     view.origin = item.origin(origins);
     view.exptime_version = item.exptime_version();
     view.tombstone = item.tombstone;
