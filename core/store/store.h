@@ -408,8 +408,12 @@ class Store {
 
   /// Per-class figures (see SlabClassStats). Takes each class mutex in turn,
   /// briefly, and no shard mutex: a class's page and chunk figures agree
-  /// with each other, its item counters are relaxed reads, and the classes
-  /// are not read at a single instant. Safe from any thread.
+  /// with each other, its item counters are relaxed reads (so under
+  /// concurrent writes `number` may lag used_chunks by the items in flight),
+  /// and the classes are not read at a single instant. The counters cost
+  /// lookups nothing; a write that links an item in a class other than the
+  /// replaced item's adds one relaxed atomic per class changed. Safe from any
+  /// thread.
   SlabStats GetSlabStats() const;
 
   /// Resets the cumulative counters (total_items, evictions, ...) to zero, as
