@@ -731,7 +731,9 @@ void MetaDebug(const Request& request, ServerState* state, ThreadStats* stats, s
     out->append(" cas=");
     AppendUint(out, item.cas);
     out->append(item.fetched ? " fetch=yes" : " fetch=no");
-    out->append(" cls=1 size=");
+    out->append(" cls=");
+    AppendInt(out, item.slab_class);
+    out->append(" size=");
     AppendUint(out, item.size);
     out->append("\r\n");
   });

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <bitset>
 #include <charconv>
 #include <cstdint>
 #include <optional>
@@ -18,8 +19,9 @@ namespace {
 
 constexpr size_t kScanChunk = 1024;                             // items per Store::Scan call
 constexpr size_t kCachedumpMaxBytes = size_t{2} * 1024 * 1024;  // memcached item_cachedump's memlimit
-constexpr uint32_t kMaxSlabClasses = 64;                        // memcached MAX_NUMBER_OF_SLAB_CLASSES
-constexpr uint32_t kItemClass = 1;                              // the class every item is reported in
+// Class ids are below this (memcached's MAX_NUMBER_OF_SLAB_CLASSES is 64, but
+// twincached's finer classes number about 125 at -I 1m and 185 at -I 1g).
+constexpr uint32_t kMaxSlabClasses = 256;
 constexpr uint32_t kMaxCrawlerSleepUs = 1000000;
 
 // "seconds.micros" with six digits, as memcached's "%ld.%06ld".
@@ -147,22 +149,57 @@ void CollectSettingsStats(ServerState* state, StatList* out) {
   AppendTlsSettings(settings, out);
 }
 
-// memcached items.c do_item_stats: nothing for an empty cache.
+// Appends "<prefix><id>:<name>" with `value` (memcached's APPEND_NUM_FMT_STAT).
+void AddClassStat(StatList* out, std::string_view prefix, int id, std::string_view name, uint64_t value) {
+  std::string full(prefix);
+  AppendInt(&full, id);
+  full.push_back(':');
+  full.append(name);
+  AddStat(out, full, value);
+}
+
+// memcached items.c do_item_stats: the classes holding items, in its order
+// of the counters the store keeps; nothing for an empty cache. Left out:
+// the segmented LRU's lines (number_hot/warm/cold, age_hot/warm, moves_*,
+// hits_to_*: CLOCK has one ring per class), age (the oldest item's access
+// time would take a walk over every slot of the class), mem_requested,
+// evicted_nonzero, evicted_time, and the crawler's and tail repair counters.
 void CollectItemsStats(ServerState* state, StatList* out) {
-  const StoreStats store = state->store->GetStats();
-  if (store.curr_items > 0) {
-    AddStat(out, "items:1:number", store.curr_items);
-    AddStat(out, "items:1:evicted", store.evictions);
-    AddStat(out, "items:1:evicted_unfetched", store.evicted_unfetched);
-    AddStat(out, "items:1:expired_unfetched", store.expired_unfetched);
-    AddStat(out, "items:1:reclaimed", store.reclaimed);
+  const SlabStats slabs = state->store->GetSlabStats();
+  for (const SlabClassStats& cls : slabs.classes) {
+    if (cls.number == 0) {
+      continue;
+    }
+    AddClassStat(out, "items:", cls.id, "number", cls.number);
+    AddClassStat(out, "items:", cls.id, "evicted", cls.evicted);
+    AddClassStat(out, "items:", cls.id, "outofmemory", cls.outofmemory);
+    AddClassStat(out, "items:", cls.id, "reclaimed", cls.reclaimed);
+    AddClassStat(out, "items:", cls.id, "expired_unfetched", cls.expired_unfetched);
+    AddClassStat(out, "items:", cls.id, "evicted_unfetched", cls.evicted_unfetched);
   }
 }
 
+// memcached slabs.c do_slabs_stats: the classes holding pages, then the
+// totals (alone for an empty cache). The per-command lines (get_hits,
+// cmd_set, ...) are left out: see SlabClassStats.
 void CollectSlabsStats(ServerState* state, StatList* out) {
-  const StoreStats store = state->store->GetStats();
-  AddStat(out, "active_slabs", store.curr_items > 0 ? 1 : 0);
-  AddStat(out, "total_malloced", store.bytes);
+  const SlabStats slabs = state->store->GetSlabStats();
+  uint64_t active_slabs = 0;
+  for (const SlabClassStats& cls : slabs.classes) {
+    if (cls.total_pages == 0) {
+      continue;
+    }
+    ++active_slabs;
+    AddClassStat(out, "", cls.id, "chunk_size", cls.chunk_size);
+    AddClassStat(out, "", cls.id, "chunks_per_page", cls.chunks_per_page);
+    AddClassStat(out, "", cls.id, "total_pages", cls.total_pages);
+    AddClassStat(out, "", cls.id, "total_chunks", cls.total_chunks);
+    AddClassStat(out, "", cls.id, "used_chunks", cls.used_chunks);
+    AddClassStat(out, "", cls.id, "free_chunks", cls.free_chunks);
+    AddClassStat(out, "", cls.id, "free_chunks_end", cls.free_chunks_end);
+  }
+  AddStat(out, "active_slabs", active_slabs);
+  AddStat(out, "total_malloced", slabs.total_malloced);
 }
 
 // "STAT <name> <value>\r\n" per stat, then "END" (memcached APPEND_STAT).
@@ -219,10 +256,13 @@ void AppendCachedump(const Request& request, ServerState* state, std::string* ou
     AppendLine("CLIENT_ERROR Illegal slab id", out);
     return;
   }
-  if (slab_class == kItemClass) {
+  {
     const size_t start = out->size();
     uint32_t shown = 0;
     ScanAll(state->store, [&](const ItemView& item) {
+      if (static_cast<uint32_t>(item.slab_class) != slab_class) {
+        return true;
+      }
       if (limit != 0 && shown >= limit) {
         return false;
       }
@@ -245,23 +285,25 @@ void AppendCachedump(const Request& request, ServerState* state, std::string* ou
   AppendLine("END", out);
 }
 
+// Class ids named by a `lru_crawler` argument.
+using ClassSet = std::bitset<kMaxSlabClasses>;
+
 // A `lru_crawler` class argument: "all", "hash" or a comma-separated list of
-// class ids 1..63. Sets *includes_items when class 1 (or every class) is named.
-bool ParseCrawlerClasses(std::string_view classes, bool* includes_items) {
+// class ids 1..kMaxSlabClasses-1 (memcached proto_text.c
+// process_lru_crawler_command). Sets *named to the classes it names.
+bool ParseCrawlerClasses(std::string_view classes, ClassSet* named) {
   if (classes == "all" || classes == "hash") {
-    *includes_items = true;
+    named->set();
     return true;
   }
-  *includes_items = false;
+  named->reset();
   while (true) {
     const size_t comma = classes.find(',');
     uint32_t id = 0;
     if (!ParseUint32(classes.substr(0, comma), &id) || id < 1 || id >= kMaxSlabClasses) {
       return false;
     }
-    if (id == kItemClass) {
-      *includes_items = true;
-    }
+    named->set(id);
     if (comma == std::string_view::npos) {
       return true;
     }
@@ -279,7 +321,9 @@ void AppendMetadumpLine(const ItemView& item, std::string* out) {
   out->append(" cas=");
   AppendUint(out, item.cas);
   out->append(item.fetched ? " fetch=yes" : " fetch=no");
-  out->append(" cls=1 size=");
+  out->append(" cls=");
+  AppendInt(out, item.slab_class);
+  out->append(" size=");
   AppendUint(out, item.size);
   out->push_back('\n');  // crawler.c ends item lines with "\n", only END with "\r\n"
 }
@@ -306,14 +350,17 @@ void AppendMgdumpLine(const ItemView& item, std::string* out) {
 }
 
 void AppendDump(std::string_view subcommand, std::string_view classes, ServerState* state, std::string* out) {
-  bool includes_items = false;
-  if (!ParseCrawlerClasses(classes, &includes_items)) {
+  ClassSet named;
+  if (!ParseCrawlerClasses(classes, &named)) {
     AppendLine("BADCLASS invalid class id", out);
     return;
   }
   const bool metadump = subcommand == "metadump";
-  if (includes_items) {
-    ScanAll(state->store, [metadump, out](const ItemView& item) {
+  if (named.any()) {
+    ScanAll(state->store, [metadump, &named, out](const ItemView& item) {
+      if (!named.test(static_cast<size_t>(item.slab_class))) {
+        return true;
+      }
       if (metadump) {
         AppendMetadumpLine(item, out);
       } else {
@@ -389,11 +436,11 @@ void HandleLruCrawler(const Request& request, ServerState* state, std::string* o
   const std::vector<std::string_view>& args = request.args;
   const std::string_view subcommand = args.empty() ? std::string_view() : args[0];
   uint32_t number = 0;
-  bool includes_items = false;
+  ClassSet named;
   if (args.size() == 2 && (subcommand == "metadump" || subcommand == "mgdump")) {
     AppendDump(subcommand, args[1], state, out);
   } else if (args.size() == 2 && subcommand == "crawl") {
-    AppendLine(ParseCrawlerClasses(args[1], &includes_items) ? "OK" : "BADCLASS invalid class id", out);
+    AppendLine(ParseCrawlerClasses(args[1], &named) ? "OK" : "BADCLASS invalid class id", out);
   } else if (args.size() == 2 && subcommand == "tocrawl") {
     AppendLine(ParseUint32(args[1], &number) ? "OK" : "CLIENT_ERROR bad command line format", out);
   } else if (args.size() == 2 && subcommand == "sleep") {

@@ -70,6 +70,7 @@ struct ItemView {
   int64_t last_access = 0;       ///< unix seconds of the last fetch or store
   bool fetched = false;          ///< fetched at least once before this access
   size_t size = 0;               ///< bytes this item counts against the memory limit
+  int slab_class = 0;            ///< id of its slab class, as Store::GetSlabStats numbers them (1 = smallest)
   uint64_t origin = 0;           ///< node id that accepted the write; version = (cas, origin)
   uint64_t exptime_version = 0;  ///< hlc of the last exptime change (= cas unless touched)
   bool tombstone = false;        ///< a deleted key's tombstone (only from Store::Scan with

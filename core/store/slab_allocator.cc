@@ -161,6 +161,18 @@ size_t SlabAllocator::SlotCount(int cls) const {
   return c.pages.empty() ? 0 : (c.pages.size() - 1) * c.slots_per_page + c.carved;
 }
 
+SlabClassUsage SlabAllocator::Usage(int cls) {
+  SizeClass& c = *classes_[cls];
+  std::lock_guard<std::mutex> lock(c.mu);
+  SlabClassUsage usage;
+  usage.slot_size = c.slot_size;
+  usage.slots_per_page = c.slots_per_page;
+  usage.pages = c.pages.size();
+  usage.used_slots = c.used_bytes.load(std::memory_order_relaxed) / c.slot_size;
+  usage.uncarved_slots = c.pages.empty() ? 0 : c.slots_per_page - c.carved;
+  return usage;
+}
+
 char* SlabAllocator::RemovablePage(int cls) const {
   const SizeClass& c = *classes_[cls];
   if (c.pages.empty()) {

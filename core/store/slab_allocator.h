@@ -24,6 +24,16 @@
 namespace twincache {
 namespace store_internal {
 
+/// The page and slot figures of one size class at one instant (memcached
+/// slabs.c do_slabs_stats). Counts, except slot_size (bytes).
+struct SlabClassUsage {
+  size_t slot_size = 0;       ///< bytes of one slot
+  size_t slots_per_page = 0;  ///< 1 for a class of one-slot pages
+  size_t pages = 0;           ///< pages the class holds
+  size_t used_slots = 0;      ///< slots handed out by Allocate and not freed
+  size_t uncarved_slots = 0;  ///< slots of the last page not carved yet (free, at its end)
+};
+
 class SlabAllocator {
  public:
   /// Bytes of a page of a class whose slots are at most half of it.
@@ -102,6 +112,12 @@ class SlabAllocator {
   /// Bytes of the slots of `cls` handed out and not freed (a relaxed read,
   /// no lock needed).
   size_t UsedBytes(int cls) const { return classes_[cls]->used_bytes.load(std::memory_order_relaxed); }
+
+  /// The figures of `cls`, read under its mutex (taken here: the caller must
+  /// hold no class mutex), so they agree with each other. Its slots are
+  /// pages * slots_per_page; those not used are free (on the free list or
+  /// not carved yet).
+  SlabClassUsage Usage(int cls);
 
   /// Bytes of all pages held (a relaxed read).
   size_t page_bytes() const { return page_bytes_.load(std::memory_order_relaxed); }

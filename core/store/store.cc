@@ -365,6 +365,7 @@ Store::Item* Store::NewItem(std::string_view key, size_t value_length, uint32_t 
     std::unique_lock<std::mutex> class_lock = memory_->slabs.Lock(cls);
     void* slot = memory_->slabs.Allocate(cls);
     if (slot == nullptr && !may_evict) {
+      Memory::Bump(memory_->class_counters[cls].outofmemory);
       return nullptr;
     }
     if (slot == nullptr && memory_->last_page_move_s.load(std::memory_order_relaxed) < ToAccessTime(now_ms)) {
@@ -377,6 +378,7 @@ Store::Item* Store::NewItem(std::string_view key, size_t value_length, uint32_t 
     }
     while (slot == nullptr) {
       if (!EvictFromClass(cls, held, keep, now_ms, true)) {
+        Memory::Bump(memory_->class_counters[cls].outofmemory);
         return nullptr;
       }
       slot = memory_->slabs.Allocate(cls);
@@ -421,9 +423,12 @@ void Store::Drop(Shard& shard, Item* item, uint64_t hash, bool class_locked) {
 }
 
 // Frees `item` without touching `bytes` (the caller accounts for them).
-void Store::Unlink(Shard& shard, Item* item, uint64_t hash, bool class_locked) {
+// With count_item false the caller accounts for its class's item count.
+void Store::Unlink(Shard& shard, Item* item, uint64_t hash, bool class_locked, bool count_item) {
   if (item->tombstone) {
     --shard.tombstones;
+  } else if (count_item) {
+    memory_->CountItems(memory_->ClassOf(*item), -1);
   }
   shard.table.Remove(item, hash);
   DestroyItem(item, class_locked);
@@ -440,29 +445,41 @@ bool Store::TryCharge(size_t bytes) {
   return true;
 }
 
-// Whether the linked `item` of `shard` (locked by the caller) may be freed
-// to make room, counting it as memcached does when it may: a tombstone is not
-// client data (freeing it only narrows what replication can order) and is not
-// counted; an expired or flushed item is reclaimed (expired_unfetched when
-// never read); a live one is an eviction (evicted_unfetched), unless -M
-// forbids evicting it: then false and nothing is counted.
-bool Store::CountFreed(Shard& shard, const Item& item, const FlushPoint& flush, int64_t now_ms) const {
+// Counts the expired or flushed `item` (its shard locked by the caller) as
+// reclaimed in its class, and expired_unfetched when never read; a tombstone
+// is not client data and is not counted.
+void Store::CountReclaimed(const Item& item) const {
+  if (item.tombstone) {
+    return;
+  }
+  Memory::ClassCounters& counters = memory_->class_counters[memory_->ClassOf(item)];
+  Memory::Bump(counters.reclaimed);
+  if (!item.fetched) {
+    Memory::Bump(counters.expired_unfetched);
+  }
+}
+
+// Whether the linked `item` (its shard locked by the caller) may be freed
+// to make room, counting it in its class as memcached does when it may: a
+// tombstone is not client data (freeing it only narrows what replication can
+// order) and is not counted; an expired or flushed item is reclaimed
+// (CountReclaimed); a live one is an eviction (evicted_unfetched when never
+// read), unless -M forbids evicting it: then false and nothing is counted.
+bool Store::CountFreed(const Item& item, const FlushPoint& flush, int64_t now_ms) const {
   if (item.tombstone) {
     return true;
   }
   if (StateOf(item, flush, now_ms) != ItemState::kLive) {
-    ++shard.reclaimed;
-    if (!item.fetched) {
-      ++shard.expired_unfetched;
-    }
+    CountReclaimed(item);
     return true;
   }
   if (!options_.evict_to_free) {
     return false;
   }
-  ++shard.evictions;
+  Memory::ClassCounters& counters = memory_->class_counters[memory_->ClassOf(item)];
+  Memory::Bump(counters.evicted);
   if (!item.fetched) {
-    ++shard.evicted_unfetched;
+    Memory::Bump(counters.evicted_unfetched);
   }
   return true;
 }
@@ -509,7 +526,7 @@ bool Store::EvictFromClass(int cls, Shard* held, const Item* keep, int64_t now_m
     if ((item->clock_bits() & kLinked) == 0) {
       continue;
     }
-    if (!CountFreed(shard, *item, flush, now_ms)) {
+    if (!CountFreed(*item, flush, now_ms)) {
       if (++examined >= kTailSearchDepth) {
         return false;
       }
@@ -646,7 +663,7 @@ bool Store::MovePageTo(int cls, Shard* held, const Item* keep, int64_t now_ms) {
       if ((item->clock_bits() & kLinked) == 0) {
         continue;
       }
-      if (!CountFreed(shard, *item, flush, now_ms)) {
+      if (!CountFreed(*item, flush, now_ms)) {
         return false;
       }
       newest = std::max(newest, item->last_access());
@@ -665,6 +682,7 @@ bool Store::MovePageTo(int cls, Shard* held, const Item* keep, int64_t now_ms) {
 // Accounts for replacing an item of `old_size` bytes (0: none) in `shard`
 // (locked by the caller) with `fresh`, evicting as needed (never `keep`).
 // False (nothing charged) when the limit cannot be met.
+// A refusal counts as outofmemory in `fresh`'s class.
 bool Store::Charge(Shard& shard, size_t old_size, const Item* fresh, const Item* keep, int64_t now_ms) {
   const size_t new_size = memory_->SizeOf(*fresh);
   if (new_size <= old_size) {
@@ -672,18 +690,21 @@ bool Store::Charge(Shard& shard, size_t old_size, const Item* fresh, const Item*
     return true;
   }
   const size_t needed = new_size - old_size;
-  if (needed > limit_bytes_.load(std::memory_order_relaxed)) {
-    return false;
-  }
-  for (;;) {
+  if (needed <= limit_bytes_.load(std::memory_order_relaxed)) {
+    for (;;) {
+      if (TryCharge(needed)) {
+        return true;
+      }
+      if (!EvictForBytes(&shard, keep, now_ms)) {
+        break;
+      }
+    }
     if (TryCharge(needed)) {
       return true;
     }
-    if (!EvictForBytes(&shard, keep, now_ms)) {
-      break;
-    }
   }
-  return TryCharge(needed);
+  Memory::Bump(memory_->class_counters[memory_->ClassOf(*fresh)].outofmemory);
+  return false;
 }
 
 // `item` (live, locked by the caller), able to hold an exptime_version other
@@ -711,6 +732,12 @@ Store::Item* Store::WithExptimeVersion(Shard& shard, Item* item, uint64_t hash, 
   grown->fetched = item->fetched;
   grown->stale = item->stale;
   grown->win_token_sent = item->win_token_sent;
+  const int old_class = memory_->ClassOf(*item);
+  const int new_class = memory_->ClassOf(*grown);
+  if (old_class != new_class) {
+    memory_->CountItems(old_class, -1);
+    memory_->CountItems(new_class, 1);
+  }
   shard.table.Remove(item, hash);
   DestroyItem(item);
   shard.table.Insert(grown, hash);
@@ -731,17 +758,24 @@ uint64_t Store::Link(Shard& shard, Item* old_item, Item* new_item, uint64_t hash
 }
 
 // Puts `new_item`, whose version is set, in place of `old_item` (null: none),
-// referenced. The bytes were charged by Charge().
+// referenced. The bytes were charged by Charge(). An item replacing one of
+// its own class leaves the class's item count as it is (no atomic write).
 void Store::Replace(Shard& shard, Item* old_item, Item* new_item, uint64_t hash, int64_t now_ms) {
   new_item->set_last_access(ToAccessTime(now_ms));
+  const int new_class = new_item->tombstone ? -1 : memory_->ClassOf(*new_item);
+  bool same_class = false;
   if (old_item != nullptr) {
-    Unlink(shard, old_item, hash);
+    same_class = new_class >= 0 && !old_item->tombstone && memory_->ClassOf(*old_item) == new_class;
+    Unlink(shard, old_item, hash, false, !same_class);
   }
   shard.table.Insert(new_item, hash);
   if (new_item->tombstone) {
     ++shard.tombstones;
   } else {
     ++shard.total_items;
+    if (!same_class) {
+      memory_->CountItems(new_class, 1);
+    }
   }
 }
 
@@ -1200,12 +1234,7 @@ size_t Store::ReclaimExpired(size_t max_items) {
         Item* next = item->hash_next;
         ++examined;
         if (StateOf(*item, flush, now_ms) != ItemState::kLive) {
-          if (!item->tombstone) {
-            ++shard.reclaimed;
-            if (!item->fetched) {
-              ++shard.expired_unfetched;
-            }
-          }
+          CountReclaimed(*item);
           Drop(shard, item, HashKey(item->key()));
           ++freed;
         }
@@ -1233,15 +1262,50 @@ StoreStats Store::GetStats() const {
     stats.curr_items += shard->table.size() - shard->tombstones;
     stats.tombstones += shard->tombstones;
     stats.total_items += shard->total_items;
-    stats.evictions += shard->evictions;
-    stats.evicted_unfetched += shard->evicted_unfetched;
-    stats.expired_unfetched += shard->expired_unfetched;
-    stats.reclaimed += shard->reclaimed;
     stats.get_expired += shard->get_expired;
     stats.get_flushed += shard->get_flushed;
   }
+  for (int cls = 0; cls < memory_->slabs.class_count(); ++cls) {
+    const Memory::ClassCounters& counters = memory_->class_counters[cls];
+    stats.evictions += counters.evicted.load(std::memory_order_relaxed);
+    stats.evicted_unfetched += counters.evicted_unfetched.load(std::memory_order_relaxed);
+    stats.expired_unfetched += counters.expired_unfetched.load(std::memory_order_relaxed);
+    stats.reclaimed += counters.reclaimed.load(std::memory_order_relaxed);
+  }
   stats.bytes = bytes_.load(std::memory_order_relaxed);
   stats.limit_maxbytes = limit_bytes_.load(std::memory_order_relaxed);
+  return stats;
+}
+
+// memcached slabs.c do_slabs_stats (the page figures, under the class lock)
+// and items.c do_item_stats (the item counters).
+SlabStats Store::GetSlabStats() const {
+  SlabStats stats;
+  store_internal::SlabAllocator& slabs = memory_->slabs;
+  for (int cls = 0; cls < slabs.class_count(); ++cls) {
+    const Memory::ClassCounters& counters = memory_->class_counters[cls];
+    const uint64_t number = counters.items.load(std::memory_order_relaxed);
+    if (slabs.PageCount(cls) == 0 && number == 0) {
+      continue;
+    }
+    const store_internal::SlabClassUsage usage = slabs.Usage(cls);
+    SlabClassStats& entry = stats.classes.emplace_back();
+    entry.id = cls + 1;
+    entry.chunk_size = usage.slot_size;
+    entry.chunks_per_page = usage.slots_per_page;
+    entry.total_pages = usage.pages;
+    entry.total_chunks = usage.pages * usage.slots_per_page;
+    entry.used_chunks = usage.used_slots;
+    entry.free_chunks = entry.total_chunks - std::min(entry.used_chunks, entry.total_chunks);
+    entry.free_chunks_end = usage.uncarved_slots;
+    entry.number = number;
+    entry.evicted = counters.evicted.load(std::memory_order_relaxed);
+    entry.evicted_unfetched = counters.evicted_unfetched.load(std::memory_order_relaxed);
+    entry.expired_unfetched = counters.expired_unfetched.load(std::memory_order_relaxed);
+    entry.reclaimed = counters.reclaimed.load(std::memory_order_relaxed);
+    entry.outofmemory = counters.outofmemory.load(std::memory_order_relaxed);
+  }
+  stats.total_malloced = slabs.page_bytes();
   return stats;
 }
 
@@ -1249,12 +1313,17 @@ void Store::ResetStats() {
   for (const auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mu);
     shard->total_items = 0;
-    shard->evictions = 0;
-    shard->evicted_unfetched = 0;
-    shard->expired_unfetched = 0;
-    shard->reclaimed = 0;
     shard->get_expired = 0;
     shard->get_flushed = 0;
+  }
+  // memcached items.c item_stats_reset; the item counts are not cumulative.
+  for (int cls = 0; cls < memory_->slabs.class_count(); ++cls) {
+    Memory::ClassCounters& counters = memory_->class_counters[cls];
+    for (std::atomic<uint64_t>* counter :
+         {&counters.evicted, &counters.evicted_unfetched, &counters.expired_unfetched, &counters.reclaimed,
+          &counters.outofmemory}) {
+      counter->store(0, std::memory_order_relaxed);
+    }
   }
 }
 

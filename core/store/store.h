@@ -195,6 +195,39 @@ struct StoreStats {
   uint64_t tombstones = 0;   ///< tombstones held (repl_tombstones); not in curr_items, in bytes
 };
 
+/// The figures of one slab class, as memcached's `stats slabs` and `stats
+/// items` report them per class (memcached protocol.txt "Slab statistics"
+/// and "Item statistics"; slabs.c do_slabs_stats, items.c do_item_stats).
+/// Counts unless a unit is given. The per-command counters of memcached's
+/// `stats slabs` (get_hits, cmd_set, delete_hits, ...) are not kept per
+/// class: memcached counts them in per-thread arrays indexed by class
+/// (thread_stats.slab_stats), which here would mean the store handing each
+/// command's class to the protocol layer's ThreadStats; a shared per-class
+/// atomic instead would put a contended write on every get.
+struct SlabClassStats {
+  int id = 0;               ///< memcached's class id: 1 for the smallest class, ascending with chunk_size
+  uint64_t chunk_size = 0;  ///< bytes of a slot (the bytes an item of the class counts)
+  uint64_t chunks_per_page = 0;    ///< slots per page; 1 for items over half a page (one-slot pages)
+  uint64_t total_pages = 0;        ///< pages held by the class
+  uint64_t total_chunks = 0;       ///< total_pages * chunks_per_page
+  uint64_t used_chunks = 0;        ///< slots holding an item or tombstone (or one being built)
+  uint64_t free_chunks = 0;        ///< total_chunks - used_chunks: freed slots and slots not carved yet
+  uint64_t free_chunks_end = 0;    ///< of free_chunks, those not carved yet at the end of the last page
+  uint64_t number = 0;             ///< live items linked in the class (tombstones not counted)
+  uint64_t evicted = 0;            ///< live items the CLOCK hand or a page move freed (cumulative)
+  uint64_t evicted_unfetched = 0;  ///< of evicted, those never fetched
+  uint64_t expired_unfetched = 0;  ///< of reclaimed, those never fetched
+  uint64_t reclaimed = 0;          ///< expired or flushed items the hand, a page move or ReclaimExpired freed
+  uint64_t outofmemory = 0;        ///< writes refused kOutOfMemory for an item of this class
+};
+
+/// The slab report: every class that holds a page or an item, smallest
+/// first, and the page bytes of all classes.
+struct SlabStats {
+  std::vector<SlabClassStats> classes;
+  uint64_t total_malloced = 0;  ///< bytes of all pages held (memcached's mem_malloced)
+};
+
 /// Opaque position of an incremental dump (Scan). Start with a default one;
 /// Scan sets done() when every shard is finished.
 class ScanCursor {
@@ -385,6 +418,16 @@ class Store {
   /// Snapshot of the counters (each read is atomic; the set is not a single instant).
   StoreStats GetStats() const;
 
+  /// Per-class figures (see SlabClassStats). Takes each class mutex in turn,
+  /// briefly, and no shard mutex: a class's page and chunk figures agree
+  /// with each other, its item counters are relaxed reads (so under
+  /// concurrent writes `number` may lag used_chunks by the items in flight),
+  /// and the classes are not read at a single instant. The counters cost
+  /// lookups nothing; a write that links an item in a class other than the
+  /// replaced item's adds one relaxed atomic per class changed. Safe from any
+  /// thread.
+  SlabStats GetSlabStats() const;
+
   /// Resets the cumulative counters (total_items, evictions, ...) to zero, as
   /// `stats reset` does; curr_items, bytes and limit_maxbytes are kept.
   void ResetStats();
@@ -429,10 +472,11 @@ class Store {
                 bool may_evict = true);
   void DestroyItem(Item* item, bool class_locked = false);
   void Drop(Shard& shard, Item* item, uint64_t hash, bool class_locked = false);
-  void Unlink(Shard& shard, Item* item, uint64_t hash, bool class_locked = false);
+  void Unlink(Shard& shard, Item* item, uint64_t hash, bool class_locked = false, bool count_item = true);
   bool Charge(Shard& shard, size_t old_size, const Item* fresh, const Item* keep, int64_t now_ms);
   bool TryCharge(size_t bytes);
-  bool CountFreed(Shard& shard, const Item& item, const FlushPoint& flush, int64_t now_ms) const;
+  void CountReclaimed(const Item& item) const;
+  bool CountFreed(const Item& item, const FlushPoint& flush, int64_t now_ms) const;
   bool EvictFromClass(int cls, Shard* held, const Item* keep, int64_t now_ms, bool class_locked);
   bool EvictForBytes(Shard* held, const Item* keep, int64_t now_ms);
   bool MovePageTo(int cls, Shard* held, const Item* keep, int64_t now_ms);

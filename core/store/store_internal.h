@@ -269,7 +269,8 @@ struct Store::Memory {
                               store_internal::kHasExptimeVersion | store_internal::kHasOrigin),
               store_internal::SlabAllocator::kPageSize, Item::kHeaderSize),
         origins(options.node_id),
-        hand_times(std::make_unique<std::atomic<uint32_t>[]>(static_cast<size_t>(slabs.class_count()))) {}
+        hand_times(std::make_unique<std::atomic<uint32_t>[]>(static_cast<size_t>(slabs.class_count()))),
+        class_counters(std::make_unique<ClassCounters[]>(static_cast<size_t>(slabs.class_count()))) {}
 
   int ClassOf(const Item& item) const { return slabs.ClassFor(item.total_size()); }
   // Bytes `item` counts against the memory limit: its slot.
@@ -304,7 +305,9 @@ struct Store::Memory {
     view.cas = item.cas;
     view.last_access = item.last_access();
     view.fetched = item.fetched;
-    view.size = SizeOf(item);
+    const int cls = ClassOf(item);
+    view.size = slabs.SlotSize(cls);
+    view.slab_class = cls + 1;
     view.origin = item.origin(origins);
     view.exptime_version = item.exptime_version();
     view.tombstone = item.tombstone;
@@ -313,12 +316,33 @@ struct Store::Memory {
     return view;
   }
 
+  // Counters of one slab class, named as memcached's `stats items` names
+  // them (items.c itemstats_t). Relaxed atomics: `items` changes as items
+  // are linked and unlinked under their shard mutex, the others where items
+  // are freed or refused (under a shard or class mutex); readers take none.
+  // One cache line each, so writers of two classes do not share one.
+  struct alignas(64) ClassCounters {
+    std::atomic<uint64_t> items{0};  // linked items, tombstones not counted
+    std::atomic<uint64_t> evicted{0};
+    std::atomic<uint64_t> evicted_unfetched{0};
+    std::atomic<uint64_t> expired_unfetched{0};
+    std::atomic<uint64_t> reclaimed{0};
+    std::atomic<uint64_t> outofmemory{0};
+  };
+
+  // Adds `delta` (+1 or -1) to the item count of class `cls`.
+  void CountItems(int cls, int delta) {
+    class_counters[cls].items.fetch_add(static_cast<uint64_t>(delta), std::memory_order_relaxed);
+  }
+  static void Bump(std::atomic<uint64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
+
   store_internal::SlabAllocator slabs;
   store_internal::OriginTable origins;
   // Per class: last_access of the last item its CLOCK hand freed (0: none
   // yet), the class's age estimate for EvictForBytes.
   std::unique_ptr<std::atomic<uint32_t>[]> hand_times;
-  std::atomic<uint32_t> last_page_move_s{0};  // unix seconds of the last MovePageTo attempt
+  std::atomic<uint32_t> last_page_move_s{0};        // unix seconds of the last MovePageTo attempt
+  std::unique_ptr<ClassCounters[]> class_counters;  // per class, see ClassCounters
 };
 
 // ---------------------------------------------------------------------------
@@ -419,10 +443,6 @@ struct alignas(64) Store::Shard {
   std::mutex mu;
   ItemTable table;  // guarded by mu; so are the fields below
   uint64_t total_items = 0;
-  uint64_t evictions = 0;
-  uint64_t evicted_unfetched = 0;
-  uint64_t expired_unfetched = 0;
-  uint64_t reclaimed = 0;
   uint64_t get_expired = 0;
   uint64_t get_flushed = 0;
   size_t tombstones = 0;      // tombstones in `table` (the rest are items)

@@ -4,6 +4,7 @@
 - `stats` prints every `stats` line as "name value" under a header;
 - `settings` likewise for `stats settings`, including the settings an
   operator looks for (maxbytes, maxconns, shutdown_command, idle_timeout);
+- `display` prints a row per slab class from `stats slabs` and `stats items`;
 - `dump` walks `lru_crawler metadump all` and prints an `add` command with
   flags, exptime and value for every item; replayed into a second server, it
   recreates the items.
@@ -75,6 +76,27 @@ class MemcachedToolTest(unittest.TestCase):
         self.assertEqual(table["idle_timeout"], "600")
         self.assertEqual(table["item_size_max"], str(1 << 20))
         self.assertEqual(set(table), set(harness.stats(self.server, "settings")))
+
+    def test_display_shows_a_row_per_slab_class(self):
+        # `display` joins `stats items` and `stats slabs` by class id: one row
+        # per class holding pages, with its pages and item count.
+        with self.server.connect() as conn:
+            for key, size in (("tool-display-small", 10), ("tool-display-big", 30000)):
+                self.assertEqual(conn.request(b"set %s 0 0 %d\r\n%s\r\n" % (key.encode(), size, b"d" * size)),
+                                 b"STORED\r\n")
+        out, _ = self.tool("display")
+        rows = {}
+        for line in out.splitlines()[1:]:
+            fields = line.split()
+            rows[int(fields[0])] = {"pages": int(fields[3]), "count": int(fields[4])}
+        slabs = harness.stats(self.server, "slabs")
+        items = harness.stats(self.server, "items")
+        classes = {int(name.split(":")[0]) for name in slabs if name.endswith(":total_pages")}
+        self.assertGreaterEqual(len(classes), 2, slabs)
+        self.assertEqual(set(rows), classes)
+        for cls, row in rows.items():
+            self.assertEqual(row["pages"], int(slabs["%d:total_pages" % cls]), cls)
+            self.assertEqual(row["count"], int(items.get("items:%d:number" % cls, 0)), cls)
 
     def test_dump_replays_into_another_server(self):
         expire_at = int(time.time()) + 3600

@@ -585,11 +585,20 @@ TEST_F(HandlerTest, OtherStatsSubcommands) {
   EXPECT_EQ(Run("stats detail\r\n"), "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
   EXPECT_EQ(Run("stats bogus\r\n"), "ERROR\r\n");
   Run("set a 0 0 3\r\nabc\r\n");
+  // The smallest class (id 1) holds "a"; its one page is carved one slot at a time.
   EXPECT_EQ(Run("stats items\r\n"),
-            "STAT items:1:number 1\r\nSTAT items:1:evicted 0\r\nSTAT items:1:evicted_unfetched 0\r\n"
-            "STAT items:1:expired_unfetched 0\r\nSTAT items:1:reclaimed 0\r\nEND\r\n");
-  EXPECT_EQ(Run("stats slabs\r\n"),
-            "STAT active_slabs 1\r\nSTAT total_malloced " + SizeOf("a") + "\r\nEND\r\n");
+            "STAT items:1:number 1\r\nSTAT items:1:evicted 0\r\nSTAT items:1:outofmemory 0\r\n"
+            "STAT items:1:reclaimed 0\r\nSTAT items:1:expired_unfetched 0\r\n"
+            "STAT items:1:evicted_unfetched 0\r\nEND\r\n");
+  constexpr uint64_t kPage = uint64_t{1} << 20;
+  const std::string per_page = std::to_string(kPage / std::stoull(SizeOf("a")));
+  const std::string free = std::to_string(std::stoull(per_page) - 1);
+  EXPECT_EQ(Run("stats slabs\r\n"), "STAT 1:chunk_size " + SizeOf("a") + "\r\nSTAT 1:chunks_per_page " +
+                                        per_page + "\r\nSTAT 1:total_pages 1\r\nSTAT 1:total_chunks " +
+                                        per_page + "\r\nSTAT 1:used_chunks 1\r\nSTAT 1:free_chunks " + free +
+                                        "\r\nSTAT 1:free_chunks_end " + free +
+                                        "\r\nSTAT active_slabs 1\r\nSTAT total_malloced " +
+                                        std::to_string(kPage) + "\r\nEND\r\n");
 }
 
 TEST_F(HandlerTest, StatsCachedump) {
@@ -601,7 +610,14 @@ TEST_F(HandlerTest, StatsCachedump) {
   const std::string one = Run("stats cachedump 1 1\r\n");
   EXPECT_TRUE(one == a_line + "END\r\n" || one == b_line + "END\r\n") << one;
   EXPECT_EQ(Run("stats cachedump 2 0\r\n"), "END\r\n");
-  EXPECT_EQ(Run("stats cachedump 64 0\r\n"), "CLIENT_ERROR Illegal slab id\r\n");
+  // An item of another class is listed under its own class only.
+  Run("set wide 0 0 500\r\n" + std::string(500, 'w') + "\r\n");
+  const std::string wide_class = MeField("wide", "cls");
+  EXPECT_GT(std::stoi(wide_class), 2);
+  EXPECT_EQ(Run("stats cachedump " + wide_class + " 0\r\n"), "ITEM wide [500 b; 0 s]\r\nEND\r\n");
+  EXPECT_EQ(Run("stats cachedump 1 0\r\n"), all);
+  EXPECT_EQ(Run("stats cachedump 255 0\r\n"), "END\r\n");
+  EXPECT_EQ(Run("stats cachedump 256 0\r\n"), "CLIENT_ERROR Illegal slab id\r\n");
   EXPECT_EQ(Run("stats cachedump x 0\r\n"), "CLIENT_ERROR bad command line format\r\n");
   EXPECT_EQ(Run("stats cachedump 1\r\n"), "CLIENT_ERROR bad command line\r\n");
 }
@@ -614,16 +630,23 @@ TEST_F(HandlerTest, LruCrawlerMetadump) {
   Run("set plain 0 0 1\r\nx\r\n");
   Run("set gone 0 1 1\r\nx\r\n");
   clock_.Advance(1'000);
+  // Both items are in the second class (a 48-byte slot), as me says.
+  const std::string cls = MeField("plain", "cls");
+  ASSERT_EQ(cls, "2");
+  ASSERT_EQ(MeField("a:b%c", "cls"), cls);
   const std::string first = "key=a%3Ab%25c exp=" + std::to_string(kStartSeconds + 100) +
                             " la=" + std::to_string(kStartSeconds) + " cas=" + CasOf("a:b%c") +
-                            " fetch=yes cls=1 size=" + SizeOf("a:b%c") + "\n";
+                            " fetch=yes cls=" + cls + " size=" + SizeOf("a:b%c") + "\n";
   const std::string second = "key=plain exp=-1 la=" + std::to_string(kStartSeconds + 5) +
-                             " cas=" + CasOf("plain") + " fetch=no cls=1 size=" + SizeOf("plain") + "\n";
-  for (const char* classes : {"all", "hash", "1", "3,1"}) {
-    const std::string dump = Run("lru_crawler metadump " + std::string(classes) + "\r\n");
+                             " cas=" + CasOf("plain") + " fetch=no cls=" + cls + " size=" + SizeOf("plain") +
+                             "\n";
+  for (const std::string classes : {"all", "hash", "2", "3,2", "255,2"}) {
+    const std::string dump = Run("lru_crawler metadump " + classes + "\r\n");
     EXPECT_TRUE(dump == first + second + "END\r\n" || dump == second + first + "END\r\n") << dump;
   }
-  EXPECT_EQ(Run("lru_crawler metadump 2\r\n"), "END\r\n");
+  EXPECT_EQ(Run("lru_crawler metadump 1\r\n"), "END\r\n");
+  EXPECT_EQ(Run("lru_crawler metadump 1,3\r\n"), "END\r\n");
+  EXPECT_EQ(Run("lru_crawler metadump 256\r\n"), "BADCLASS invalid class id\r\n");
   EXPECT_EQ(Run("lru_crawler metadump 0\r\n"), "BADCLASS invalid class id\r\n");
   EXPECT_EQ(Run("lru_crawler metadump 1,x\r\n"), "BADCLASS invalid class id\r\n");
 }
@@ -634,7 +657,8 @@ TEST_F(HandlerTest, LruCrawlerMgdumpAndOtherSubcommands) {
   const std::string dump = Run("lru_crawler mgdump hash\r\n");
   EXPECT_TRUE(dump == "mg plain\r\nmg AAEC b\r\nEN\r\n" || dump == "mg AAEC b\r\nmg plain\r\nEN\r\n") << dump;
   EXPECT_EQ(Run("lru_crawler crawl all\r\n"), "OK\r\n");
-  EXPECT_EQ(Run("lru_crawler crawl 99\r\n"), "BADCLASS invalid class id\r\n");
+  EXPECT_EQ(Run("lru_crawler crawl 99\r\n"), "OK\r\n");  // twincached's classes pass memcached's 63
+  EXPECT_EQ(Run("lru_crawler crawl 256\r\n"), "BADCLASS invalid class id\r\n");
   EXPECT_EQ(Run("lru_crawler tocrawl 100\r\n"), "OK\r\n");
   EXPECT_EQ(Run("lru_crawler tocrawl x\r\n"), "CLIENT_ERROR bad command line format\r\n");
   EXPECT_EQ(Run("lru_crawler sleep 100\r\n"), "OK\r\n");
@@ -661,7 +685,8 @@ TEST_F(HandlerTest, MetaNoopAndDebug) {
   Run("set k 0 100 3\r\nabc\r\n");
   clock_.Advance(7'000);
   EXPECT_EQ(Run("me k\r\n"),
-            "ME k exp=93 la=7 cas=" + CasOf("k") + " fetch=no cls=1 size=" + SizeOf("k") + "\r\n");
+            "ME k exp=93 la=7 cas=" + CasOf("k") + " fetch=no cls=1 size=" + SizeOf("k") +
+                "\r\n");  // 40 bytes: class 1
   Run("get k\r\n");
   EXPECT_EQ(Run("me k\r\n"),
             "ME k exp=93 la=0 cas=" + CasOf("k") + " fetch=yes cls=1 size=" + SizeOf("k") + "\r\n");

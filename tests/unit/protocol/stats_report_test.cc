@@ -95,7 +95,7 @@ TEST_F(StatsReportTest, ItemsGroupIsEmptyForAnEmptyCache) {
   EXPECT_TRUE(Collect(StatsGroup::kItems).empty());
   ASSERT_EQ(store_.StoreItem(StoreMode::kSet, "k", "v", 0, 0, WriteOptions(), nullptr), StoreStatus::kStored);
   const StatList items = Collect(StatsGroup::kItems);
-  ASSERT_EQ(items.size(), 5u);
+  ASSERT_EQ(items.size(), 6u);
   EXPECT_EQ(items[0].name, "items:1:number");
   EXPECT_EQ(items[0].value, "1");
 }

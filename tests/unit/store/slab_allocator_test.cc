@@ -171,6 +171,40 @@ TEST(SlabAllocatorTest, APageMovesBetweenClassesOfTheSamePageSize) {
   EXPECT_NE(before, nullptr);
 }
 
+TEST(SlabAllocatorTest, UsageCountsPagesUsedSlotsAndTheUncarvedEnd) {
+  SlabAllocator slabs(kPage * 8, 40, 3 * kPage, kPage);
+  const int cls = slabs.ClassFor(100);
+  SlabClassUsage usage = slabs.Usage(cls);
+  EXPECT_EQ(usage.slot_size, slabs.SlotSize(cls));
+  EXPECT_EQ(usage.slots_per_page, kPage / slabs.SlotSize(cls));
+  EXPECT_EQ(usage.pages, 0u);
+  EXPECT_EQ(usage.used_slots, 0u);
+  EXPECT_EQ(usage.uncarved_slots, 0u);
+  const size_t per_page = usage.slots_per_page;
+  std::vector<void*> slots;
+  {
+    auto lock = slabs.Lock(cls);
+    for (size_t i = 0; i < per_page + 3; ++i) slots.push_back(slabs.Allocate(cls));
+    slabs.Free(cls, slots[0]);  // to the free list: not at the end
+  }
+  usage = slabs.Usage(cls);
+  EXPECT_EQ(usage.pages, 2u);
+  EXPECT_EQ(usage.used_slots, per_page + 2);
+  EXPECT_EQ(usage.uncarved_slots, per_page - 3);
+
+  const int large = slabs.ClassFor(kPage);  // one-slot pages
+  {
+    auto lock = slabs.Lock(large);
+    slabs.Allocate(large);
+    slabs.Allocate(large);
+  }
+  usage = slabs.Usage(large);
+  EXPECT_EQ(usage.slots_per_page, 1u);
+  EXPECT_EQ(usage.pages, 2u);
+  EXPECT_EQ(usage.used_slots, 2u);
+  EXPECT_EQ(usage.uncarved_slots, 0u);
+}
+
 // Under AddressSanitizer a freed slot is poisoned past its readable prefix,
 // so a use after free is reported as it would be for malloc'd memory.
 TEST(SlabAllocatorDeathTest, AFreedSlotIsPoisonedUnderAddressSanitizer) {

@@ -96,6 +96,42 @@ class StoreTest : public ::testing::Test {
     return seen;
   }
 
+  // What every GetSlabStats() report of a quiet store satisfies: classes
+  // ascending by id and chunk size, whole pages of chunks, used + free =
+  // total, every item in a used chunk, the item counts adding up to
+  // curr_items and the class counters to GetStats()'s, the pages to
+  // total_malloced.
+  static void ExpectSlabStatsConsistent(const Store& store) {
+    const SlabStats slabs = store.GetSlabStats();
+    const StoreStats totals = store.GetStats();
+    uint64_t number = 0;
+    uint64_t evicted = 0;
+    uint64_t reclaimed = 0;
+    uint64_t page_bytes = 0;
+    int previous_id = 0;
+    uint64_t previous_size = 0;
+    for (const SlabClassStats& cls : slabs.classes) {
+      EXPECT_GT(cls.id, previous_id);
+      EXPECT_GT(cls.chunk_size, previous_size);
+      previous_id = cls.id;
+      previous_size = cls.chunk_size;
+      EXPECT_EQ(cls.total_chunks, cls.total_pages * cls.chunks_per_page) << cls.id;
+      EXPECT_EQ(cls.used_chunks + cls.free_chunks, cls.total_chunks) << cls.id;
+      EXPECT_LE(cls.free_chunks_end, cls.free_chunks) << cls.id;
+      EXPECT_LE(cls.number, cls.used_chunks) << cls.id;
+      EXPECT_LE(cls.evicted_unfetched, cls.evicted) << cls.id;
+      EXPECT_LE(cls.expired_unfetched, cls.reclaimed) << cls.id;
+      number += cls.number;
+      evicted += cls.evicted;
+      reclaimed += cls.reclaimed;
+      page_bytes += cls.total_pages * cls.chunks_per_page * cls.chunk_size;
+    }
+    EXPECT_EQ(number, totals.curr_items);
+    EXPECT_EQ(evicted, totals.evictions);
+    EXPECT_EQ(reclaimed, totals.reclaimed);
+    EXPECT_LE(page_bytes, slabs.total_malloced);
+  }
+
   ManualClock clock_;
 };
 
@@ -1065,6 +1101,143 @@ TEST_F(StoreTest, ConcurrentMixedOperationsStayConsistent) {
   EXPECT_EQ(seen.size(), stats.curr_items);
   EXPECT_EQ(scanned_bytes, stats.bytes);
   for (const auto& [key, count] : seen) EXPECT_EQ(count, 1) << key;
+  ExpectSlabStatsConsistent(store);
+}
+
+// --- Per-class figures (GetSlabStats) ---------------------------------------
+
+TEST_F(StoreTest, SlabStatsAreEmptyForAnEmptyStore) {
+  Store store(Options());
+  const SlabStats stats = store.GetSlabStats();
+  EXPECT_TRUE(stats.classes.empty());
+  EXPECT_EQ(stats.total_malloced, 0u);
+}
+
+TEST_F(StoreTest, SlabStatsReportEachClassHoldingItems) {
+  Store store(Options());
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(Set(store, Key("small", i), "0123456789"), StoreStatus::kStored);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(Set(store, Key("big", i), std::string(50000, 'b')), StoreStatus::kStored);
+  const size_t small_size = Fetch(store, Key("small", 0)).size;
+  const size_t big_size = Fetch(store, Key("big", 0)).size;
+  SlabStats stats = store.GetSlabStats();
+  ASSERT_EQ(stats.classes.size(), 2u);
+  const SlabClassStats& small = stats.classes[0];
+  const SlabClassStats& big = stats.classes[1];
+  EXPECT_GE(small.id, 1);
+  EXPECT_LT(small.id, big.id);
+  EXPECT_EQ(small.chunk_size, small_size);
+  EXPECT_EQ(big.chunk_size, big_size);
+  EXPECT_EQ(small.chunks_per_page, (size_t{1} << 20) / small_size);
+  EXPECT_EQ(big.chunks_per_page, (size_t{1} << 20) / big_size);
+  for (const SlabClassStats* cls : {&small, &big}) {
+    EXPECT_EQ(cls->total_pages, 1u);
+    EXPECT_EQ(cls->total_chunks, cls->chunks_per_page);
+    EXPECT_EQ(cls->used_chunks, cls->number);
+    EXPECT_EQ(cls->free_chunks, cls->total_chunks - cls->number);
+    EXPECT_EQ(cls->free_chunks_end, cls->free_chunks);  // nothing freed yet: the rest is not carved
+    EXPECT_EQ(cls->evicted + cls->reclaimed + cls->outofmemory, 0u);
+  }
+  EXPECT_EQ(small.number, 10u);
+  EXPECT_EQ(big.number, 3u);
+  EXPECT_EQ(stats.total_malloced, uint64_t{2} << 20);
+
+  // A delete frees a slot on the free list; an overwrite of the same size
+  // stays in its class; one of another size moves the item.
+  ASSERT_EQ(store.Delete(Key("small", 0)), DeleteStatus::kDeleted);
+  ASSERT_EQ(Set(store, Key("small", 1), "9876543210"), StoreStatus::kStored);
+  ASSERT_EQ(Set(store, Key("small", 2), std::string(50000, 's')), StoreStatus::kStored);
+  stats = store.GetSlabStats();
+  ASSERT_EQ(stats.classes.size(), 2u);
+  EXPECT_EQ(stats.classes[0].number, 8u);
+  EXPECT_EQ(stats.classes[0].used_chunks, 8u);
+  // The overwrite took the slot the delete freed: still 10 carved.
+  EXPECT_EQ(stats.classes[0].free_chunks_end, stats.classes[0].total_chunks - 10);
+  EXPECT_EQ(stats.classes[1].number, 4u);
+  ExpectSlabStatsConsistent(store);
+
+  // A class keeps its page, and is listed, when its last item goes.
+  for (int i = 1; i < 10; ++i) store.Delete(Key("small", i));
+  stats = store.GetSlabStats();
+  ASSERT_EQ(stats.classes.size(), 2u);
+  EXPECT_EQ(stats.classes[0].number, 0u);
+  EXPECT_EQ(stats.classes[0].total_pages, 1u);
+  EXPECT_EQ(stats.classes[0].used_chunks, 0u);
+}
+
+TEST_F(StoreTest, SlabStatsCountEvictionsAndReclaimsInTheirClass) {
+  Store store(SmallStore(&clock_, 20));
+  const std::string value(100, 'v');
+  ASSERT_EQ(Set(store, "expiring", std::string(1000, 'e'), kStartSeconds + 1), StoreStatus::kStored);
+  int stored = 0;
+  while (store.GetStats().evictions == 0) {
+    ASSERT_EQ(Set(store, Key("key", stored), value), StoreStatus::kStored);
+    ++stored;
+    ASSERT_LT(stored, 1000);
+  }
+  SlabStats stats = store.GetSlabStats();
+  ASSERT_EQ(stats.classes.size(), 2u);
+  const SlabClassStats& evicting = stats.classes[0];  // the 100-byte values' class, smaller
+  EXPECT_EQ(evicting.evicted, store.GetStats().evictions);
+  EXPECT_EQ(evicting.evicted_unfetched, evicting.evicted);
+  EXPECT_EQ(stats.classes[1].evicted, 0u);
+  EXPECT_EQ(stats.classes[1].number, 1u);
+  ExpectSlabStatsConsistent(store);
+
+  clock_.Advance(2000);
+  EXPECT_EQ(store.ReclaimExpired(std::numeric_limits<size_t>::max()), 1u);
+  stats = store.GetSlabStats();
+  ASSERT_EQ(stats.classes.size(), 2u);  // the class keeps its page
+  EXPECT_EQ(stats.classes[1].number, 0u);
+  EXPECT_EQ(stats.classes[1].reclaimed, 1u);
+  EXPECT_EQ(stats.classes[1].expired_unfetched, 1u);
+  EXPECT_EQ(stats.classes[0].reclaimed, 0u);
+  ExpectSlabStatsConsistent(store);
+
+  // stats reset zeroes the counters, not the items.
+  const uint64_t number = stats.classes[0].number;
+  store.ResetStats();
+  stats = store.GetSlabStats();
+  for (const SlabClassStats& cls : stats.classes) {
+    EXPECT_EQ(cls.evicted + cls.evicted_unfetched + cls.reclaimed + cls.expired_unfetched + cls.outofmemory,
+              0u);
+  }
+  EXPECT_EQ(stats.classes[0].number, number);
+}
+
+TEST_F(StoreTest, SlabStatsCountOutOfMemoryInTheRefusedClass) {
+  StoreOptions options = SmallStore(&clock_, 20);
+  options.evict_to_free = false;
+  Store store(options);
+  const std::string value(100, 'v');
+  int stored = 0;
+  while (Set(store, Key("key", stored), value) == StoreStatus::kStored) {
+    ++stored;
+    ASSERT_LT(stored, 1000);
+  }
+  EXPECT_EQ(Set(store, Key("yek", 0), value), StoreStatus::kOutOfMemory);  // same size, same class
+  const SlabStats stats = store.GetSlabStats();
+  ASSERT_EQ(stats.classes.size(), 1u);
+  EXPECT_EQ(stats.classes[0].outofmemory, 2u);
+  EXPECT_EQ(stats.classes[0].number, static_cast<uint64_t>(stored));
+  EXPECT_EQ(stats.classes[0].evicted, 0u);
+}
+
+TEST_F(StoreTest, SlabStatsCountTombstonesAsUsedChunksNotItems) {
+  StoreOptions options = Options();
+  options.keep_tombstones = true;
+  Store store(options);
+  ASSERT_EQ(Set(store, "k", "value"), StoreStatus::kStored);
+  ASSERT_EQ(store.Delete("k"), DeleteStatus::kDeleted);
+  // The tombstone (no value) lives in a smaller class than the item did.
+  const SlabStats stats = store.GetSlabStats();
+  ASSERT_EQ(stats.classes.size(), 2u);
+  EXPECT_EQ(stats.classes[0].number, 0u);
+  EXPECT_EQ(stats.classes[0].used_chunks, 1u);
+  EXPECT_EQ(stats.classes[1].number, 0u);
+  EXPECT_EQ(stats.classes[1].used_chunks, 0u);
+  EXPECT_EQ(stats.classes[1].total_pages, 1u);
+  ExpectSlabStatsConsistent(store);
 }
 
 }  // namespace
