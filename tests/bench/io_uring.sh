@@ -68,16 +68,21 @@ cpu_ticks() {  # cpu_ticks PID: user + system CPU time of the process, in clock 
   awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
+system_ticks() {  # system_ticks PID: system (kernel) CPU time of the process, in clock ticks
+  awk '{ print $15 }' "/proc/$1/stat"
+}
+
 # tps_with_cpu PORT PID NAME TAG [memcaslap args...]: prints the TPS of a run
-# of the 90/10 mix (lib.sh tps), and appends "CPU-ticks ops" of the server PID
-# to $workdir/NAME.TAG.cpu.
+# of the 90/10 mix (lib.sh tps), and appends "CPU-ticks ops system-ticks" of
+# the server PID to $workdir/NAME.TAG.cpu.
 tps_with_cpu() {
-  local port=$1 pid=$2 name=$3 tag=$4 value ticks_before
+  local port=$1 pid=$2 name=$3 tag=$4 value ticks_before system_before
   shift 4
   ticks_before=$(cpu_ticks "$pid")
+  system_before=$(system_ticks "$pid")
   value=$(tps "$port" "$name" "$workdir/mix.cfg" "$@")
-  awk -v t="$(($(cpu_ticks "$pid") - ticks_before))" '/^Run time:/ {
-         for (i = 1; i < NF; i++) if ($i == "Ops:") print t, $(i + 1) }' \
+  awk -v t="$(($(cpu_ticks "$pid") - ticks_before))" -v s="$(($(system_ticks "$pid") - system_before))" \
+    '/^Run time:/ { for (i = 1; i < NF; i++) if ($i == "Ops:") print t, $(i + 1), s }' \
     "$workdir/$name.memcaslap" >>"$workdir/$name.$tag.cpu"
   echo "$value"
 }
@@ -85,6 +90,10 @@ tps_with_cpu() {
 us_per_op() {  # us_per_op NAME TAG: server CPU microseconds per op over the runs of mix TAG
   awk -v hz="$(getconf CLK_TCK)" '{ t += $1; o += $2 }
     END { if (o > 0) printf "%.2f", t / hz * 1e6 / o; else print "n/a" }' "$workdir/$1.$2.cpu"
+}
+
+kernel_share() {  # kernel_share NAME TAG: the server's system time as a percentage of its CPU time in mix TAG
+  awk '{ t += $1; s += $3 } END { if (t > 0) printf "%.0f %%", 100 * s / t; else print "n/a" }' "$workdir/$1.$2.cpu"
 }
 
 quotient() {  # quotient A B: A / B to three places, n/a unless both are positive numbers
@@ -124,7 +133,9 @@ run_mix() {  # run_mix TAG LABEL [memcaslap args...]
   printf '  ops/s      memcached %8s %8s  epoll %8s %8s  io_uring %8s %8s\n' "$a1" "$a2" "$b1" "$b2" "$c1" "$c2"
   printf '  ops/s      ratio epoll/memcached %s  io_uring/memcached %s  io_uring/epoll %s\n' \
     "$(ratio "$b1" "$b2" "$a1" "$a2")" "$(ratio "$c1" "$c2" "$a1" "$a2")" "$(ratio "$c1" "$c2" "$b1" "$b2")"
-  printf '  CPU/op us  memcached %s  epoll %s  io_uring %s\n' "$mc_us" "$ep_us" "$ur_us"
+  printf '  CPU/op us  memcached %s  epoll %s  io_uring %s  (kernel share %s, %s, %s)\n' "$mc_us" "$ep_us" "$ur_us" \
+    "$(kernel_share memcached "$tag")" "$(kernel_share twincached-epoll "$tag")" \
+    "$(kernel_share twincached-uring "$tag")"
   printf '  CPU/op     ratio epoll/memcached %s  io_uring/memcached %s  io_uring/epoll %s\n' \
     "$(quotient "$ep_us" "$mc_us")" "$(quotient "$ur_us" "$mc_us")" "$uring_vs_epoll"
   verdicts+=("$(awk -v label="$label" -v r="$uring_vs_epoll" 'BEGIN {
