@@ -12,9 +12,11 @@
 #                      build-uring (-DTWINCACHE_IO_URING=ON, RelWithDebInfo)
 #                      and builds twincached there under the shared build lock
 #                      (flock /work/.build.lock, or $BUILD_LOCK) with -j2
-#   BENCH_STRACE (default 1)  also count each twincached's syscalls per request
-#                      with strace -c -f over a short run of mix (a)
-#   BENCH_STRACE_SECONDS (default 3)
+#   BENCH_SYSCALLS (default 1)  also count each server's syscalls per op over a
+#                      run of mix (a): perf stat on the syscall tracepoints
+#                      (linux-perf), else strace -c -f (see count_syscalls)
+#   BENCH_SYSCALL_SECONDS (default 5)
+#   BENCH_FORCE_STRACE=1  count with strace even when perf is there (to compare)
 #   and the settings of tests/bench/lib.sh (BENCH_SECONDS, BENCH_THREADS,
 #   BENCH_CONCURRENCY, REFERENCE_MEMCACHED); BENCH_DIVISION as in run.sh.
 #
@@ -23,7 +25,7 @@
 # the machine's load hits all three alike. Server CPU per op is the server's
 # utime + stime (/proc/PID/stat) over a run divided by memcaslap's ops, summed
 # over both runs of a mix. Total runtime is about 18 x BENCH_SECONDS, plus the
-# build and the strace runs.
+# build and the syscall counts (3 x BENCH_SYSCALL_SECONDS).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -154,40 +156,91 @@ for verdict in "${verdicts[@]}"; do
   echo "  $verdict"
 done
 
-# strace_run NAME PORT PID: runs mix (a) for BENCH_STRACE_SECONDS against
-# PORT with strace -c -f attached to the server PID; prints the syscalls that
-# are at least 0.01 per op, as calls per op (strace slows the server, so the
-# counts matter here, not the times).
-strace_run() {
-  local name=$1 port=$2 pid=$3 strace_pid ops i
-  strace -c -f -p "$pid" -o "$workdir/$name.strace" 2>"$workdir/$name.strace.stderr" &
-  strace_pid=$!
-  for ((i = 0; i < 100; i++)); do  # up to 5 s for strace to attach to every thread
-    grep -q 'Process .* attached' "$workdir/$name.strace.stderr" 2>/dev/null && break
-    sleep 0.05
-  done
-  seconds=${BENCH_STRACE_SECONDS:-3} tps "$port" "$name-strace" "$workdir/mix.cfg" >/dev/null
-  kill -INT "$strace_pid"
-  wait "$strace_pid" || true
-  ops=$(awk '/^Run time:/ { for (i = 1; i < NF; i++) if ($i == "Ops:") print $(i + 1) }' \
-    "$workdir/$name-strace.memcaslap")
-  echo "$name: $ops ops under strace; syscalls per op:"
-  # strace -c columns: % time, seconds, usecs/call, calls, [errors,] syscall
-  awk -v ops="${ops:-0}" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {
-      errors = (NF == 6) ? $5 : 0
-      if (ops > 0 && $4 / ops >= 0.01)
-        printf "    %-16s %7.3f per op%s\n", $NF, $4 / ops, (errors > 0 ? sprintf(" (%.3f failed)", errors / ops) : "")
-    }
-    $NF == "total" && ops > 0 { printf "    %-16s %7.3f per op\n", "all", $4 / ops }' "$workdir/$name.strace"
+# Syscalls per op, counted over a run of mix (a) of BENCH_SYSCALL_SECONDS.
+# perf stat on the kernel's syscall tracepoints counts without stopping the
+# server; strace -c (ptrace) stops it at every syscall, which slows it enough
+# that the client's next request is usually there before the server reads
+# again, so strace undercounts the reads that fail with EAGAIN and the
+# epoll_waits. strace is the fallback when perf or the tracepoints are missing.
+syscall_events=(read recvfrom sendto sendmsg epoll_wait io_uring_enter)
+
+perf_usable() {  # perf_usable: true when perf can count the syscall tracepoints of a process
+  command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter -e syscalls:sys_exit_read --filter 'ret < 0' \
+    -o /dev/null -- true >/dev/null 2>&1
 }
 
-if [[ ${BENCH_STRACE:-1} != 0 ]]; then
-  echo
-  if command -v strace >/dev/null; then
-    echo "strace -c -f, mix (a), ${BENCH_STRACE_SECONDS:-3} s each:"
-    strace_run twincached-epoll "$ep_port" "$ep_pid"
-    strace_run twincached-uring "$ur_port" "$ur_pid"
+# count_syscalls NAME PORT PID: runs mix (a) against PORT while counting the
+# syscalls of the server PID; prints the ones made at least 0.01 times per op,
+# with those that failed with EAGAIN (reads that found no data).
+count_syscalls() {
+  local name=$1 port=$2 pid=$3 out=$workdir/$1.syscalls events=() call ops
+  local load=(memcaslap -s "127.0.0.1:$port" -F "$workdir/mix.cfg" -t "${BENCH_SYSCALL_SECONDS:-5}s" -T "$threads"
+    -c "$concurrency")
+  if [[ $syscall_counter == perf ]]; then
+    events=(-e raw_syscalls:sys_enter)
+    for call in "${syscall_events[@]}"; do
+      events+=(-e "syscalls:sys_enter_$call")
+      if [[ $call == read || $call == recvfrom ]]; then
+        events+=(-e "syscalls:sys_exit_$call" --filter 'ret == -11')
+      fi
+    done
+    perf stat -x , -o "$out" -p "$pid" "${events[@]}" -- "${load[@]}" >"$workdir/$name-syscalls.memcaslap" 2>&1 || true
   else
-    echo "strace not installed: no syscall counts"
+    strace -c -f -p "$pid" -o "$out" 2>"$out.stderr" &
+    local strace_pid=$! tasks i
+    tasks=$(find "/proc/$pid/task" -mindepth 1 -maxdepth 1 | wc -l)
+    for ((i = 0; i < 100; i++)); do  # up to 5 s for strace to attach to every thread
+      (($(grep -c 'attached' "$out.stderr" 2>/dev/null || true) >= tasks)) && break
+      sleep 0.05
+    done
+    "${load[@]}" >"$workdir/$name-syscalls.memcaslap" 2>&1 || true
+    kill -INT "$strace_pid"
+    wait "$strace_pid" || true
+  fi
+  ops=$(awk '/^Run time:/ { for (i = 1; i < NF; i++) if ($i == "Ops:") print $(i + 1) }' \
+    "$workdir/$name-syscalls.memcaslap")
+  printf '  %-20s %s ops;' "$name" "${ops:-no}"
+  if [[ $syscall_counter == perf ]]; then
+    # perf stat -x , lines: count,unit,event,...; sys_exit_X counts only the EAGAIN returns (the filter).
+    awk -F , -v ops="${ops:-0}" '$3 ~ /^(raw_)?syscalls:/ {
+        n = $1 + 0; event = $3; sub(/^.*:sys_/, "", event)
+        if (ops == 0) next
+        if (event == "enter") { total = n / ops; next }
+        call = event; sub(/^(enter|exit)_/, "", call)
+        if (event ~ /^exit_/) { failed[call] = n / ops; next }
+        per[call] = n / ops; order[++k] = call
+      }
+      END {
+        for (i = 1; i <= k; i++) if (per[order[i]] >= 0.01) {
+          printf " %s %.2f", order[i], per[order[i]]
+          if (failed[order[i]] > 0) printf " (EAGAIN %.2f)", failed[order[i]]
+        }
+        printf "; all syscalls %.2f per op\n", total }' "$out"
+  else
+    # strace -c columns: % time, seconds, usecs/call, calls, [errors,] syscall
+    awk -v ops="${ops:-0}" '$1 ~ /^[0-9.]+$/ && NF >= 5 && ops > 0 {
+        if ($NF == "total") { total = $4 / ops; next }
+        if ($4 / ops >= 0.01) printf " %s %.2f%s", $NF, $4 / ops, (NF == 6 ? sprintf(" (failed %.2f)", $5 / ops) : "")
+      }
+      END { printf "; all syscalls %.2f per op\n", total }' "$out"
+  fi
+}
+
+if [[ ${BENCH_SYSCALLS:-1} != 0 ]]; then
+  echo
+  if [[ ${BENCH_FORCE_STRACE:-0} == 0 ]] && perf_usable; then
+    syscall_counter=perf
+    echo "Syscalls per op (perf stat on the syscall tracepoints), mix (a), ${BENCH_SYSCALL_SECONDS:-5} s each:"
+  elif command -v strace >/dev/null; then
+    syscall_counter=strace
+    echo "Syscalls per op (strace -c -f, without perf or with BENCH_FORCE_STRACE=1; its stops undercount EAGAIN reads), mix (a):"
+  else
+    syscall_counter=
+    echo "Neither perf nor strace: no syscall counts"
+  fi
+  if [[ -n $syscall_counter ]]; then
+    count_syscalls memcached "$mc_port" "$mc_pid"
+    count_syscalls twincached-epoll "$ep_port" "$ep_pid"
+    count_syscalls twincached-uring "$ur_port" "$ur_pid"
   fi
 fi
