@@ -183,3 +183,21 @@ ratio() {
     if (a1 !~ /^[0-9]+$/ || a2 !~ /^[0-9]+$/ || b1 !~ /^[0-9]+$/ || b2 !~ /^[0-9]+$/ || a1 + a2 == 0)
       print "n/a"; else printf "%.3f\n", (b1 + b2) / (a1 + a2) }'
 }
+
+# cpu_ticks PID: user + system CPU time of the process so far, in clock ticks
+# (/proc/PID/stat fields 14 utime and 15 stime, proc(5)).
+cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# us_per_op NAME: server CPU per operation in microseconds over the lines
+# "CPU-ticks ops" of $workdir/NAME.cpu (each a run), n/a when there are none.
+us_per_op() {
+  awk -v hz="$(getconf CLK_TCK)" '{ t += $1; o += $2 } END { if (o > 0) printf "%.2f", t / hz * 1e6 / o; else print "n/a" }' \
+    "$workdir/$1.cpu" 2>/dev/null || echo n/a
+}
+
+# per_op_ratio US BASE_US: US / BASE_US, n/a unless both are positive numbers.
+per_op_ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.3f", a / b; else print "n/a" }'
+}
