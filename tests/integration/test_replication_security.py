@@ -392,6 +392,29 @@ class FakePeerTest(LonelyNodeTestCase):
                              "%d ACKs within %.1f ms: more than one a millisecond" % (len(acks), window_ms))
         self.assertEqual(item(node, "lazy%d" % count)[2], b"v")
 
+    def test_back_to_back_writes_all_stream(self):
+        # An async node wakes its link at most once per 250 us: writes that
+        # follow one another within that go out together when it ends. None
+        # may be left behind: every write reaches the peer, in order, also
+        # the last of a burst.
+        node = self.node
+        s = self.dial()
+        reader = FrameReader(s)
+        reader.start()
+        s.sendall(hello(0x5EED, bytes(range(16))))
+        reader.first(HELLO)
+        reader.first(FULL_END)
+        count = 300
+        with node.connect() as conn:
+            for i in range(count):
+                set_value(conn, "burst%d" % i, b"b")
+        last = int(node.stats()["repl_offset"])
+        reader.first(RECORD, where=lambda p: struct.unpack_from(">Q", p)[0] == last)
+        records = [(struct.unpack_from(">Q", p)[0], parse_record(p[8:])["key"])
+                   for t, p in list(reader.frames) if t == RECORD]
+        self.assertEqual([offset for offset, _ in records], list(range(last - count + 1, last + 1)))
+        self.assertEqual([key for _, key in records], [b"burst%d" % i for i in range(count)])
+
     def test_sync_node_asks_for_prompt_acks(self):
         # A node in --repl-ack sync leaves HELLO flags bit 3 clear, so its
         # peer acknowledges after every read.
