@@ -184,16 +184,19 @@ ratio() {
       print "n/a"; else printf "%.3f\n", (b1 + b2) / (a1 + a2) }'
 }
 
-# cpu_ticks PID: user + system CPU time of the process so far, in clock ticks
-# (/proc/PID/stat fields 14 utime and 15 stime, proc(5)).
-cpu_ticks() {
-  awk '{ print $14 + $15 }' "/proc/$1/stat"
+# cpu_us PID: CPU time of the process's threads so far, in microseconds: the
+# sum of the first field of /proc/PID/task/*/schedstat (time on a CPU in ns,
+# the scheduler's own account; proc(5)). utime + stime of /proc/PID/stat
+# say the same in clock ticks (10 ms), sampled at each tick: too coarse and
+# too noisy for runs of a few seconds.
+cpu_us() {
+  cat /proc/"$1"/task/*/schedstat | awk '{ ns += $1 } END { printf "%d\n", ns / 1000 }'
 }
 
 # us_per_op NAME: server CPU per operation in microseconds over the lines
-# "CPU-ticks ops" of $workdir/NAME.cpu (each a run), n/a when there are none.
+# "CPU-us ops" of $workdir/NAME.cpu (each a run), n/a when there are none.
 us_per_op() {
-  awk -v hz="$(getconf CLK_TCK)" '{ t += $1; o += $2 } END { if (o > 0) printf "%.2f", t / hz * 1e6 / o; else print "n/a" }' \
+  awk '{ t += $1; o += $2 } END { if (o > 0) printf "%.2f", t / o; else print "n/a" }' \
     "$workdir/$1.cpu" 2>/dev/null || echo n/a
 }
 

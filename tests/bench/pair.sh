@@ -45,7 +45,7 @@
 #    b. replication lag (the probe and samples of part 2) while rate_load
 #       drives RATE_WRITES writes/s (50/50) into A, then with no load.
 #       Target: p99 <= 1 ms;
-#    c. the writing node's server CPU per op (utime + stime of /proc/PID/stat
+#    c. the writing node's server CPU per op (its threads' time on a CPU, lib.sh cpu_us,
 #       over the operations of the runs) under the 50/50 mix, twincached
 #       alone vs node A of a pair: with memcaslap saturating (runs A B A B)
 #       and at the fixed rate of 4a. Target: pair <= 1.15 x alone.
@@ -183,11 +183,11 @@ fi
 
 # fixed_rate PORT PID NAME RATE SET_FRACTION: runs rate_load against
 # 127.0.0.1:PORT for $seconds at RATE requests/s with that share of sets;
-# appends its line to $workdir/NAME.rate and "CPU-ticks requests" of the
+# appends its line to $workdir/NAME.rate and "CPU-us requests" of the
 # server PID to $workdir/NAME.cpu.
 fixed_rate() {
-  local port=$1 pid=$2 name=$3 rate=$4 set_fraction=$5 ticks_before line
-  ticks_before=$(cpu_ticks "$pid")
+  local port=$1 pid=$2 name=$3 rate=$4 set_fraction=$5 us_before line
+  us_before=$(cpu_us "$pid")
   line=$(timeout $((seconds + 60)) "$rate_load" --port "$port" --rate "$rate" --seconds "$seconds" \
     --connections "$rate_connections" --set-fraction "$set_fraction" --keys 10000 --key-size 32 \
     --value-size 100 2>>"$workdir/$name.rate.stderr") || true
@@ -197,7 +197,7 @@ fixed_rate() {
     line="rate_load failed"
   fi
   echo "$line" >>"$workdir/$name.rate"
-  awk -v t="$(($(cpu_ticks "$pid") - ticks_before))" '{
+  awk -v t="$(($(cpu_us "$pid") - us_before))" '{
     for (i = 1; i < NF; i++) if ($i == "requests") print t, $(i + 1) }' <<<"$line" >>"$workdir/$name.cpu"
 }
 
@@ -282,13 +282,13 @@ if [[ " $parts " == *" 4 "* ]]; then
     else
       port=$A_PORT pid=$A_PID
     fi
-    ticks_before=$(cpu_ticks "$pid")
-    b_ticks_before=$(cpu_ticks "$B_PID")
+    us_before=$(cpu_us "$pid")
+    b_us_before=$(cpu_us "$B_PID")
     sat+=("$(tps "$port" "$name" "$workdir/mix50.cfg")")
     ops=$(awk '/^Run time:/ { for (i = 1; i < NF; i++) if ($i == "Ops:") print $(i + 1) }' "$workdir/$name.memcaslap")
-    echo "$(($(cpu_ticks "$pid") - ticks_before)) ${ops:-0}" >>"$workdir/$name.cpu"
+    echo "$(($(cpu_us "$pid") - us_before)) ${ops:-0}" >>"$workdir/$name.cpu"
     if [[ $name == pair-sat ]]; then
-      echo "$(($(cpu_ticks "$B_PID") - b_ticks_before)) ${ops:-0}" >>"$workdir/pairB-sat.cpu"
+      echo "$(($(cpu_us "$B_PID") - b_us_before)) ${ops:-0}" >>"$workdir/pairB-sat.cpu"
     fi
   done
   tc_sat=$(us_per_op tc-sat)

@@ -31,14 +31,14 @@ division=${BENCH_DIVISION:-20}
 mix "$workdir/mix.cfg" 0.1 0.9
 
 # tps_with_cpu PORT PID NAME [memcaslap args...]: prints the TPS of a run of
-# the 90/10 mix (see tps), and appends "CPU-ticks ops" of the server PID to
+# the 90/10 mix (see tps), and appends "CPU-us ops" of the server PID to
 # $workdir/NAME.cpu.
 tps_with_cpu() {
-  local port=$1 pid=$2 name=$3 value ticks_before
+  local port=$1 pid=$2 name=$3 value us_before
   shift 3
-  ticks_before=$(cpu_ticks "$pid")
+  us_before=$(cpu_us "$pid")
   value=$(tps "$port" "$name" "$workdir/mix.cfg" "$@")
-  awk -v t="$(($(cpu_ticks "$pid") - ticks_before))" '/^Run time:/ {
+  awk -v t="$(($(cpu_us "$pid") - us_before))" '/^Run time:/ {
          for (i = 1; i < NF; i++) if ($i == "Ops:") print t, $(i + 1) }' \
     "$workdir/$name.memcaslap" >>"$workdir/$name.cpu"
   echo "$value"
