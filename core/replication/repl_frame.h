@@ -63,6 +63,13 @@ constexpr uint8_t kHelloFlagHasSecret = 2;
 /// build calls such a kind byte malformed.
 constexpr uint8_t kHelloFlagItemBits = 4;
 
+/// HELLO flags bit 3: no reply of mine waits for an ACK (--repl-ack async),
+/// so the peer may acknowledge my records at most once a millisecond
+/// instead of after every read (docs/replication.md, "Acknowledgement modes").
+/// A peer without this bit (--repl-ack sync, or an earlier build) gets an
+/// ACK after every read that applied records.
+constexpr uint8_t kHelloFlagLazyAck = 8;
+
 /// HELLO: the first frame each side sends.
 struct Hello {
   uint16_t protocol_version = kReplProtocolVersion;

@@ -22,6 +22,11 @@ constexpr size_t kScanChunkItems = 256;                 // items per Scan call (
 // kHeartbeatInterval keep an idle link well inside that.
 constexpr auto kHeartbeatInterval = std::chrono::milliseconds(200);
 constexpr int64_t kSilenceLimitMs = 1000;
+// Acknowledging a peer that waits for no ACK (kHelloFlagLazyAck): at most one
+// ACK per interval. An ACK per read costs the sender a wake-up of its
+// replication thread per batch it sent, as much as sending the batch; the
+// sender's repl_acked_offset and repl_lag_records then trail by at most this.
+constexpr auto kLazyAckInterval = std::chrono::milliseconds(1);
 
 // The start of a TLS record of type handshake (RFC 8446, section 5.1:
 // content type 22, legacy version 0x03xx): what a peer with a secret sends
@@ -57,7 +62,8 @@ ReplSession::ReplSession(LinkOwner* owner, asio::ip::tcp::socket socket, bool di
       peer_name_(std::move(peer_name)),
       in_(kReadChunk),
       throttle_timer_(socket_.get_executor()),
-      heartbeat_timer_(socket_.get_executor()) {
+      heartbeat_timer_(socket_.get_executor()),
+      ack_timer_(socket_.get_executor()) {
   RandomBytes(nonce_.data(), nonce_.size());
   if (!owner_->options().secret.empty() && owner_->link_tls() != nullptr) {
     tls_ =
@@ -114,7 +120,8 @@ void ReplSession::SendHello() {
   hello.offset = owner_->backlog().last_offset();
   hello.peer_replid = owner_->peer_replid();
   hello.peer_offset = applied_;
-  hello.flags = kHelloFlagItemBits | (owner_->options().secret.empty() ? 0 : kHelloFlagHasSecret);
+  hello.flags = kHelloFlagItemBits | (owner_->options().secret.empty() ? 0 : kHelloFlagHasSecret) |
+                (owner_->options().ack_sync ? 0 : kHelloFlagLazyAck);
   hello.nonce = nonce_;
   AppendHello(hello, &out_);
   Flush();
@@ -128,6 +135,7 @@ void ReplSession::Close(const std::string& reason) {
   phase_ = Phase::kClosed;
   throttle_timer_.cancel();
   heartbeat_timer_.cancel();
+  ack_timer_.cancel();
   asio::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
@@ -434,11 +442,35 @@ bool ReplSession::OnFullEnd(uint64_t items_sent) {
 
 void ReplSession::SendAckIfAdvanced() {
   owner_->OnApplied(applied_);
-  if (!stream_known_ || applied_ == acked_sent_) {
+  if (!stream_known_ || applied_ == acked_sent_ || ack_timer_armed_) {
     return;
   }
+  if ((peer_hello_.flags & kHelloFlagLazyAck) == 0) {
+    SendAck();
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - ack_sent_at_ >= kLazyAckInterval) {
+    SendAck();
+    return;
+  }
+  // An ACK went out less than an interval ago: this one waits for the
+  // interval's end and then covers every record applied by then.
+  ack_timer_armed_ = true;
+  ack_timer_.expires_at(ack_sent_at_ + kLazyAckInterval);
+  ack_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    self->ack_timer_armed_ = false;
+    if (ec || self->phase_ == Phase::kClosed || !self->stream_known_ || self->applied_ == self->acked_sent_) {
+      return;
+    }
+    self->SendAck();
+  });
+}
+
+void ReplSession::SendAck() {
   AppendAck(Ack{applied_}, &out_);
   acked_sent_ = applied_;
+  ack_sent_at_ = std::chrono::steady_clock::now();
   Flush();
 }
 

@@ -20,6 +20,7 @@
 #include <asio/ssl.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -83,7 +84,11 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
   void ApplySnapshots();
   // The longest frame read now (bytes, type + payload).
   size_t MaxFrame() const;
+  // After a read: an ACK of applied_ if it advanced; to a peer that set
+  // kHelloFlagLazyAck, at most one per kLazyAckInterval (the rest by
+  // ack_timer_).
   void SendAckIfAdvanced();
+  void SendAck();
 
   void FullSyncStep();
   void StreamStep();
@@ -119,7 +124,9 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
   bool stream_known_ = false;  // RECORD frames may be applied (after FULL_END or PARTIAL_BEGIN)
   uint64_t applied_ = 0;       // last record of the peer's stream applied
   uint64_t acked_sent_ = 0;    // last ACK sent
-  uint64_t catch_up_to_ = 0;   // a partial sync's initial sync is done once applied_ reaches this
+  std::chrono::steady_clock::time_point ack_sent_at_{};  // when (lazy ACKs)
+  bool ack_timer_armed_ = false;
+  uint64_t catch_up_to_ = 0;  // a partial sync's initial sync is done once applied_ reaches this
   int64_t last_heard_ms_ = 0;
 
   // Outgoing.
@@ -136,6 +143,7 @@ class ReplSession : public std::enable_shared_from_this<ReplSession> {
   bool reading_ = false;
   asio::steady_timer throttle_timer_;
   asio::steady_timer heartbeat_timer_;
+  asio::steady_timer ack_timer_;
 };
 
 }  // namespace twincache

@@ -15,6 +15,7 @@
 #include <asio.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -156,7 +157,10 @@ class Replicator final : public RecordObserver, public AckWaiter, private LinkOw
   void UpdateState();
   bool IsPeerAddress(const asio::ip::address& address) const;
   void OnInitialSyncTimer();
+  // Local writes wake the link: Pump on the replication thread, at most
+  // once per kWakeInterval in async mode (replication.cc).
   void Wake();
+  void PumpWoken(std::chrono::steady_clock::time_point now);
   void FailAckWaiters();
   void MarkInitialSyncDone(const char* how);
   void SetState(ReplState state) { state_.store(static_cast<int>(state), std::memory_order_release); }
@@ -180,6 +184,7 @@ class Replicator final : public RecordObserver, public AckWaiter, private LinkOw
   asio::steady_timer dial_timer_;
   asio::steady_timer connect_timer_;
   asio::steady_timer initial_sync_timer_;
+  asio::steady_timer wake_timer_;
   std::thread thread_;
   bool stopped_ = false;
   bool resumed_ = false;  // Resume() was called: a warm restart
@@ -200,9 +205,10 @@ class Replicator final : public RecordObserver, public AckWaiter, private LinkOw
   std::atomic<int> state_{static_cast<int>(ReplState::kConnecting)};
   std::atomic<bool> initial_sync_done_{false};
   std::atomic<uint64_t> applied_offset_{0};
-  std::atomic<uint64_t> peer_offset_{0};        // the peer's stream end, per its last PING
-  std::atomic<int64_t> peer_clock_skew_ms_{0};  // local clock minus the peer's, plus one-way delay
-  bool skew_logged_ = false;                    // replication thread only
+  std::atomic<uint64_t> peer_offset_{0};               // the peer's stream end, per its last PING
+  std::atomic<int64_t> peer_clock_skew_ms_{0};         // local clock minus the peer's, plus one-way delay
+  bool skew_logged_ = false;                           // replication thread only
+  std::chrono::steady_clock::time_point last_wake_{};  // replication thread only: the last Pump for writes
   std::atomic<uint64_t> acked_offset_{0};
   std::atomic<uint64_t> full_syncs_{0};
   std::atomic<uint64_t> partial_syncs_{0};

@@ -183,3 +183,24 @@ ratio() {
     if (a1 !~ /^[0-9]+$/ || a2 !~ /^[0-9]+$/ || b1 !~ /^[0-9]+$/ || b2 !~ /^[0-9]+$/ || a1 + a2 == 0)
       print "n/a"; else printf "%.3f\n", (b1 + b2) / (a1 + a2) }'
 }
+
+# cpu_us PID: CPU time of the process's threads so far, in microseconds: the
+# sum of the first field of /proc/PID/task/*/schedstat (time on a CPU in ns,
+# the scheduler's own account; proc(5)). utime + stime of /proc/PID/stat
+# say the same in clock ticks (10 ms), sampled at each tick: too coarse and
+# too noisy for runs of a few seconds.
+cpu_us() {
+  cat /proc/"$1"/task/*/schedstat | awk '{ ns += $1 } END { printf "%d\n", ns / 1000 }'
+}
+
+# us_per_op NAME: server CPU per operation in microseconds over the lines
+# "CPU-us ops" of $workdir/NAME.cpu (each a run), n/a when there are none.
+us_per_op() {
+  awk '{ t += $1; o += $2 } END { if (o > 0) printf "%.2f", t / o; else print "n/a" }' \
+    "$workdir/$1.cpu" 2>/dev/null || echo n/a
+}
+
+# per_op_ratio US BASE_US: US / BASE_US, n/a unless both are positive numbers.
+per_op_ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.3f", a / b; else print "n/a" }'
+}

@@ -30,19 +30,15 @@ division=${BENCH_DIVISION:-20}
 
 mix "$workdir/mix.cfg" 0.1 0.9
 
-cpu_ticks() {  # cpu_ticks PID: user + system CPU time of the process, in clock ticks
-  awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-
 # tps_with_cpu PORT PID NAME [memcaslap args...]: prints the TPS of a run of
-# the 90/10 mix (see tps), and appends "CPU-ticks ops" of the server PID to
+# the 90/10 mix (see tps), and appends "CPU-us ops" of the server PID to
 # $workdir/NAME.cpu.
 tps_with_cpu() {
-  local port=$1 pid=$2 name=$3 value ticks_before
+  local port=$1 pid=$2 name=$3 value us_before
   shift 3
-  ticks_before=$(cpu_ticks "$pid")
+  us_before=$(cpu_us "$pid")
   value=$(tps "$port" "$name" "$workdir/mix.cfg" "$@")
-  awk -v t="$(($(cpu_ticks "$pid") - ticks_before))" '/^Run time:/ {
+  awk -v t="$(($(cpu_us "$pid") - us_before))" '/^Run time:/ {
          for (i = 1; i < NF; i++) if ($i == "Ops:") print t, $(i + 1) }' \
     "$workdir/$name.memcaslap" >>"$workdir/$name.cpu"
   echo "$value"
@@ -104,13 +100,6 @@ rss_line VmHWM "peak RSS (VmHWM)"
 rss_line VmRSS "current RSS (VmRSS)"
 # Server CPU per operation over all runs: on a small machine where memcaslap
 # competes for the same cores, this shows efficiency better than ops/s.
-us_per_op() {  # us_per_op NAME
-  awk -v hz="$(getconf CLK_TCK)" '{ t += $1; o += $2 } END { if (o > 0) printf "%.2f", t / hz * 1e6 / o; else print "n/a" }' \
-    "$workdir/$1.cpu"
-}
-per_op_ratio() {  # per_op_ratio US BASE_US: US / BASE_US
-  awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.3f", a / b; else print "n/a" }'
-}
 mc_us=$(us_per_op memcached)
 tc_us=$(us_per_op twincached)
 line=$(printf 'server CPU per op: memcached %s us, twincached %s us (%s x memcached)' "$mc_us" "$tc_us" \

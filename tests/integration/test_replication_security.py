@@ -358,6 +358,80 @@ class FakePeerTest(LonelyNodeTestCase):
                                                     stats["repl_lag_records"]))
         self.assertEqual(stats["repl_acked_offset"], "5")
 
+    def test_lazy_acks_to_an_async_peer(self):
+        # A node in --repl-ack async says so in its HELLO (flags bit 3, 0x08):
+        # its replies wait for no ACK. To a peer that says so, the node sends
+        # at most one ACK a millisecond, yet the last ACK always comes and
+        # covers every record applied.
+        node = self.node
+        s = self.dial()
+        reader = FrameReader(s)
+        reader.start()
+        my_id = 0x5EED
+        s.sendall(hello(my_id, bytes(range(16)), flags=8))
+        theirs = parse_hello(reader.first(HELLO))
+        self.assertEqual(theirs["flags"] & 8, 8, "an async node waits for no ACK")
+        s.sendall(frame(FULL_BEGIN, bytes(range(16)) + struct.pack(">QQ", 0, 0)) +
+                  frame(FULL_END, struct.pack(">Q", 0)))
+        self.assertTrue(stats_when(node, lambda st: st["repl_state"] == "connected", 5), node.log_tail())
+        count = 200
+        base = hlc_now()
+        started = time.monotonic()
+        for i in range(1, count + 1):
+            # Each record in a read of its own (applied before the next is
+            # sent), which an eager node would acknowledge one by one.
+            s.sendall(frame(RECORD, struct.pack(">Q", i) +
+                            record(SET, base + i, my_id, b"lazy%d" % i, b"v")))
+            self.assertTrue(stats_when(node, lambda st, i=i: int(st["repl_applied_offset"]) >= i, 5),
+                            node.log_tail())
+        reader.first(ACK, where=lambda p: struct.unpack(">Q", p)[0] == count)
+        window_ms = (time.monotonic() - started) * 1000
+        acks = [struct.unpack(">Q", p)[0] for t, p in list(reader.frames) if t == ACK]
+        self.assertEqual(acks, sorted(acks), "ACKs never go back")
+        self.assertLessEqual(len(acks), int(window_ms) + 1,
+                             "%d ACKs within %.1f ms: more than one a millisecond" % (len(acks), window_ms))
+        self.assertEqual(item(node, "lazy%d" % count)[2], b"v")
+
+    def test_back_to_back_writes_all_stream(self):
+        # An async node wakes its link at most once per 250 us: writes that
+        # follow one another within that go out together when it ends. None
+        # may be left behind: every write reaches the peer, in order, also
+        # the last of a burst.
+        node = self.node
+        s = self.dial()
+        reader = FrameReader(s)
+        reader.start()
+        s.sendall(hello(0x5EED, bytes(range(16))))
+        reader.first(HELLO)
+        reader.first(FULL_END)
+        count = 300
+        with node.connect() as conn:
+            for i in range(count):
+                set_value(conn, "burst%d" % i, b"b")
+        last = int(node.stats()["repl_offset"])
+        reader.first(RECORD, where=lambda p: struct.unpack_from(">Q", p)[0] == last)
+        records = [(struct.unpack_from(">Q", p)[0], parse_record(p[8:])["key"])
+                   for t, p in list(reader.frames) if t == RECORD]
+        self.assertEqual([offset for offset, _ in records], list(range(last - count + 1, last + 1)))
+        self.assertEqual([key for _, key in records], [b"burst%d" % i for i in range(count)])
+
+    def test_sync_node_asks_for_prompt_acks(self):
+        # A node in --repl-ack sync leaves HELLO flags bit 3 clear, so its
+        # peer acknowledges after every read.
+        port, repl_port, dead_port = free_ports(3)
+        node = Node("S", port, repl_port, dead_port, ["--repl-ack", "sync"])
+        node.start()
+        self.addCleanup(node.stop)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(s.close)
+        s.settimeout(5)
+        s.connect(("127.0.0.1", node.repl_port))
+        reader = FrameReader(s)
+        reader.start()
+        s.sendall(hello(0x5EED, bytes(range(16))))
+        theirs = parse_hello(reader.first(HELLO))
+        self.assertEqual(theirs["flags"] & 8, 0)
+
     def test_ping_shows_peer_offset_and_clock_skew(self):
         # PING carries the peer's clock and stream end: repl_peer_offset and
         # repl_peer_clock_skew_ms show them, and a skew over 1 s is logged once.
