@@ -1,6 +1,8 @@
 // SlabAllocator (see slab_allocator.h).
 #include "core/store/slab_allocator.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +22,16 @@ namespace store_internal {
 namespace {
 
 constexpr size_t kAlign = 8;
+
+// Pages of whole 4 KiB memory pages are aligned to them and populated at once
+// (madvise(2) MADV_POPULATE_WRITE, Linux 5.14): one call instead of a page
+// fault per 4 KiB as slots are carved, which a bulk insert (a full sync, a
+// state file) otherwise pays item by item. Where the kernel lacks it the
+// pages fault in as before.
+constexpr size_t kMemoryPage = 4096;
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 size_t RoundUp(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
@@ -85,10 +97,14 @@ bool SlabAllocator::TakePage(SizeClass& c) {
       return false;
     }
   } while (!page_bytes_.compare_exchange_weak(held, held + c.page_size, std::memory_order_relaxed));
-  void* page = std::aligned_alloc(kAlign, c.page_size);
+  const bool whole_pages = c.page_size % kMemoryPage == 0;
+  void* page = std::aligned_alloc(whole_pages ? kMemoryPage : kAlign, c.page_size);
   if (page == nullptr) {
     page_bytes_.fetch_sub(c.page_size, std::memory_order_relaxed);
     return false;
+  }
+  if (whole_pages) {
+    (void)madvise(page, c.page_size, MADV_POPULATE_WRITE);  // advice: a failure only leaves the faults
   }
   TWINCACHE_POISON(page, c.page_size);  // not carved yet
   c.pages.push_back(static_cast<char*>(page));
