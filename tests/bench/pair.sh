@@ -172,7 +172,7 @@ if [[ " $parts " == *" 3 "* ]]; then
     read -r b_items sync_ms <<<"$(tool stats "$B_PORT" curr_items repl_last_sync_duration_ms | tr '\n' ' ')"
     awk -v s="$started" -v e="$ended" -v n="$sync_items" -v size="$sync_value_size" -v ms="$sync_ms" -v got="$b_items" -v label="$transport" 'BEGIN {
       t = e - s
-      printf "   [%s] B start -> initial sync done: %.2f s, %.0f items/s, %.1f MB/s of values (B holds %s items)\n", label, t, n / t, n * size / t / 1e6, got
+      printf "   [%s] B start -> initial sync done: %.2f s, %.0f items/s, %.1f MB/s of values (B holds %s items; target >= 300 MB/s)\n", label, t, n / t, n * size / t / 1e6, got
       if (ms ~ /^[0-9]+$/ && ms > 0)
         printf "   [%s] B repl_last_sync_duration_ms %d: %.0f items/s, %.1f MB/s of values\n", label, ms, n / (ms / 1000), n * size / (ms / 1000) / 1e6
     }'

@@ -156,7 +156,7 @@ def main(argv):
         while stats(port).get(name) != value:
             if time.monotonic() > deadline:
                 sys.exit("wait: %s of port %d is not %s after %.0fs" % (name, port, value, seconds))
-            time.sleep(0.05)  # polling interval
+            time.sleep(0.005)  # polling interval: small beside a full sync's ~0.3 s
     elif len(argv) in (4, 5) and argv[0] == "load":
         load(*(int(x) for x in argv[1:]))
     elif len(argv) == 4 and argv[0] == "lag":
