@@ -2,6 +2,7 @@
 #include "core/store/slab_allocator.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -23,12 +24,18 @@ namespace {
 
 constexpr size_t kAlign = 8;
 
-// Pages of whole 4 KiB memory pages are aligned to them and populated at once
+// Pages of whole memory pages are aligned to them and populated at once
 // (madvise(2) MADV_POPULATE_WRITE, Linux 5.14): one call instead of a page
-// fault per 4 KiB as slots are carved, which a bulk insert (a full sync, a
-// state file) otherwise pays item by item. Where the kernel lacks it the
-// pages fault in as before.
-constexpr size_t kMemoryPage = 4096;
+// fault per memory page as slots are carved, which a bulk insert (a full
+// sync, a state file) otherwise pays item by item. Where the kernel lacks it
+// the pages fault in as before.
+size_t MemoryPageSize() {
+  static const size_t size = [] {
+    const long value = sysconf(_SC_PAGESIZE);
+    return value > 0 ? static_cast<size_t>(value) : size_t{4096};
+  }();
+  return size;
+}
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -97,8 +104,9 @@ bool SlabAllocator::TakePage(SizeClass& c) {
       return false;
     }
   } while (!page_bytes_.compare_exchange_weak(held, held + c.page_size, std::memory_order_relaxed));
-  const bool whole_pages = c.page_size % kMemoryPage == 0;
-  void* page = std::aligned_alloc(whole_pages ? kMemoryPage : kAlign, c.page_size);
+  const size_t memory_page = MemoryPageSize();
+  const bool whole_pages = c.page_size % memory_page == 0;
+  void* page = std::aligned_alloc(whole_pages ? memory_page : kAlign, c.page_size);
   if (page == nullptr) {
     page_bytes_.fetch_sub(c.page_size, std::memory_order_relaxed);
     return false;

@@ -364,13 +364,16 @@ class Store {
   ApplyStatus Apply(const Record& record);
 
   /// Applies `records`, a bulk stream such as a full sync's SNAPSHOT frames,
-  /// with the outcome and statuses of Apply() on each in turn, for less:
-  /// one clock read, and one shard lock per shard touched instead of one per
-  /// record (sets, touches and deletes wait grouped by shard, in their order,
-  /// until a flush or a record refused for its size comes, which is applied
-  /// after them as Apply() would). `statuses` is replaced by one ApplyStatus
-  /// per record, in order. `records` views are only read during the call.
-  /// Thread safety: as Apply.
+  /// as Apply() on each in turn would, for less: one clock read (again after
+  /// a flush), and one shard lock per shard touched instead of one per record
+  /// (sets, touches and deletes with values up to 64 KiB wait grouped by
+  /// shard, keeping their order, until another record comes, which is
+  /// applied after them as Apply() would). While memory suffices the end
+  /// state and statuses are Apply()'s; near the limit eviction may pick
+  /// other items (shards are visited in their order) and a record older than
+  /// the one held is kStale where Apply() could answer kOutOfMemory.
+  /// `statuses` is replaced by one ApplyStatus per record, in order.
+  /// `records` views are only read during the call. Thread safety: as Apply.
   void ApplyBatch(std::span<const Record> records, std::vector<ApplyStatus>* statuses);
 
   /// Loads one entry of a saved state file (core/store/snapshot.h) into the

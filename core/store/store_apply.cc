@@ -164,6 +164,10 @@ ApplyStatus Store::ApplyItemLocked(Shard& shard, const Record& record, uint64_t 
   return ApplyStatus::kOutOfMemory;
 }
 
+// Values up to this many bytes are copied under the shard lock by
+// ApplyBatch (a 100-byte value's copy is cheaper than a lock round trip).
+constexpr size_t kBatchValueMax = size_t{64} << 10;
+
 void Store::ApplyBatch(std::span<const Record> records, std::vector<ApplyStatus>* statuses) {
   statuses->assign(records.size(), ApplyStatus::kStale);
   // Records of one key, in order: sets, touches and deletes that fit. They
@@ -176,7 +180,7 @@ void Store::ApplyBatch(std::span<const Record> records, std::vector<ApplyStatus>
   };
   std::vector<Pending> pending;
   pending.reserve(records.size());
-  const int64_t now_ms = clock_->NowMillis();
+  int64_t now_ms = clock_->NowMillis();
   const auto apply_pending = [&] {
     // Stable: records of one key (one shard) keep their order.
     std::stable_sort(pending.begin(), pending.end(),
@@ -206,11 +210,14 @@ void Store::ApplyBatch(std::span<const Record> records, std::vector<ApplyStatus>
     const Record& record = records[i];
     const bool per_key = record.kind == RecordKind::kSet || record.kind == RecordKind::kTouch ||
                          record.kind == RecordKind::kDelete;
-    if (!per_key || record.key.size() > kKeyMaxLength ||
+    // A large value is copied before locking, as Apply() does, so that no
+    // client of its shard waits for the copy.
+    if (!per_key || record.key.size() > kKeyMaxLength || record.value.size() > kBatchValueMax ||
         (record.kind != RecordKind::kDelete &&
          !ItemFits(record.key.size(), record.value.size(), options_.item_size_max))) {
       apply_pending();
       (*statuses)[i] = Apply(record);  // the rare ones, in turn
+      now_ms = clock_->NowMillis();    // a flush's time may have come meanwhile
       continue;
     }
     ObserveVersion(record.hlc);
