@@ -68,11 +68,30 @@ def build_program(subdir, name, env_var):
     return os.path.join(build, subdir, name)
 
 
+# Ports this process has handed out: the kernel may give a port just
+# released back to the next bind(port 0), e.g. a pair's client port (picked,
+# released, not yet listened on) as the same node's admin port.
+_handed_out = set()
+# Draws before free_port() gives up on finding a port not handed out yet.
+_FREE_PORT_DRAWS = 64
+
+
+def remember_ports(ports):
+    """Marks `ports` as handed out, so free_port() never returns them."""
+    _handed_out.update(ports)
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago (bind port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that was free a moment ago (bind port 0) and
+    that this process has not handed out before (remember_ports)."""
+    for _ in range(_FREE_PORT_DRAWS):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port after %d draws" % _FREE_PORT_DRAWS)
 
 
 def base_args(port, admin=True):

@@ -45,7 +45,9 @@ def free_ports(count):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", 0))
             socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+        ports = [s.getsockname()[1] for s in socks]
+        harness.remember_ports(ports)  # never a node's admin port as well
+        return ports
     finally:
         for s in socks:
             s.close()
