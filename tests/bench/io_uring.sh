@@ -89,18 +89,13 @@ tps_with_cpu() {
   echo "$value"
 }
 
-us_per_op() {  # us_per_op NAME TAG: server CPU microseconds per op over the runs of mix TAG
+ticks_us_per_op() {  # ticks_us_per_op NAME TAG: server CPU microseconds per op over the runs of mix TAG (from clock ticks, with kernel_share)
   awk -v hz="$(getconf CLK_TCK)" '{ t += $1; o += $2 }
     END { if (o > 0) printf "%.2f", t / hz * 1e6 / o; else print "n/a" }' "$workdir/$1.$2.cpu"
 }
 
 kernel_share() {  # kernel_share NAME TAG: the server's system time as a percentage of its CPU time in mix TAG
   awk '{ t += $1; s += $3 } END { if (t > 0) printf "%.0f %%", 100 * s / t; else print "n/a" }' "$workdir/$1.$2.cpu"
-}
-
-quotient() {  # quotient A B: A / B to three places, n/a unless both are positive numbers
-  awk -v a="$1" -v b="$2" 'BEGIN {
-    if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && a > 0 && b > 0) printf "%.3f", a / b; else print "n/a" }'
 }
 
 read -r mc_port ep_port ur_port <<<"$(free_ports 3)"
@@ -127,10 +122,10 @@ run_mix() {  # run_mix TAG LABEL [memcaslap args...]
   a2=$(tps_with_cpu "$mc_port" "$mc_pid" memcached "$tag" "$@")
   b2=$(tps_with_cpu "$ep_port" "$ep_pid" twincached-epoll "$tag" "$@")
   c2=$(tps_with_cpu "$ur_port" "$ur_pid" twincached-uring "$tag" "$@")
-  mc_us=$(us_per_op memcached "$tag")
-  ep_us=$(us_per_op twincached-epoll "$tag")
-  ur_us=$(us_per_op twincached-uring "$tag")
-  uring_vs_epoll=$(quotient "$ur_us" "$ep_us")
+  mc_us=$(ticks_us_per_op memcached "$tag")
+  ep_us=$(ticks_us_per_op twincached-epoll "$tag")
+  ur_us=$(ticks_us_per_op twincached-uring "$tag")
+  uring_vs_epoll=$(per_op_ratio "$ur_us" "$ep_us")
   echo "$label"
   printf '  ops/s      memcached %8s %8s  epoll %8s %8s  io_uring %8s %8s\n' "$a1" "$a2" "$b1" "$b2" "$c1" "$c2"
   printf '  ops/s      ratio epoll/memcached %s  io_uring/memcached %s  io_uring/epoll %s\n' \
@@ -139,7 +134,7 @@ run_mix() {  # run_mix TAG LABEL [memcaslap args...]
     "$(kernel_share memcached "$tag")" "$(kernel_share twincached-epoll "$tag")" \
     "$(kernel_share twincached-uring "$tag")"
   printf '  CPU/op     ratio epoll/memcached %s  io_uring/memcached %s  io_uring/epoll %s\n' \
-    "$(quotient "$ep_us" "$mc_us")" "$(quotient "$ur_us" "$mc_us")" "$uring_vs_epoll"
+    "$(per_op_ratio "$ep_us" "$mc_us")" "$(per_op_ratio "$ur_us" "$mc_us")" "$uring_vs_epoll"
   verdicts+=("$(awk -v label="$label" -v r="$uring_vs_epoll" 'BEGIN {
     if (r == "n/a") { printf "%s: no figure", label; exit }
     printf "%s: io_uring/epoll CPU per op %s, %s", label, r,

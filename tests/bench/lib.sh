@@ -200,7 +200,9 @@ us_per_op() {
     "$workdir/$1.cpu" 2>/dev/null || echo n/a
 }
 
-# per_op_ratio US BASE_US: US / BASE_US, n/a unless both are positive numbers.
+# per_op_ratio US BASE_US: US / BASE_US to three places, n/a unless both are
+# positive numbers (either may be us_per_op's "n/a").
 per_op_ratio() {
-  awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.3f", a / b; else print "n/a" }'
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && a > 0 && b > 0) printf "%.3f", a / b; else print "n/a" }'
 }
